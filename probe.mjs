@@ -1,0 +1,14 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+const db = await DuckDBInstance.create(':memory:', { extension_directory: process.env.HOME + '/.cache/otel-lakehouse/duckdb/extensions', autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+const c = await db.connect();
+const q = async (s) => { try { const r = await c.runAndReadAll(s); console.log('OK', s.slice(0,90).replace(/\s+/g,' '), JSON.stringify(r.getRowObjectsJson()).slice(0,300)); } catch (e) { console.log('ERR', s.slice(0,90).replace(/\s+/g,' '), e.message.slice(0,400)); } };
+await q(`LOAD httpfs`); await q(`LOAD avro`); await q(`LOAD iceberg`);
+await q(`CREATE SECRET s3 (TYPE s3, KEY_ID 'lakehouse', SECRET 'lakehouse-secret', ENDPOINT '127.0.0.1:9000', URL_STYLE 'path', USE_SSL false, REGION 'us-east-1')`);
+await q(`ATTACH 'warehouse' AS lake (TYPE iceberg, ENDPOINT 'http://127.0.0.1:8181', AUTHORIZATION_TYPE 'none')`);
+await q(`CREATE TABLE lake.probe.t2 ("timestamp" TIMESTAMPTZ, tenant_id VARCHAR) PARTITIONED BY (tenant_id, day("timestamp"))`);
+await q(`CREATE TABLE lake.probe.t3 ("timestamp" TIMESTAMPTZ, tenant_id VARCHAR) PARTITION BY (tenant_id, day("timestamp"))`);
+await q(`ALTER TABLE lake.probe.t SET PARTITIONED BY (tenant_id, day(ts))`);
+await q(`SELECT * FROM iceberg_table_properties('lake.probe.t')`);
+await q(`SELECT * FROM iceberg_snapshots('lake.probe.t')`);
+await q(`SELECT table_name FROM duckdb_tables() WHERE database_name='lake'`);
+await q(`SELECT current_setting('TimeZone')`);

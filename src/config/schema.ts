@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/**
+ * Every setting of every process, read from the environment, with its default inline.
+ * README's configuration table and .env.example list the same variables.
+ */
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const csv = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const url = z.string().url();
+
+export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export const configSchema = z
+  .object({
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    // Kafka API broker (Redpanda in docker-compose, Apache Kafka in the local stack)
+    REDPANDA_BROKERS: csv.default(['127.0.0.1:9092']),
+    REDPANDA_TOPIC: z.string().min(1).default('otel-logs'),
+    KAFKA_CLIENT_ID: z.string().min(1).default('otel-lakehouse'),
+    TOPIC_PARTITIONS: int(1, 10_000).default(6),
+    TOPIC_REPLICATION_FACTOR: int(-1, 16).default(-1),
+
+    // ingester
+    INGESTER_HOST: z.string().default('0.0.0.0'),
+    INGESTER_HTTP_PORT: int(0, 65_535).default(4318),
+    MAX_BODY_BYTES: int(1).default(16 * 1024 * 1024),
+    PRODUCE_TIMEOUT_MS: int(100).default(10_000),
+    AUTH_MODE: z.enum(['token', 'none']).default('token'),
+    DEFAULT_TENANT: z.string().regex(TENANT_ID_PATTERN).optional(),
+    TENANT_TOKENS: z.string().optional(),
+    TENANTS_FILE: z.string().optional(),
+    SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),
+
+    // appender, lake pipeline
+    APPENDER_GROUP_ID: z.string().min(1).default('otel-lakehouse-lake'),
+    BUFFER_SIZE_MB: z.coerce.number().positive().default(100),
+    BUFFER_TIME_SECONDS: z.coerce.number().positive().default(300),
+    BUFFER_MAX_RECORDS: int(1).default(1_000_000),
+    ICEBERG_CATALOG_URI: url.default('http://127.0.0.1:8181'),
+    ICEBERG_WAREHOUSE: z.string().min(1).default('warehouse'),
+    ICEBERG_NAMESPACE: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('otel'),
+    ICEBERG_CATALOG_TOKEN: z.string().optional(),
+    S3_ENDPOINT: url.default('http://127.0.0.1:9000'),
+    S3_ACCESS_KEY: z.string().min(1).default('lakehouse'),
+    S3_SECRET_KEY: z.string().min(1).default('lakehouse-secret'),
+    S3_BUCKET: z.string().min(3).default('warehouse'),
+    S3_REGION: z.string().min(1).default('us-east-1'),
+    S3_URL_STYLE: z.enum(['path', 'vhost']).default('path'),
+    DUCKDB_EXTENSION_DIRECTORY: z.string().optional(),
+    DUCKDB_MEMORY_LIMIT_MB: int(64).optional(),
+    DUCKDB_THREADS: int(1, 256).optional(),
+    DUCKDB_ALLOW_EXTENSION_DOWNLOAD: bool.default(false),
+  })
+  .strict();
+
+export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -1,0 +1,264 @@
+import { randomUUID } from 'node:crypto';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Config } from '../config/schema.js';
+import { LakehouseError } from '../core/errors.js';
+import type { Component } from '../core/lifecycle.js';
+import { Mutex } from '../core/mutex.js';
+import { retry } from '../core/retry.js';
+import { RecordProducer } from '../kafka/producer.js';
+import { Headers, headerString } from '../kafka/record.js';
+import { dlqTopic, ensureTopics, topicWithDlq } from '../kafka/topics.js';
+import { decodeLogsRequest } from '../otlp/codec.js';
+import { mapLogsRequest } from '../otlp/logs-mapping.js';
+import { TENANT_ID_PATTERN } from '../config/schema.js';
+import type { Logger } from '../telemetry/logger.js';
+import { LogBuffer } from './buffer.js';
+import { IcebergCommitter } from './committer.js';
+import { OffsetsTable, type PartitionOffsets } from './offsets-table.js';
+import { ensureLakeTables, isTransientLakeError, openLakeSession, qualifiedNamespace, type LakeSession } from './session.js';
+
+export interface FlushStats {
+  reason: string;
+  rows: number;
+  records: number;
+  bytes: number;
+  durationMs: number;
+}
+
+/**
+ * The lake pipeline: consumes the logs topic in its own consumer group, maps each OTLP request
+ * to hybrid-schema rows, buffers them in DuckDB and commits them with their offsets to Iceberg
+ * (see IcebergCommitter). Kafka offsets are committed only after the Iceberg commit, and are
+ * advisory: on start the pipeline skips whatever the lake already holds.
+ */
+export class LakePipeline implements Component {
+  readonly name = 'pipeline.lake';
+  private readonly log: Logger;
+  private readonly mutex = new Mutex();
+  private readonly dlq: RecordProducer;
+  private consumer: Consumer | undefined;
+  private session: LakeSession | undefined;
+  private buffer: LogBuffer | undefined;
+  private committer: IcebergCommitter | undefined;
+  private offsetsTable: OffsetsTable;
+  private lakeOffsets: PartitionOffsets = new Map();
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private readonly abort = new AbortController();
+  /** One entry per completed flush, newest last. */
+  readonly flushes: FlushStats[] = [];
+
+  constructor(
+    private readonly cfg: Config,
+    private readonly kafka: Kafka,
+    private readonly logger: Logger,
+  ) {
+    this.log = logger.child({ component: this.name });
+    this.dlq = new RecordProducer(kafka, cfg.PRODUCE_TIMEOUT_MS, logger);
+    this.offsetsTable = new OffsetsTable(`${qualifiedNamespace(cfg)}.appender_offsets`, cfg.APPENDER_GROUP_ID, cfg.REDPANDA_TOPIC);
+  }
+
+  async start(): Promise<void> {
+    if (this.consumer) return;
+    const cfg = this.cfg;
+    await ensureTopics(this.kafka, topicWithDlq(cfg.REDPANDA_TOPIC), {
+      partitions: cfg.TOPIC_PARTITIONS,
+      replicationFactor: cfg.TOPIC_REPLICATION_FACTOR,
+    }, this.logger);
+    await this.dlq.start();
+
+    // DuckDB holds the buffer; cap its memory near the buffer size so a full buffer cannot
+    // take the process far past it (DuckDB spills or fails instead).
+    const memoryLimitMb = cfg.DUCKDB_MEMORY_LIMIT_MB ?? Math.max(256, Math.ceil(cfg.BUFFER_SIZE_MB * 3));
+    this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb }), this.retryOptions('open lake session', isTransientLakeError));
+    await retry(() => ensureLakeTables(this.session!.connection, cfg), this.retryOptions('create lake tables', isTransientLakeError));
+    this.buffer = new LogBuffer(this.session.connection);
+    await this.buffer.init();
+    this.committer = new IcebergCommitter(this.session.connection, `${qualifiedNamespace(cfg)}.logs`, this.offsetsTable);
+    this.lakeOffsets = await this.offsetsTable.load(this.session.connection);
+
+    const consumer = this.kafka.consumer({
+      groupId: cfg.APPENDER_GROUP_ID,
+      sessionTimeout: 60_000,
+      rebalanceTimeout: 120_000,
+      heartbeatInterval: 3000,
+      maxBytesPerPartition: 8 * 1024 * 1024,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.log.info({ assignment: e.payload.memberAssignment }, 'partitions assigned');
+      // The lake is the source of truth for positions: reload them for the new assignment.
+      void this.mutex.run(async () => {
+        if (this.session && !this.stopping) this.lakeOffsets = await this.offsetsTable.load(this.session.connection);
+      }).catch((err) => this.log.warn({ err }, 'reloading lake offsets failed'));
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: cfg.REDPANDA_TOPIC, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.mutex.run(() => this.onBatch(payload)),
+    });
+    this.timer = setInterval(() => {
+      if (this.buffer && this.buffer.ageMs() >= cfg.BUFFER_TIME_SECONDS * 1000) {
+        void this.mutex.run(() => this.flush('age')).catch((err) => this.log.error({ err }, 'flush failed'));
+      }
+    }, Math.min(1000, cfg.BUFFER_TIME_SECONDS * 250));
+    this.log.info({ topic: cfg.REDPANDA_TOPIC, group: cfg.APPENDER_GROUP_ID, bufferMb: cfg.BUFFER_SIZE_MB, bufferSeconds: cfg.BUFFER_TIME_SECONDS }, 'lake pipeline started');
+  }
+
+  /** Stops fetching, flushes and commits what is buffered, then leaves the group. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.timer);
+    const consumer = this.consumer;
+    try {
+      if (consumer) consumer.pause([{ topic: this.cfg.REDPANDA_TOPIC }]);
+      await this.mutex.run(() => this.flush('shutdown'));
+    } finally {
+      this.abort.abort();
+      if (consumer) await consumer.disconnect();
+      this.consumer = undefined;
+      await this.dlq.stop();
+      this.session?.close();
+      this.session = undefined;
+      this.log.info('lake pipeline stopped');
+    }
+  }
+
+  private retryOptions(what: string, shouldRetry: (e: unknown) => boolean = () => true) {
+    return {
+      initialMs: 200,
+      maxMs: 30_000,
+      shouldRetry: (e: unknown) => !this.abort.signal.aborted && shouldRetry(e),
+      signal: this.abort.signal,
+      onRetry: (err: unknown, attempt: number, delayMs: number) =>
+        this.log.warn({ err, attempt, delayMs }, `${what} failed; retrying`),
+    };
+  }
+
+  private async onBatch({ batch, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
+    // Stopping: leave the batch unbuffered; nothing of it is committed, so the next owner reads it.
+    if (this.stopping) return;
+    const buffer = this.buffer!;
+    const partition = batch.partition;
+    const lakeNext = this.lakeOffsets.get(partition) ?? 0n;
+    for (const message of batch.messages) {
+      const offset = BigInt(message.offset);
+      const buffered = buffer.lastOffset(partition);
+      // Already in the lake, or already buffered (a batch fetched again after a retry).
+      if (offset < lakeNext || (buffered !== undefined && offset <= buffered)) continue;
+      await this.consume(buffer, partition, offset, message);
+      resolveOffset(message.offset);
+    }
+    await heartbeat();
+    const reason = this.flushReason(buffer);
+    if (reason) await this.flush(reason);
+  }
+
+  private async consume(buffer: LogBuffer, partition: number, offset: bigint, message: KafkaMessage): Promise<void> {
+    const value = message.value;
+    const tenant = headerString(message.headers, Headers.tenant);
+    const receivedAt = Number(headerString(message.headers, Headers.receivedAt) ?? message.timestamp);
+    let rows;
+    try {
+      if (!value) throw new Error('record has no value');
+      if (!tenant || !TENANT_ID_PATTERN.test(tenant)) throw new Error('record has no valid tenant-id header');
+      rows = mapLogsRequest(decodeLogsRequest(value), tenant, BigInt(Math.trunc(receivedAt)) * 1000n);
+    } catch (e) {
+      await this.deadLetter(message, partition, offset, 'DECODE_FAILED', (e as Error).message);
+      buffer.skip(partition, offset);
+      return;
+    }
+    try {
+      await buffer.append(rows, partition, offset, value.length);
+    } catch (e) {
+      // Out of memory may pass after a flush: fail the batch so it is fetched again.
+      if (/out of memory/i.test((e as Error).message)) throw e;
+      await this.deadLetter(message, partition, offset, 'APPEND_FAILED', (e as Error).message);
+      buffer.skip(partition, offset);
+    }
+  }
+
+  private async deadLetter(message: KafkaMessage, partition: number, offset: bigint, code: string, reason: string): Promise<void> {
+    const headers = { ...(message.headers ?? {}) };
+    Object.assign(headers, {
+      'error-code': code,
+      'error-message': reason.slice(0, 1000),
+      'source-topic': this.cfg.REDPANDA_TOPIC,
+      'source-partition': String(partition),
+      'source-offset': String(offset),
+      'failed-at': String(Date.now()),
+    });
+    await retry(
+      () => this.dlq.send(dlqTopic(this.cfg.REDPANDA_TOPIC), [{ key: message.key?.toString() ?? '', value: message.value ?? Buffer.alloc(0), headers }]),
+      this.retryOptions('dead-lettering a record'),
+    );
+    this.log.warn({ partition, offset: String(offset), code, reason }, 'record sent to the DLQ');
+  }
+
+  private flushReason(buffer: LogBuffer): string | undefined {
+    if (buffer.isEmpty) return undefined;
+    if (buffer.byteSize >= this.cfg.BUFFER_SIZE_MB * 1024 * 1024) return 'size';
+    if (buffer.recordCount >= this.cfg.BUFFER_MAX_RECORDS) return 'records';
+    if (buffer.ageMs() >= this.cfg.BUFFER_TIME_SECONDS * 1000) return 'age';
+    return undefined;
+  }
+
+  /** Commits the buffer to Iceberg (retrying until it lands), then Kafka offsets. Caller holds the mutex. */
+  private async flush(reason: string): Promise<void> {
+    const buffer = this.buffer;
+    if (!buffer || buffer.isEmpty || !this.committer || !this.session) return;
+    const started = Date.now();
+    const records = buffer.recordCount;
+    const bytes = buffer.byteSize;
+    const batchId = randomUUID();
+    const result = await retry(
+      async () => {
+        try {
+          return await this.committer!.commit(buffer.partitionRanges, batchId);
+        } catch (e) {
+          // An unknown outcome may have landed: look before writing again.
+          if (e instanceof LakehouseError && e.kind === 'unknown-outcome' && (await this.batchLanded(batchId))) {
+            return { rows: records, committed: nextOffsets(buffer), alreadyCommitted: [] };
+          }
+          throw e;
+        }
+      },
+      this.retryOptions('Iceberg commit'),
+    );
+    for (const [p, next] of result.committed) this.lakeOffsets.set(p, next);
+    const kafkaOffsets = [...nextOffsets(buffer)].map(([partition, next]) => ({
+      topic: this.cfg.REDPANDA_TOPIC,
+      partition,
+      offset: String(next),
+    }));
+    await buffer.clear();
+    try {
+      await this.consumer?.commitOffsets(kafkaOffsets);
+    } catch (err) {
+      // Advisory only: the lake holds the authoritative offsets.
+      this.log.warn({ err }, 'committing Kafka offsets failed; the lake offsets stay authoritative');
+    }
+    const stats = { reason, rows: result.rows, records, bytes, durationMs: Date.now() - started };
+    this.flushes.push(stats);
+    this.log.info({ ...stats, batchId, partitions: Object.fromEntries([...result.committed].map(([p, n]) => [p, String(n)])), alreadyCommitted: result.alreadyCommitted }, 'flushed to Iceberg');
+  }
+
+  private async batchLanded(batchId: string): Promise<boolean> {
+    try {
+      return await this.offsetsTable.hasBatch(this.session!.connection, batchId);
+    } catch {
+      return false;
+    }
+  }
+}
+
+function nextOffsets(buffer: LogBuffer): Map<number, bigint> {
+  const m = new Map<number, bigint>();
+  for (const [p, r] of buffer.partitionRanges) m.set(p, r.last + 1n);
+  return m;
+}

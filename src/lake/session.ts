@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { Config } from '../config/schema.js';
+
+/** The alias the Iceberg REST catalog is attached under in every DuckDB session. */
+export const CATALOG = 'lake';
+
+const sqlDir = fileURLToPath(new URL('../../sql/', import.meta.url));
+
+/** Single-quoted SQL string literal. */
+export function sqlString(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+/** Double-quoted SQL identifier. */
+export function sqlIdent(s: string): string {
+  return `"${s.replaceAll('"', '""')}"`;
+}
+
+/** `lake.<namespace>`: where the service's tables live. */
+export function qualifiedNamespace(cfg: Pick<Config, 'ICEBERG_NAMESPACE'>): string {
+  return `${CATALOG}.${sqlIdent(cfg.ICEBERG_NAMESPACE)}`;
+}
+
+/** The statements of a file under sql/, with {{ns}} replaced. */
+export function readSqlFile(relPath: string, ns: string): string[] {
+  return readFileSync(sqlDir + relPath, 'utf8')
+    .replaceAll('{{ns}}', ns)
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
+    .filter(Boolean);
+}
+
+export interface LakeSession {
+  instance: DuckDBInstance;
+  connection: DuckDBConnection;
+  close(): void;
+}
+
+export interface SessionOptions {
+  /** DuckDB memory_limit in MB; unset leaves DuckDB's default */
+  memoryLimitMb?: number | undefined;
+  threads?: number | undefined;
+}
+
+/**
+ * An in-memory DuckDB with the httpfs, avro and iceberg extensions loaded from the local
+ * extension directory (never downloaded unless DUCKDB_ALLOW_EXTENSION_DOWNLOAD), an S3
+ * secret for the warehouse, and the REST catalog attached as `lake`.
+ */
+export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): Promise<LakeSession> {
+  const options: Record<string, string> = {
+    autoinstall_known_extensions: String(cfg.DUCKDB_ALLOW_EXTENSION_DOWNLOAD),
+    autoload_known_extensions: String(cfg.DUCKDB_ALLOW_EXTENSION_DOWNLOAD),
+  };
+  if (cfg.DUCKDB_EXTENSION_DIRECTORY) options.extension_directory = cfg.DUCKDB_EXTENSION_DIRECTORY;
+  const memoryLimit = opts.memoryLimitMb ?? cfg.DUCKDB_MEMORY_LIMIT_MB;
+  if (memoryLimit) options.memory_limit = `${memoryLimit}MB`;
+  const threads = opts.threads ?? cfg.DUCKDB_THREADS;
+  if (threads) options.threads = String(threads);
+
+  const instance = await DuckDBInstance.create(':memory:', options);
+  const connection = await instance.connect();
+  try {
+    for (const ext of ['httpfs', 'avro', 'iceberg']) {
+      try {
+        await connection.run(`LOAD ${ext}`);
+      } catch (e) {
+        if (!cfg.DUCKDB_ALLOW_EXTENSION_DOWNLOAD) {
+          throw new Error(
+            `DuckDB extension '${ext}' could not be loaded from ${cfg.DUCKDB_EXTENSION_DIRECTORY ?? 'the default extension directory'} ` +
+              `(set DUCKDB_EXTENSION_DIRECTORY, run 'npm run stack:up' to install it, or set DUCKDB_ALLOW_EXTENSION_DOWNLOAD=true): ${(e as Error).message}`,
+          );
+        }
+        await connection.run(`INSTALL ${ext}; LOAD ${ext}`);
+      }
+    }
+    await connection.run(`SET TimeZone = 'UTC'`);
+    const endpoint = new URL(cfg.S3_ENDPOINT);
+    await connection.run(
+      `CREATE OR REPLACE SECRET lake_s3 (TYPE s3, KEY_ID ${sqlString(cfg.S3_ACCESS_KEY)}, SECRET ${sqlString(cfg.S3_SECRET_KEY)}, ` +
+        `REGION ${sqlString(cfg.S3_REGION)}, ENDPOINT ${sqlString(endpoint.host)}, URL_STYLE ${sqlString(cfg.S3_URL_STYLE)}, ` +
+        `USE_SSL ${endpoint.protocol === 'https:'})`,
+    );
+    let auth = `, AUTHORIZATION_TYPE 'none'`;
+    if (cfg.ICEBERG_CATALOG_TOKEN) {
+      await connection.run(`CREATE OR REPLACE SECRET lake_catalog (TYPE iceberg, TOKEN ${sqlString(cfg.ICEBERG_CATALOG_TOKEN)})`);
+      auth = `, SECRET lake_catalog`;
+    }
+    await connection.run(
+      `ATTACH ${sqlString(cfg.ICEBERG_WAREHOUSE)} AS ${CATALOG} (TYPE iceberg, ENDPOINT ${sqlString(cfg.ICEBERG_CATALOG_URI)}${auth})`,
+    );
+  } catch (e) {
+    connection.closeSync();
+    instance.closeSync();
+    throw e;
+  }
+  return {
+    instance,
+    connection,
+    close() {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/** Whether a failure to reach the catalog or storage may pass (worth retrying). */
+export function isTransientLakeError(e: unknown): boolean {
+  const msg = (e as Error)?.message ?? '';
+  return /IO Error|HTTP|Connection|connect|timed? ?out|refused|unavailable|reset|50[0-9]|429/i.test(msg);
+}
+
+/** Creates the namespace and the service's tables when missing (idempotent). */
+export async function ensureLakeTables(connection: DuckDBConnection, cfg: Config): Promise<void> {
+  const ns = qualifiedNamespace(cfg);
+  await connection.run(`CREATE SCHEMA IF NOT EXISTS ${ns}`);
+  for (const file of ['ddl/001_logs.sql', 'ddl/002_appender_offsets.sql']) {
+    for (const stmt of readSqlFile(file, ns)) await connection.run(stmt);
+  }
+}
