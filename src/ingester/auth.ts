@@ -61,9 +61,11 @@ export class FixedTenantResolver implements TenantResolver {
 /** Parses TENANT_TOKENS (`tenant=token,tenant=token`) into digests by tenant. */
 export function parseTenantTokens(spec: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const [i, part] of parts.entries()) {
     const eq = part.indexOf('=');
-    if (eq <= 0 || eq === part.length - 1) throw new Error(`TENANT_TOKENS: entry '${part.slice(0, eq > 0 ? eq : 20)}…' is not tenant=token`);
+    // The entry itself is never echoed: it may hold a token.
+    if (eq <= 0 || eq === part.length - 1) throw new Error(`TENANT_TOKENS: entry ${i + 1} is not tenant=token`);
     const tenant = checkTenant(part.slice(0, eq), 'TENANT_TOKENS');
     (out[tenant] ??= []).push(sha256Hex(part.slice(eq + 1)));
   }

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../src/config/load.js';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const cfg = loadConfig({});
+    expect(cfg.BUFFER_SIZE_MB).toBe(100);
+    expect(cfg.BUFFER_TIME_SECONDS).toBe(300);
+    expect(cfg.REDPANDA_BROKERS).toEqual(['127.0.0.1:9092']);
+    expect(cfg.REDPANDA_TOPIC).toBe('otel-logs');
+    expect(cfg.TOPIC_PARTITIONS).toBe(6);
+    expect(cfg.AUTH_MODE).toBe('token');
+    expect(Object.isFrozen(cfg)).toBe(true);
+  });
+
+  it('parses lists and numbers', () => {
+    const cfg = loadConfig({ REDPANDA_BROKERS: 'a:1, b:2', BUFFER_SIZE_MB: '0.5', DUCKDB_ALLOW_EXTENSION_DOWNLOAD: 'true' });
+    expect(cfg.REDPANDA_BROKERS).toEqual(['a:1', 'b:2']);
+    expect(cfg.BUFFER_SIZE_MB).toBe(0.5);
+    expect(cfg.DUCKDB_ALLOW_EXTENSION_DOWNLOAD).toBe(true);
+  });
+
+  it('names every bad variable', () => {
+    try {
+      loadConfig({ BUFFER_SIZE_MB: 'lots', INGESTER_HTTP_PORT: '70000', ICEBERG_CATALOG_URI: 'not a url' });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      const msg = (e as Error).message;
+      expect(msg).toContain('BUFFER_SIZE_MB');
+      expect(msg).toContain('INGESTER_HTTP_PORT');
+      expect(msg).toContain('ICEBERG_CATALOG_URI');
+    }
+  });
+
+  it('ignores unrelated and empty variables', () => {
+    expect(loadConfig({ PATH: '/bin', BUFFER_SIZE_MB: '' }).BUFFER_SIZE_MB).toBe(100);
+  });
+
+  it('requires DEFAULT_TENANT with AUTH_MODE=none, and a valid one', () => {
+    expect(() => loadConfig({ AUTH_MODE: 'none' })).toThrow(/DEFAULT_TENANT/);
+    expect(() => loadConfig({ AUTH_MODE: 'none', DEFAULT_TENANT: 'Bad Tenant' })).toThrow(/DEFAULT_TENANT/);
+    expect(loadConfig({ AUTH_MODE: 'none', DEFAULT_TENANT: 'demo' }).DEFAULT_TENANT).toBe('demo');
+  });
+});
