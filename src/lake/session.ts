@@ -81,7 +81,7 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
     await connection.run(
       `CREATE OR REPLACE SECRET lake_s3 (TYPE s3, KEY_ID ${sqlString(cfg.S3_ACCESS_KEY)}, SECRET ${sqlString(cfg.S3_SECRET_KEY)}, ` +
         `REGION ${sqlString(cfg.S3_REGION)}, ENDPOINT ${sqlString(endpoint.host)}, URL_STYLE ${sqlString(cfg.S3_URL_STYLE)}, ` +
-        `USE_SSL ${endpoint.protocol === 'https:'})`,
+        `USE_SSL ${endpoint.protocol === 'https:'}, SCOPE ${sqlString(`s3://${cfg.S3_BUCKET}`)})`,
     );
     let auth = `, AUTHORIZATION_TYPE 'none'`;
     if (cfg.ICEBERG_CATALOG_TOKEN) {

@@ -1,0 +1,38 @@
+# One image for both processes:
+#   docker run IMAGE                        -> ingester (default)
+#   docker run IMAGE dist/cli/appender.js   -> appender
+#   docker run IMAGE dist/cli/query.js "SELECT count(*) FROM logs"
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+# The DuckDB extensions, from the PyPI wheels whose version matches the embedded DuckDB.
+FROM python:3.11-slim AS duckdb-extensions
+ARG DUCKDB_VERSION=1.5.5
+ARG TARGETARCH
+RUN set -eu; \
+    case "${TARGETARCH:-amd64}" in amd64) plat=linux_amd64; wheel=manylinux2014_x86_64 ;; arm64) plat=linux_arm64; wheel=manylinux2014_aarch64 ;; *) echo "unsupported arch"; exit 1 ;; esac; \
+    pip download --no-deps --only-binary=:all: --platform "$wheel" -d /wheels \
+      "duckdb-extension-iceberg==$DUCKDB_VERSION" "duckdb-extension-httpfs==$DUCKDB_VERSION" "duckdb-extension-avro==$DUCKDB_VERSION"; \
+    mkdir -p "/ext/v$DUCKDB_VERSION/$plat" /tmp/x; \
+    for w in /wheels/*.whl; do python -m zipfile -e "$w" /tmp/x; done; \
+    find /tmp/x -name '*.duckdb_extension' -exec cp {} "/ext/v$DUCKDB_VERSION/$plat/" \;
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production \
+    DUCKDB_EXTENSION_DIRECTORY=/opt/duckdb/extensions \
+    INGESTER_HOST=0.0.0.0
+COPY package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY sql ./sql
+COPY --from=duckdb-extensions /ext /opt/duckdb/extensions
+USER node
+EXPOSE 4318
+ENTRYPOINT ["node"]
+CMD ["dist/cli/ingester.js"]
