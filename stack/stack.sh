@@ -34,7 +34,7 @@ SERVICES=(kafka minio iceberg)
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is required ($2) but was not found on PATH"; }
-digest() { sha256sum "$@" | sha256sum | cut -c1-16; }
+digest() { cat "$@" | sha256sum | cut -c1-16; }
 
 # The DuckDB version embedded in @duckdb/node-api: '1.5.5-r.5' embeds DuckDB 1.5.5.
 duckdb_version() {
@@ -62,8 +62,10 @@ install_maven() { # name
   log "installing $name from Maven Central into $dest/lib"
   rm -rf "$dest/lib" "$dest"/.installed-*
   mkdir -p "$dest"
-  (cd "$HERE/maven/$name" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies \
-      -DoutputDirectory="$dest/lib" -DincludeScope=runtime) || die "maven could not resolve $name"
+  mkdir -p "$LOGS"
+  (cd "$HERE/maven/$name" && mvn -B -Dstyle.color=never dependency:copy-dependencies \
+      -DoutputDirectory="$dest/lib" -DincludeScope=runtime) >"$LOGS/install-$name.log" 2>&1 \
+    || { tail -n 30 "$LOGS/install-$name.log" >&2; die "maven could not resolve $name (log: $LOGS/install-$name.log)"; }
   touch "$stamp"
 }
 
@@ -74,8 +76,10 @@ install_minio() {
   log "building MinIO $MINIO_VERSION with go install (first time only; takes a few minutes)"
   mkdir -p "$CACHE/minio/bin"
   rm -f "$CACHE/minio"/.installed-*
+  mkdir -p "$LOGS"
   GOBIN="$CACHE/minio/bin" CGO_ENABLED=0 GOFLAGS=-trimpath \
-    go install "$MINIO_MODULE@$MINIO_VERSION" || die "go install of MinIO failed"
+    go install "$MINIO_MODULE@$MINIO_VERSION" >"$LOGS/install-minio.log" 2>&1 \
+    || { tail -n 30 "$LOGS/install-minio.log" >&2; die "go install of MinIO failed (log: $LOGS/install-minio.log)"; }
   touch "$stamp"
 }
 
@@ -236,7 +240,7 @@ start_iceberg() {
   CATALOG_S3_SECRET__ACCESS__KEY=$S3_SECRET_KEY \
   CATALOG_CLIENT_REGION=$S3_REGION \
   AWS_REGION=$S3_REGION AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY \
-  REST_PORT=$ICEBERG_PORT \
+  CATALOG_REST_PORT=$ICEBERG_PORT \
     spawn iceberg java -Xms128m -Xmx768m -Djava.awt.headless=true \
       -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
       -Dorg.slf4j.simpleLogger.log.org.apache.iceberg.rest.RESTCatalogServer=info \
