@@ -18,6 +18,8 @@ export const configSchema = z
     // Kafka API broker (Redpanda in docker-compose, Apache Kafka in the local stack)
     REDPANDA_BROKERS: csv.default(['127.0.0.1:9092']),
     REDPANDA_TOPIC: z.string().min(1).default('otel-logs'),
+    REDPANDA_TRACES_TOPIC: z.string().min(1).default('otel-traces'),
+    REDPANDA_METRICS_TOPIC: z.string().min(1).default('otel-metrics'),
     KAFKA_CLIENT_ID: z.string().min(1).default('otel-lakehouse'),
     TOPIC_PARTITIONS: int(1, 10_000).default(6),
     TOPIC_REPLICATION_FACTOR: int(-1, 16).default(-1),
@@ -25,7 +27,11 @@ export const configSchema = z
     // ingester
     INGESTER_HOST: z.string().default('0.0.0.0'),
     INGESTER_HTTP_PORT: int(0, 65_535).default(4318),
+    INGESTER_GRPC_PORT: int(0, 65_535).default(4317),
     MAX_BODY_BYTES: int(1).default(16 * 1024 * 1024),
+    MAX_RECORD_BYTES: int(1024).default(1_000_000),
+    MAX_INFLIGHT_REQUESTS: int(1).default(512),
+    MAX_INFLIGHT_BYTES: int(1).default(256 * 1024 * 1024),
     PRODUCE_TIMEOUT_MS: int(100).default(10_000),
     AUTH_MODE: z.enum(['token', 'none']).default('token'),
     DEFAULT_TENANT: z.string().regex(TENANT_ID_PATTERN).optional(),

@@ -1,68 +1,125 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
-import { LakehouseError } from '../core/errors.js';
+import { isLakehouseError, LakehouseError } from '../core/errors.js';
 import { ComponentGroup, type Component } from '../core/lifecycle.js';
 import { createKafka } from '../kafka/client.js';
+import { BrokerProbe } from '../kafka/health.js';
 import { RecordProducer } from '../kafka/producer.js';
-import { recordHeaders } from '../kafka/record.js';
 import { ensureTopics, topicWithDlq } from '../kafka/topics.js';
-import { countLogRecords, decodeLogsRequest, ExportLogsServiceResponse } from '../otlp/codec.js';
+import { RpcStatus } from '../otlp/codec.js';
+import { SIGNALS, type SignalSpec } from '../otlp/signals.js';
 import type { Logger } from '../telemetry/logger.js';
+import { createMetrics, type Metrics } from '../telemetry/metrics.js';
+import { Admission } from './admission.js';
 import { tenantResolverFromConfig, type TenantResolver } from './auth.js';
 import { decodeContentEncoding, readBody } from './body.js';
+import { GrpcServer } from './grpc-server.js';
 import { HttpServer, sendJson } from './http-server.js';
+import { Ingest, type BodyFormat, type IngestResult } from './ingest.js';
+import { unsnappy } from './snappy.js';
 
 const PROTOBUF = 'application/x-protobuf';
-const EMPTY_LOGS_RESPONSE = Buffer.from(ExportLogsServiceResponse.encode(ExportLogsServiceResponse.create()).finish());
+const JSON_TYPE = 'application/json';
 
 function mediaType(req: IncomingMessage): string {
   return (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
 }
 
+function bodyFormat(req: IncomingMessage, path: string): BodyFormat {
+  const type = mediaType(req);
+  if (type === PROTOBUF) return 'protobuf';
+  if (type === JSON_TYPE) return 'json';
+  throw new LakehouseError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${type || '(none)'}' is not supported on ${path}; use ${PROTOBUF} or ${JSON_TYPE}`);
+}
+
+/** The outcome label of a refused request. */
+function outcomeOf(e: unknown): string {
+  if (!isLakehouseError(e)) return 'error';
+  switch (e.status) {
+    case 400: return 'bad_request';
+    case 401: return 'unauthorized';
+    case 413: return 'too_large';
+    case 415: return 'unsupported';
+    case 429: return 'overloaded';
+    case 503: return 'unavailable';
+    default: return 'error';
+  }
+}
+
+/** The Export*ServiceResponse of a result, with partial success when items were rejected. */
+function exportResponse(spec: SignalSpec, result: IngestResult): Record<string, unknown> {
+  if (result.rejected === 0) return {};
+  return { partialSuccess: { [spec.partialField]: result.rejected, errorMessage: result.errorMessage ?? '' } };
+}
+
 /**
- * The ingester: OTLP/HTTP in, one Kafka record per request out (key and header = tenant),
- * answered 200 only after the broker acknowledged the write with acks=all.
+ * The ingester: OTLP/HTTP (protobuf and JSON) and OTLP/gRPC for logs, traces and metrics, and
+ * Prometheus remote_write; each request is authenticated to a tenant, admitted under the
+ * in-flight limits, decoded and validated, and answered only after the broker acknowledged
+ * every Kafka record of it (acks=all).
  */
 export class Ingester implements Component {
   readonly name = 'ingester';
   readonly http: HttpServer;
+  readonly grpc: GrpcServer;
+  readonly metrics: Metrics;
   private readonly producer: RecordProducer;
   private readonly tenants: TenantResolver;
+  private readonly admission: Admission;
+  private readonly ingest: Ingest;
+  private readonly probe: BrokerProbe;
   private readonly group: ComponentGroup;
   private readonly log: Logger;
-  private readonly kafka;
+  private draining = false;
 
   constructor(
     private readonly cfg: Config,
     logger: Logger,
+    metrics: Metrics = createMetrics(),
   ) {
     this.log = logger.child({ component: 'ingester' });
+    this.metrics = metrics;
     this.tenants = tenantResolverFromConfig(cfg);
     if (cfg.AUTH_MODE === 'none') {
       this.log.warn({ tenant: cfg.DEFAULT_TENANT }, 'AUTH_MODE=none: every request is accepted as the default tenant; use only for local demos');
     }
-    this.kafka = createKafka(cfg.REDPANDA_BROKERS, `${cfg.KAFKA_CLIENT_ID}-ingester`, logger);
-    this.producer = new RecordProducer(this.kafka, cfg.PRODUCE_TIMEOUT_MS, logger);
-    this.http = new HttpServer('ingester.http', cfg.INGESTER_HOST, cfg.INGESTER_HTTP_PORT, logger)
-      .route('POST', '/v1/logs', (req, res) => this.handleLogs(req, res))
+    const kafka = createKafka(cfg.REDPANDA_BROKERS, `${cfg.KAFKA_CLIENT_ID}-ingester`, logger);
+    this.producer = new RecordProducer(kafka, cfg.PRODUCE_TIMEOUT_MS, logger);
+    this.probe = new BrokerProbe(kafka);
+    this.admission = new Admission(cfg.MAX_INFLIGHT_REQUESTS, cfg.MAX_INFLIGHT_BYTES, 1, (requests, bytes) => {
+      metrics.ingesterInflightRequests.set(requests);
+      metrics.ingesterInflightBytes.set(bytes);
+    });
+    const topics = { logs: cfg.REDPANDA_TOPIC, traces: cfg.REDPANDA_TRACES_TOPIC, metrics: cfg.REDPANDA_METRICS_TOPIC };
+    this.ingest = new Ingest(cfg, this.producer, this.admission, metrics, topics);
+
+    this.http = new HttpServer('ingester.http', cfg.INGESTER_HOST, cfg.INGESTER_HTTP_PORT, logger);
+    for (const spec of Object.values(SIGNALS)) this.http.route('POST', spec.path, (req, res) => this.handleOtlpHttp(spec, req, res));
+    this.http
+      .route('POST', '/api/v1/write', (req, res) => this.handleRemoteWrite(req, res))
       .route('GET', '/healthz', async (_req, res) => sendJson(res, 200, { status: 'ok' }))
-      .route('GET', '/readyz', async (_req, res) =>
-        this.producer.isConnected
-          ? sendJson(res, 200, { status: 'ready' })
-          : sendJson(res, 503, { status: 'not ready', reason: 'broker not connected' }, { 'retry-after': '5' }),
-      );
-    // Downstream first: the producer must be up before the server takes requests.
+      .route('GET', '/readyz', (_req, res) => this.handleReady(res))
+      .route('GET', '/metrics', async (_req, res) => {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      });
+    this.grpc = new GrpcServer(cfg.INGESTER_HOST, cfg.INGESTER_GRPC_PORT, cfg.MAX_BODY_BYTES, (spec, body, auth) => this.handleOtlpGrpc(spec, body, auth), logger);
+
+    // Downstream first: topics and producer before the servers take requests; stopped in
+    // reverse, so the servers finish their requests before the producer disconnects.
     this.group = new ComponentGroup('ingester', [
       {
         name: 'kafka.topics',
         start: () =>
-          ensureTopics(this.kafka, topicWithDlq(cfg.REDPANDA_TOPIC), {
+          ensureTopics(kafka, [...topicWithDlq(topics.logs), ...topicWithDlq(topics.traces), ...topicWithDlq(topics.metrics)], {
             partitions: cfg.TOPIC_PARTITIONS,
             replicationFactor: cfg.TOPIC_REPLICATION_FACTOR,
           }, logger),
-        stop: async () => {},
+        stop: () => this.probe.close(),
       },
       this.producer,
+      this.grpc,
       this.http,
     ]);
   }
@@ -73,37 +130,118 @@ export class Ingester implements Component {
 
   /** Stops taking requests, lets in-flight ones finish, then disconnects the producer. */
   stop(): Promise<void> {
+    this.draining = true;
     return this.group.stop();
   }
 
-  private authenticate(req: IncomingMessage): string {
-    const tenant = this.tenants.resolve(req.headers.authorization);
+  private authenticate(authorization: string | undefined): string {
+    const tenant = this.tenants.resolve(authorization);
     if (!tenant) throw new LakehouseError('UNAUTHORIZED', 'missing or unknown bearer token');
     return tenant;
   }
 
-  private async handleLogs(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handleReady(res: ServerResponse): Promise<void> {
+    if (this.draining) return sendJson(res, 503, { status: 'not ready', reason: 'shutting down' }, { 'retry-after': '5' });
+    const broker = await this.probe.check();
+    if (!broker.ok) return sendJson(res, 503, { status: 'not ready', reason: broker.reason }, { 'retry-after': '5' });
+    sendJson(res, 200, { status: 'ready' });
+  }
+
+  private count(signal: string, transport: string, tenant: string, outcome: string): void {
+    this.metrics.ingesterRequests.inc({ signal, transport, tenant, outcome });
+  }
+
+  private async handleOtlpHttp(spec: SignalSpec, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAt = Date.now();
-    const tenant = this.authenticate(req);
-    const type = mediaType(req);
-    if (type !== PROTOBUF) {
-      req.resume();
-      throw new LakehouseError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${type || '(none)'}' is not supported on /v1/logs; use ${PROTOBUF}`);
-    }
-    const raw = await readBody(req, this.cfg.MAX_BODY_BYTES);
-    const body = await decodeContentEncoding(raw, req.headers['content-encoding'], this.cfg.MAX_BODY_BYTES);
-    let records: number;
+    let tenant = 'unknown';
+    let format: BodyFormat | undefined;
+    let release: (() => void) | undefined;
     try {
-      records = countLogRecords(decodeLogsRequest(body));
+      tenant = this.authenticate(req.headers.authorization);
+      format = bodyFormat(req, spec.path);
+      release = this.admission.enter();
+      const raw = await readBody(req, this.cfg.MAX_BODY_BYTES);
+      this.metrics.ingesterBodyBytes.inc({ signal: spec.signal }, raw.length);
+      const body = await decodeContentEncoding(raw, req.headers['content-encoding'], this.cfg.MAX_BODY_BYTES);
+      const result = await this.ingest.otlp(spec, format, body, tenant, receivedAt);
+      const response = exportResponse(spec, result);
+      if (format === 'json') {
+        sendJson(res, 200, spec.response.toObject(spec.response.fromObject(response), { longs: String }));
+      } else {
+        const bytes = spec.response.encode(spec.response.fromObject(response)).finish();
+        res.writeHead(200, { 'content-type': PROTOBUF, 'content-length': bytes.length });
+        res.end(bytes);
+      }
+      this.count(spec.signal, 'http', tenant, result.rejected > 0 ? 'partial' : 'accepted');
     } catch (e) {
-      throw new LakehouseError('DECODE_FAILED', `body is not a valid ExportLogsServiceRequest: ${(e as Error).message}`);
+      if (!req.readableEnded) req.resume();
+      this.count(spec.signal, 'http', tenant, outcomeOf(e));
+      this.sendOtlpError(res, e, format);
+    } finally {
+      release?.();
     }
-    if (records > 0) {
-      await this.producer.send(this.cfg.REDPANDA_TOPIC, [
-        { key: tenant, value: body, headers: recordHeaders(tenant, 'logs', receivedAt) },
-      ]);
+  }
+
+  /** OTLP/HTTP error answer: google.rpc.Status in the request's format (JSON when unknown). */
+  private sendOtlpError(res: ServerResponse, e: unknown, format: BodyFormat | undefined): void {
+    const err = isLakehouseError(e) ? e : new LakehouseError('INTERNAL', 'internal error', { cause: e });
+    if (err.code === 'INTERNAL') this.log.error({ err: e }, 'request failed');
+    if (res.headersSent) return void res.destroy();
+    const headers: Record<string, string> = {};
+    if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
+    if (format === 'protobuf') {
+      const bytes = RpcStatus.encode({ code: err.status, message: err.message }).finish();
+      res.writeHead(err.status, { 'content-type': PROTOBUF, 'content-length': bytes.length, ...headers });
+      res.end(bytes);
+      return;
     }
-    res.writeHead(200, { 'content-type': PROTOBUF, 'content-length': EMPTY_LOGS_RESPONSE.length });
-    res.end(EMPTY_LOGS_RESPONSE);
+    sendJson(res, err.status, { code: err.status, error: err.code, message: err.message }, headers);
+  }
+
+  private async handleOtlpGrpc(spec: SignalSpec, body: Buffer, authorization: string | undefined): Promise<{ result: IngestResult; response: Buffer }> {
+    const receivedAt = Date.now();
+    let tenant = 'unknown';
+    let release: (() => void) | undefined;
+    try {
+      tenant = this.authenticate(authorization);
+      release = this.admission.enter();
+      this.metrics.ingesterBodyBytes.inc({ signal: spec.signal }, body.length);
+      const result = await this.ingest.otlp(spec, 'protobuf', body, tenant, receivedAt);
+      const response = Buffer.from(spec.response.encode(spec.response.fromObject(exportResponse(spec, result))).finish());
+      this.count(spec.signal, 'grpc', tenant, result.rejected > 0 ? 'partial' : 'accepted');
+      return { result, response };
+    } catch (e) {
+      this.count(spec.signal, 'grpc', tenant, outcomeOf(e));
+      throw e;
+    } finally {
+      release?.();
+    }
+  }
+
+  /** Prometheus remote_write 1.0: snappy-compressed WriteRequest; 204 once acknowledged. */
+  private async handleRemoteWrite(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedAt = Date.now();
+    let tenant = 'unknown';
+    let release: (() => void) | undefined;
+    try {
+      tenant = this.authenticate(req.headers.authorization);
+      const type = mediaType(req);
+      if (type !== PROTOBUF) throw new LakehouseError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${type || '(none)'}' is not supported on /api/v1/write; use ${PROTOBUF}`);
+      const encoding = (req.headers['content-encoding'] ?? 'snappy').toLowerCase();
+      if (encoding !== 'snappy') throw new LakehouseError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding '${encoding}' is not supported on /api/v1/write; remote_write 1.0 uses snappy`);
+      release = this.admission.enter();
+      const raw = await readBody(req, this.cfg.MAX_BODY_BYTES);
+      this.metrics.ingesterBodyBytes.inc({ signal: 'prom-rw' }, raw.length);
+      await this.ingest.promRemoteWrite(unsnappy(raw, this.cfg.MAX_BODY_BYTES), tenant, receivedAt);
+      res.writeHead(204);
+      res.end();
+      this.count('prom-rw', 'http', tenant, 'accepted');
+    } catch (e) {
+      if (!req.readableEnded) req.resume();
+      this.count('prom-rw', 'http', tenant, outcomeOf(e));
+      this.sendOtlpError(res, e, undefined);
+    } finally {
+      release?.();
+    }
   }
 }

@@ -57,9 +57,16 @@ export class RecordProducer implements Component {
     return this.connected;
   }
 
-  async send(topic: string, records: OutgoingRecord[]): Promise<void> {
+  /**
+   * Produces `records` and resolves once the broker acknowledged them (acks=all). `onSettled`
+   * runs when the write itself ends, which after a timeout can be later than send() rejects.
+   */
+  async send(topic: string, records: OutgoingRecord[], onSettled?: () => void): Promise<void> {
     const producer = this.producer;
-    if (!producer) throw new LakehouseError('BROKER_UNAVAILABLE', 'producer is not started', { retryAfterSeconds: 5 });
+    if (!producer) {
+      onSettled?.();
+      throw new LakehouseError('BROKER_UNAVAILABLE', 'producer is not started', { retryAfterSeconds: 5 });
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -67,11 +74,10 @@ export class RecordProducer implements Component {
         this.timeoutMs,
       );
     });
+    const write = producer.send({ topic, acks: -1, timeout: this.timeoutMs, messages: records });
+    void write.then(onSettled, onSettled);
     try {
-      await Promise.race([
-        producer.send({ topic, acks: -1, timeout: this.timeoutMs, messages: records }),
-        timeout,
-      ]);
+      await Promise.race([write, timeout]);
     } catch (e) {
       if (e instanceof LakehouseError) throw e;
       throw new LakehouseError('BROKER_UNAVAILABLE', `broker refused the write: ${(e as Error).message}`, { cause: e, retryAfterSeconds: 5 });

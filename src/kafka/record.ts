@@ -9,14 +9,16 @@ export const Headers = {
 } as const;
 
 export type Signal = 'logs' | 'traces' | 'metrics' | 'prom-rw';
+/** The value's format: OTLP Export*ServiceRequest protobuf, or a decompressed remote_write WriteRequest. */
 export const OTLP_PROTO_SCHEMA = 'otlp-proto-1';
+export const PROM_RW_SCHEMA = 'prom-rw-1';
 
 export function recordHeaders(tenant: string, signal: Signal, receivedAtMs: number): IHeaders {
   return {
     [Headers.tenant]: tenant,
     [Headers.signal]: signal,
     [Headers.receivedAt]: String(receivedAtMs),
-    [Headers.contentSchema]: OTLP_PROTO_SCHEMA,
+    [Headers.contentSchema]: signal === 'prom-rw' ? PROM_RW_SCHEMA : OTLP_PROTO_SCHEMA,
   };
 }
 

@@ -11,7 +11,9 @@ const protoDir = fileURLToPath(new URL('./proto/', import.meta.url));
 function loadRoot(): protobuf.Root {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : protoDir + target);
-  root.loadSync(['logs_service.proto'], { keepCase: false });
+  root.loadSync(['logs_service.proto', 'trace_service.proto', 'metrics_service.proto', 'remote_write.proto', 'status.proto'], {
+    keepCase: false,
+  });
   root.resolveAll();
   return root;
 }
@@ -24,6 +26,12 @@ export const ExportLogsServiceRequest = root.lookupType(
 export const ExportLogsServiceResponse = root.lookupType(
   'opentelemetry.proto.collector.logs.v1.ExportLogsServiceResponse',
 );
+export const ExportTraceServiceRequest = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
+export const ExportTraceServiceResponse = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse');
+export const ExportMetricsServiceRequest = root.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest');
+export const ExportMetricsServiceResponse = root.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse');
+export const PromWriteRequest = root.lookupType('prometheus.WriteRequest');
+export const RpcStatus = root.lookupType('google.rpc.Status');
 
 // Shapes of decoded messages (camelCase, as protobufjs names fields).
 export interface LongLike {
@@ -35,7 +43,7 @@ export interface LongLike {
 export interface AnyValue {
   stringValue?: string;
   boolValue?: boolean;
-  intValue?: LongLike | number;
+  intValue?: LongLike | number | string;
   doubleValue?: number;
   arrayValue?: { values?: AnyValue[] };
   kvlistValue?: { values?: KeyValue[] };

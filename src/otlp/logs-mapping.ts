@@ -47,9 +47,9 @@ export function nanosToMicros(v: LongLike | number | undefined | null): bigint |
   return nanos / 1000n;
 }
 
-function int64ToJson(v: LongLike | number): number | string {
+function int64ToJson(v: LongLike | number | string): number | string {
   if (typeof v === 'number') return v;
-  const n = (BigInt(v.high) << 32n) | BigInt(v.low >>> 0);
+  const n = typeof v === 'string' ? BigInt(v) : (BigInt(v.high) << 32n) | BigInt(v.low >>> 0);
   return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
 }
 

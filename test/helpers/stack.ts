@@ -37,6 +37,7 @@ export function testConfig(id: string, overrides: Record<string, string> = {}): 
     TOPIC_PARTITIONS: '3',
     INGESTER_HOST: '127.0.0.1',
     INGESTER_HTTP_PORT: '0',
+    INGESTER_GRPC_PORT: '0',
     TENANT_TOKENS: 'acme=acme-token,beta=beta-token',
     BUFFER_TIME_SECONDS: '1',
     PRODUCE_TIMEOUT_MS: '10000',

@@ -1,0 +1,157 @@
+import type protobuf from 'protobufjs';
+import type { Config } from '../config/schema.js';
+import { LakehouseError } from '../core/errors.js';
+import type { RecordProducer } from '../kafka/producer.js';
+import { recordHeaders, type Signal } from '../kafka/record.js';
+import { PromWriteRequest } from '../otlp/codec.js';
+import { otlpJsonToMessage, OtlpJsonError } from '../otlp/json.js';
+import { assemble, leaves, type Leaf, type SignalSpec } from '../otlp/signals.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { Admission } from './admission.js';
+
+export type BodyFormat = 'protobuf' | 'json';
+
+export interface IngestResult {
+  accepted: number;
+  rejected: number;
+  /** why items were rejected (first reason), when some were */
+  errorMessage?: string;
+}
+
+export interface Topics {
+  logs: string;
+  traces: string;
+  metrics: string;
+}
+
+type Obj = Record<string, unknown>;
+
+/**
+ * Cuts `items` into contiguous parts whose encoding fits in `limit` bytes, halving a part that
+ * does not fit. A single item that does not fit cannot be written: 413 naming its size.
+ */
+export function splitToFit<T>(items: T[], limit: number, encode: (part: T[], start: number) => Uint8Array, noun: string): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const visit = (start: number, end: number) => {
+    const bytes = encode(items.slice(start, end), start);
+    if (bytes.length <= limit) {
+      out.push(bytes);
+      return;
+    }
+    if (end - start === 1) {
+      throw new LakehouseError('PAYLOAD_TOO_LARGE', `one of the ${noun} alone encodes to ${bytes.length} bytes, over the broker's record limit of ${limit} bytes`);
+    }
+    const mid = start + Math.floor((end - start) / 2);
+    visit(start, mid);
+    visit(mid, end);
+  };
+  if (items.length > 0) visit(0, items.length);
+  return out;
+}
+
+/**
+ * Decodes, validates and produces one request of any signal: the transport-independent part of
+ * the ingester, used by the HTTP and gRPC receivers alike. Resolves only once every Kafka record
+ * of the request is acknowledged by the broker.
+ */
+export class Ingest {
+  constructor(
+    private readonly cfg: Config,
+    private readonly producer: RecordProducer,
+    private readonly admission: Admission,
+    private readonly metrics: Metrics,
+    readonly topics: Topics,
+  ) {}
+
+  async otlp(spec: SignalSpec, format: BodyFormat, body: Buffer, tenant: string, receivedAt: number): Promise<IngestResult> {
+    let msg: protobuf.Message;
+    try {
+      msg = format === 'json' ? otlpJsonToMessage(spec.request, body.toString('utf8')) : spec.request.decode(body);
+    } catch (e) {
+      const problem = e instanceof OtlpJsonError ? e.message : `body is not a valid ${spec.request.name}: ${(e as Error).message}`;
+      throw new LakehouseError('DECODE_FAILED', problem);
+    }
+    const all = leaves(spec, msg as unknown as Obj);
+    const valid: Leaf[] = [];
+    let accepted = 0;
+    let rejected = 0;
+    let firstProblem: string | undefined;
+    for (const leaf of all) {
+      const problem = spec.invalid(leaf.item);
+      if (problem === null) {
+        valid.push(leaf);
+        accepted += spec.weight(leaf.item);
+      } else {
+        rejected += Math.max(1, spec.weight(leaf.item));
+        firstProblem ??= problem;
+      }
+    }
+    this.metrics.ingesterItems.inc({ signal: spec.signal, tenant, outcome: 'rejected' }, rejected);
+    if (valid.length === 0) {
+      if (rejected > 0) throw new LakehouseError('BAD_REQUEST', `all ${rejected} ${spec.noun} are invalid: ${firstProblem}`);
+      return { accepted: 0, rejected: 0 }; // an empty request: nothing to write
+    }
+    const limit = this.cfg.MAX_RECORD_BYTES;
+    const whole =
+      rejected === 0 && format === 'protobuf'
+        ? body
+        : spec.request.encode(assemble(spec, msg as unknown as Obj, valid)).finish();
+    const parts =
+      whole.length <= limit
+        ? [whole]
+        : splitToFit(valid, limit, (part) => spec.request.encode(assemble(spec, msg as unknown as Obj, part)).finish(), spec.noun);
+    await this.produce(spec.signal, this.topics[spec.signal], parts, tenant, receivedAt);
+    this.metrics.ingesterItems.inc({ signal: spec.signal, tenant, outcome: 'accepted' }, accepted);
+    return rejected > 0 ? { accepted, rejected, errorMessage: `${rejected} ${spec.noun} rejected: ${firstProblem}` } : { accepted, rejected };
+  }
+
+  /** A Prometheus remote_write 1.0 request (already snappy-decompressed). */
+  async promRemoteWrite(body: Buffer, tenant: string, receivedAt: number): Promise<IngestResult> {
+    let msg: { timeseries?: { samples?: unknown[] }[]; metadata?: unknown[] };
+    try {
+      msg = PromWriteRequest.decode(body) as never;
+    } catch (e) {
+      throw new LakehouseError('DECODE_FAILED', `body is not a valid prometheus WriteRequest: ${(e as Error).message}`);
+    }
+    const series = msg.timeseries ?? [];
+    const samples = series.reduce((n, ts) => n + (ts.samples?.length ?? 0), 0);
+    if (series.length === 0 && (msg.metadata?.length ?? 0) === 0) return { accepted: 0, rejected: 0 };
+    const limit = this.cfg.MAX_RECORD_BYTES;
+    const parts =
+      body.length <= limit
+        ? [body]
+        : splitToFit(series, limit, (part, start) => PromWriteRequest.encode({ timeseries: part, metadata: start === 0 ? msg.metadata : [] }).finish(), 'time series');
+    await this.produce('prom-rw', this.topics.metrics, parts, tenant, receivedAt);
+    this.metrics.ingesterItems.inc({ signal: 'prom-rw', tenant, outcome: 'accepted' }, samples);
+    return { accepted: samples, rejected: 0 };
+  }
+
+  private async produce(signal: Signal, topic: string, parts: Uint8Array[], tenant: string, receivedAt: number): Promise<void> {
+    const size = parts.reduce((n, p) => n + p.length, 0);
+    // Held until every write has ended at the broker, even one this request gave up waiting for.
+    const release = this.admission.hold(size);
+    let pending = parts.length;
+    const settled = () => {
+      if (--pending === 0) release();
+    };
+    const started = process.hrtime.bigint();
+    let outcome = 'ok';
+    try {
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i]!;
+        try {
+          await this.producer.send(topic, [{ key: tenant, value: Buffer.from(part.buffer, part.byteOffset, part.byteLength), headers: recordHeaders(tenant, signal, receivedAt) }], settled);
+        } catch (e) {
+          for (let j = i + 1; j < parts.length; j++) settled(); // never sent
+          throw e;
+        }
+      }
+      this.metrics.ingesterKafkaRecords.inc({ signal }, parts.length);
+    } catch (e) {
+      outcome = 'error';
+      throw e;
+    } finally {
+      this.metrics.ingesterProduceSeconds.observe({ signal, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+}
