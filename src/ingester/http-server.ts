@@ -74,10 +74,14 @@ export class HttpServer implements Component {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    // close() waits for every connection; a keep-alive connection becomes idle only once its
+    // request is answered, so keep closing idle ones until all are gone.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    clearInterval(sweep);
     this.logger.info('stopped');
   }
 

@@ -8,9 +8,13 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-/** A kafkajs client whose own log lines go through pino (component `kafka`). */
+/** How long the same kafkajs message is not repeated (a down broker makes one per retry). */
+const REPEAT_WINDOW_MS = 10_000;
+
+/** A kafkajs client whose own log lines go through pino (component `kafka`), repeats folded. */
 export function createKafka(brokers: string[], clientId: string, logger: Logger): Kafka {
   const log = logger.child({ component: 'kafka' });
+  const lastSeen = new Map<string, { at: number; suppressed: number }>();
   return new Kafka({
     clientId,
     brokers,
@@ -22,7 +26,16 @@ export function createKafka(brokers: string[], clientId: string, logger: Logger)
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        log[LEVELS[level] ?? 'info']({ kafkajs: rest }, message);
+        const now = Date.now();
+        const seen = lastSeen.get(message);
+        if (seen && now - seen.at < REPEAT_WINDOW_MS) {
+          seen.suppressed++;
+          return;
+        }
+        if (lastSeen.size > 1000) lastSeen.clear();
+        lastSeen.set(message, { at: now, suppressed: 0 });
+        const repeated = seen?.suppressed ? { repeatedSinceLastLine: seen.suppressed } : {};
+        log[LEVELS[level] ?? 'info']({ kafkajs: rest, ...repeated }, message);
       },
   });
 }
