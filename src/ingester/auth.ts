@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { TENANT_ID_PATTERN } from '../config/schema.js';
 
 /** Maps a bearer token to a tenant id, or null when the token is unknown. */
@@ -72,9 +73,14 @@ export function parseTenantTokens(spec: string): Record<string, string[]> {
   return out;
 }
 
-/** Reads TENANTS_FILE: JSON `{ "tenant": ["<sha256 hex>", …] }`. */
+/** Reads TENANTS_FILE: JSON or YAML mapping each tenant to a list of token SHA-256 digests. */
 export function readTenantsFile(path: string): Record<string, string[]> {
-  const raw = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8')) as unknown; // YAML is a superset of JSON
+  } catch (e) {
+    throw new Error(`TENANTS_FILE ${path}: ${(e as Error).message}`);
+  }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new Error(`TENANTS_FILE ${path}: expected an object of tenant -> list of token digests`);
   }

@@ -26,6 +26,9 @@ export function createKafka(brokers: string[], clientId: string, logger: Logger)
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
+        // The ingester bounds each write (PRODUCE_TIMEOUT_MS, bounded retries) and answers 503
+        // when it ends unacknowledged; kafkajs warns about that choice on every start.
+        if (message.startsWith('Limiting retries for the idempotent producer')) return;
         const now = Date.now();
         const seen = lastSeen.get(message);
         if (seen && now - seen.at < REPEAT_WINDOW_MS) {

@@ -28,6 +28,18 @@ describe('tenant resolution', () => {
     expect(r.resolve(`Bearer ${sha256Hex('secret-g')}`)).toBeNull();
   });
 
+  it('reads a YAML TENANTS_FILE, and names the file when it is malformed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tenants-'));
+    const file = join(dir, 'tenants.yaml');
+    writeFileSync(file, `acme:\n  - ${sha256Hex('a1')}\n  - ${sha256Hex('a2')}\nbeta: [${sha256Hex('b1')}]\n`);
+    const r = tenantResolverFromConfig({ AUTH_MODE: 'token', TENANTS_FILE: file });
+    expect([r.resolve('Bearer a1'), r.resolve('Bearer a2'), r.resolve('Bearer b1')]).toEqual(['acme', 'acme', 'beta']);
+    writeFileSync(file, 'acme: [not-a-digest]\n');
+    expect(() => tenantResolverFromConfig({ AUTH_MODE: 'token', TENANTS_FILE: file })).toThrow(/not a SHA-256 hex digest/);
+    writeFileSync(file, 'acme: [unclosed\n');
+    expect(() => tenantResolverFromConfig({ AUTH_MODE: 'token', TENANTS_FILE: file })).toThrow(/TENANTS_FILE .*tenants.yaml/);
+  });
+
   it('rejects tenant ids outside the allowed pattern', () => {
     for (const bad of ['Acme', 'a b', '-x', 'x'.repeat(64), 'a/b', 'a\nb']) {
       expect(() => parseTenantTokens(`${bad}=t`)).toThrow(/does not match/);

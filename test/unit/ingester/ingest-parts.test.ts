@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { LakehouseError } from '../../../src/core/errors.js';
+import { Admission } from '../../../src/ingester/admission.js';
+import { splitToFit } from '../../../src/ingester/ingest.js';
+import { snappyDeclaredLength } from '../../../src/ingester/snappy.js';
+import { otlpJsonToMessage } from '../../../src/otlp/json.js';
+import { SIGNALS, assemble, leaves } from '../../../src/otlp/signals.js';
+
+describe('splitToFit', () => {
+  const enc = (part: string[]) => Buffer.from(part.join(''));
+  it('keeps order and fits every part under the limit', () => {
+    const items = Array.from({ length: 13 }, (_, i) => String.fromCharCode(97 + i).repeat(3));
+    const parts = splitToFit(items, 10, enc, 'items');
+    expect(parts.every((p) => p.length <= 10)).toBe(true);
+    expect(parts.map((p) => Buffer.from(p).toString()).join('')).toBe(items.join(''));
+  });
+  it('refuses an item that alone does not fit', () => {
+    expect(() => splitToFit(['short', 'x'.repeat(50)], 10, enc, 'log records')).toThrow(/one of the log records alone encodes to 50 bytes/);
+  });
+});
+
+describe('leaves and assemble', () => {
+  it('regroups a subset of items under copies of their resources and scopes', () => {
+    const msg = {
+      resourceLogs: [
+        { resource: { attributes: [{ key: 'r', value: { stringValue: '0' } }] }, scopeLogs: [{ scope: { name: 's0' }, logRecords: [{ severityText: 'a' }, { severityText: 'b' }] }, { scope: { name: 's1' }, logRecords: [{ severityText: 'c' }] }] },
+        { resource: {}, scopeLogs: [{ logRecords: [{ severityText: 'd' }] }] },
+      ],
+    };
+    const all = leaves(SIGNALS.logs, msg);
+    expect(all.map((l) => l.item.severityText)).toEqual(['a', 'b', 'c', 'd']);
+    const part = assemble(SIGNALS.logs, msg, [all[1]!, all[2]!, all[3]!]) as typeof msg;
+    expect(part.resourceLogs).toHaveLength(2);
+    expect(part.resourceLogs[0]!.scopeLogs.map((s) => [s.scope!.name, s.logRecords.map((r) => r.severityText)])).toEqual([['s0', ['b']], ['s1', ['c']]]);
+    expect(part.resourceLogs[0]!.resource).toEqual(msg.resourceLogs[0]!.resource);
+    // the original is untouched
+    expect(msg.resourceLogs[0]!.scopeLogs[0]!.logRecords).toHaveLength(2);
+  });
+  it('counts metric data points', () => {
+    expect(SIGNALS.metrics.weight({ name: 'm', sum: { dataPoints: [{}, {}, {}] } })).toBe(3);
+  });
+});
+
+describe('otlpJsonToMessage', () => {
+  it('turns hex ids into bytes and accepts int64 as strings', () => {
+    const msg = otlpJsonToMessage(SIGNALS.traces.request, JSON.stringify({
+      resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: '5B8EFFF798038103D269B633813FC60C', spanId: 'eee19b7ec3c1b174', startTimeUnixNano: '1544712660000000000', kind: 2 }] }] }],
+    }));
+    const span = leaves(SIGNALS.traces, msg as never)[0]!.item as { traceId: Uint8Array; spanId: Uint8Array; startTimeUnixNano: { toString(): string }; kind: number };
+    expect(Buffer.from(span.traceId).toString('hex')).toBe('5b8efff798038103d269b633813fc60c');
+    expect(span.spanId).toHaveLength(8);
+    expect(span.startTimeUnixNano.toString()).toBe('1544712660000000000');
+    expect(span.kind).toBe(2);
+  });
+});
+
+describe('Admission', () => {
+  it('refuses past the request and byte limits and frees on release', () => {
+    const a = new Admission(2, 100);
+    const r1 = a.enter();
+    const r2 = a.enter();
+    expect(() => a.enter()).toThrow(LakehouseError);
+    r1();
+    r1(); // idempotent
+    a.enter();
+    r2();
+    const h = a.hold(80);
+    expect(() => a.hold(30)).toThrow(/too many bytes in flight/);
+    h();
+    expect(a.hold(500)).toBeTypeOf('function'); // one oversized request alone is admitted
+  });
+});
+
+describe('snappyDeclaredLength', () => {
+  it('reads the varint length header', () => {
+    expect(snappyDeclaredLength(Buffer.from([0x05]))).toBe(5);
+    expect(snappyDeclaredLength(Buffer.from([0x80, 0x80, 0x80, 0x40]))).toBe(0x40 * 2 ** 21);
+    expect(snappyDeclaredLength(Buffer.from([0x80, 0x80]))).toBe(-1);
+  });
+});
