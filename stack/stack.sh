@@ -230,7 +230,8 @@ create_bucket() {
 
 start_iceberg() {
   mkdir -p "$RUN/iceberg"
-  CATALOG_URI="jdbc:sqlite:$RUN/iceberg/catalog.db" \
+  CATALOG_URI="jdbc:sqlite:$RUN/iceberg/catalog.db?busy_timeout=30000" \
+  CATALOG_CLIENTS=1 \
   CATALOG_JDBC_SCHEMA__VERSION=V1 \
   CATALOG_WAREHOUSE="s3://$S3_BUCKET/" \
   CATALOG_IO__IMPL=org.apache.iceberg.aws.s3.S3FileIO \

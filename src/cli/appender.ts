@@ -1,8 +1,5 @@
 #!/usr/bin/env node
-import { createKafka } from '../kafka/client.js';
-import { LakePipeline } from '../lake/lake-pipeline.js';
+import { Appender } from '../lake/appender.js';
 import { runService } from './run-service.js';
 
-await runService('appender', (cfg, logger) =>
-  new LakePipeline(cfg, createKafka(cfg.REDPANDA_BROKERS, `${cfg.KAFKA_CLIENT_ID}-appender`, logger), logger),
-);
+await runService('appender', (cfg, logger) => new Appender(cfg, logger));

@@ -41,6 +41,8 @@ export const configSchema = z
 
     // appender, lake pipeline
     APPENDER_GROUP_ID: z.string().min(1).default('otel-lakehouse-lake'),
+    APPENDER_HOST: z.string().default('0.0.0.0'),
+    APPENDER_HTTP_PORT: int(0, 65_535).default(9464),
     BUFFER_SIZE_MB: z.coerce.number().positive().default(100),
     BUFFER_TIME_SECONDS: z.coerce.number().positive().default(300),
     BUFFER_MAX_RECORDS: int(1).default(1_000_000),

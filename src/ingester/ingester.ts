@@ -14,7 +14,7 @@ import { Admission } from './admission.js';
 import { tenantResolverFromConfig, type TenantResolver } from './auth.js';
 import { decodeContentEncoding, readBody } from './body.js';
 import { GrpcServer } from './grpc-server.js';
-import { HttpServer, sendJson } from './http-server.js';
+import { HttpServer, sendJson } from '../core/http-server.js';
 import { Ingest, type BodyFormat, type IngestResult } from './ingest.js';
 import { unsnappy } from './snappy.js';
 

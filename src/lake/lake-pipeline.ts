@@ -12,6 +12,8 @@ import { decodeLogsRequest } from '../otlp/codec.js';
 import { mapLogsRequest } from '../otlp/logs-mapping.js';
 import { TENANT_ID_PATTERN } from '../config/schema.js';
 import type { Logger } from '../telemetry/logger.js';
+import { createMetrics, type Metrics } from '../telemetry/metrics.js';
+import type { Admin } from 'kafkajs';
 import { LogBuffer } from './buffer.js';
 import { IcebergCommitter } from './committer.js';
 import { OffsetsTable, type PartitionOffsets } from './offsets-table.js';
@@ -45,6 +47,11 @@ export class LakePipeline implements Component {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly abort = new AbortController();
+  private lagTimer: NodeJS.Timeout | undefined;
+  private admin: Admin | undefined;
+  private running = false;
+  /** The consumer's heartbeat, kept from the latest batch, so a long flush keeps the membership. */
+  private heartbeat: (() => Promise<void>) | undefined;
   /** One entry per completed flush, newest last. */
   readonly flushes: FlushStats[] = [];
 
@@ -52,6 +59,7 @@ export class LakePipeline implements Component {
     private readonly cfg: Config,
     private readonly kafka: Kafka,
     private readonly logger: Logger,
+    readonly metrics: Metrics = createMetrics(),
   ) {
     this.log = logger.child({ component: this.name });
     this.dlq = new RecordProducer(kafka, cfg.PRODUCE_TIMEOUT_MS, logger);
@@ -79,13 +87,17 @@ export class LakePipeline implements Component {
 
     const consumer = this.kafka.consumer({
       groupId: cfg.APPENDER_GROUP_ID,
-      sessionTimeout: 60_000,
+      sessionTimeout: 30_000,
       rebalanceTimeout: 120_000,
       heartbeatInterval: 3000,
       maxBytesPerPartition: 8 * 1024 * 1024,
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
+    // A rebalance may hand our partitions to another member: commit what we hold for them first.
+    consumer.on(consumer.events.REBALANCING, () => {
+      void this.mutex.run(() => this.flush('rebalance')).catch((err) => this.log.error({ err }, 'flush before rebalance failed'));
+    });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.log.info({ assignment: e.payload.memberAssignment }, 'partitions assigned');
       // The lake is the source of truth for positions: reload them for the new assignment.
@@ -106,6 +118,9 @@ export class LakePipeline implements Component {
         void this.mutex.run(() => this.flush('age')).catch((err) => this.log.error({ err }, 'flush failed'));
       }
     }, Math.min(1000, cfg.BUFFER_TIME_SECONDS * 250));
+    this.admin = this.kafka.admin();
+    this.lagTimer = setInterval(() => void this.updateLag(), 10_000);
+    this.running = true;
     this.log.info({ topic: cfg.REDPANDA_TOPIC, group: cfg.APPENDER_GROUP_ID, bufferMb: cfg.BUFFER_SIZE_MB, bufferSeconds: cfg.BUFFER_TIME_SECONDS }, 'lake pipeline started');
   }
 
@@ -113,7 +128,10 @@ export class LakePipeline implements Component {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.running = false;
     clearInterval(this.timer);
+    clearInterval(this.lagTimer);
+    await this.admin?.disconnect().catch(() => {});
     const consumer = this.consumer;
     try {
       if (consumer) consumer.pause([{ topic: this.cfg.REDPANDA_TOPIC }]);
@@ -141,6 +159,7 @@ export class LakePipeline implements Component {
   }
 
   private async onBatch({ batch, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
+    this.heartbeat = heartbeat;
     // Stopping: leave the batch unbuffered; nothing of it is committed, so the next owner reads it.
     if (this.stopping) return;
     const buffer = this.buffer!;
@@ -150,11 +169,15 @@ export class LakePipeline implements Component {
       const offset = BigInt(message.offset);
       const buffered = buffer.lastOffset(partition);
       // Already in the lake, or already buffered (a batch fetched again after a retry).
-      if (offset < lakeNext || (buffered !== undefined && offset <= buffered)) continue;
+      if (offset < lakeNext || (buffered !== undefined && offset <= buffered)) {
+        this.metrics.lakeRowsSkipped.inc();
+        continue;
+      }
       await this.consume(buffer, partition, offset, message);
       resolveOffset(message.offset);
     }
     await heartbeat();
+    this.updateBufferGauges(buffer);
     const reason = this.flushReason(buffer);
     if (reason) await this.flush(reason);
   }
@@ -197,6 +220,7 @@ export class LakePipeline implements Component {
       () => this.dlq.send(dlqTopic(this.cfg.REDPANDA_TOPIC), [{ key: message.key?.toString() ?? '', value: message.value ?? Buffer.alloc(0), headers }]),
       this.retryOptions('dead-lettering a record'),
     );
+    this.metrics.dlqRecords.inc({ pipeline: 'lake', code });
     this.log.warn({ partition, offset: String(offset), code, reason }, 'record sent to the DLQ');
   }
 
@@ -216,6 +240,17 @@ export class LakePipeline implements Component {
     const records = buffer.recordCount;
     const bytes = buffer.byteSize;
     const batchId = randomUUID();
+    // The consumer loop is held while we flush (see onBatch): keep heartbeating for it, or a
+    // flush that retries through a catalog outage would cost the group membership.
+    const beat = setInterval(() => void this.heartbeat?.().catch(() => {}), 3000);
+    try {
+      await this.commitAndAdvance(buffer, reason, batchId, started, records, bytes);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  private async commitAndAdvance(buffer: LogBuffer, reason: string, batchId: string, started: number, records: number, bytes: number): Promise<void> {
     const result = await retry(
       async () => {
         try {
@@ -228,8 +263,17 @@ export class LakePipeline implements Component {
           throw e;
         }
       },
-      this.retryOptions('Iceberg commit'),
+      {
+        ...this.retryOptions('Iceberg commit'),
+        onRetry: (err: unknown, attempt: number, delayMs: number) => {
+          const kind = err instanceof LakehouseError ? (err.code === 'COMMIT_CONFLICT' ? 'conflict' : 'unknown_outcome') : 'unavailable';
+          this.metrics.lakeCommitRetries.inc({ kind });
+          this.log.warn({ err, attempt, delayMs, kind }, 'Iceberg commit failed; retrying');
+        },
+      },
     );
+    this.metrics.lakeCommits.inc();
+    this.metrics.lakeRowsCommitted.inc(result.rows);
     for (const [p, next] of result.committed) this.lakeOffsets.set(p, next);
     const kafkaOffsets = [...nextOffsets(buffer)].map(([partition, next]) => ({
       topic: this.cfg.REDPANDA_TOPIC,
@@ -244,8 +288,37 @@ export class LakePipeline implements Component {
       this.log.warn({ err }, 'committing Kafka offsets failed; the lake offsets stay authoritative');
     }
     const stats = { reason, rows: result.rows, records, bytes, durationMs: Date.now() - started };
+    this.metrics.lakeFlushSeconds.observe({ reason }, stats.durationMs / 1000);
+    this.updateBufferGauges(buffer);
     this.flushes.push(stats);
     this.log.info({ ...stats, batchId, partitions: Object.fromEntries([...result.committed].map(([p, n]) => [p, String(n)])), alreadyCommitted: result.alreadyCommitted }, 'flushed to Iceberg');
+  }
+
+  /** Whether the pipeline is consuming (started, not stopping). */
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  private updateBufferGauges(buffer: LogBuffer): void {
+    this.metrics.lakeBufferedBytes.set(buffer.byteSize);
+    this.metrics.lakeBufferedRecords.set(buffer.recordCount);
+    this.metrics.lakeBufferAge.set(buffer.ageMs() / 1000);
+  }
+
+  /** Lag per partition: the topic's high watermark minus what the lake holds. */
+  private async updateLag(): Promise<void> {
+    try {
+      if (!this.admin) return;
+      await this.admin.connect();
+      for (const o of await this.admin.fetchTopicOffsets(this.cfg.REDPANDA_TOPIC)) {
+        const lake = this.lakeOffsets.get(o.partition) ?? BigInt(o.low);
+        const lag = BigInt(o.high) - lake;
+        this.metrics.lakeLag.set({ topic: this.cfg.REDPANDA_TOPIC, partition: String(o.partition) }, Number(lag > 0n ? lag : 0n));
+      }
+      if (this.buffer) this.updateBufferGauges(this.buffer);
+    } catch (err) {
+      this.log.debug({ err }, 'lag update failed');
+    }
   }
 
   private async batchLanded(batchId: string): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isLakehouseError, LakehouseError } from '../core/errors.js';
-import type { Component } from '../core/lifecycle.js';
+import { isLakehouseError, LakehouseError } from './errors.js';
+import type { Component } from './lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
