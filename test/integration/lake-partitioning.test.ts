@@ -1,0 +1,56 @@
+import { expect, it } from 'vitest';
+import { createKafka } from '../../src/kafka/client.js';
+import { recordHeaders } from '../../src/kafka/record.js';
+import { ensureTopics, topicWithDlq } from '../../src/kafka/topics.js';
+import { LakePipeline } from '../../src/lake/lake-pipeline.js';
+import { runQuery } from '../../src/lake/query.js';
+import { openLakeSession, sqlString } from '../../src/lake/session.js';
+import { encodeLogsRequest } from '../../src/otlp/codec.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { logsRequest, type SampleLog } from '../helpers/otlp.js';
+import { runId, testConfig, waitFor } from '../helpers/stack.js';
+
+const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
+const DAY0 = 1_763_769_600n; // 2025-11-22T00:00:00Z, seconds
+
+it('writes one data file per tenant and day, and a query filtered by both reads only that partition', async () => {
+  const cfg = testConfig(runId(), { TOPIC_PARTITIONS: '1' });
+  const kafka = createKafka(cfg.REDPANDA_BROKERS, 'it-part', logger);
+  await ensureTopics(kafka, topicWithDlq(cfg.REDPANDA_TOPIC), { partitions: 1, replicationFactor: -1 }, logger);
+  const producer = kafka.producer();
+  await producer.connect();
+  for (const tenant of ['acme', 'beta']) {
+    const logs: SampleLog[] = Array.from({ length: 40 }, (_, i) => ({
+      tenant, service: 'svc', seq: i, body: `b${i}`, severityNumber: 9, attrs: {},
+      timeUnixNano: (DAY0 + BigInt(i % 3) * 86_400n + 3600n) * 1_000_000_000n, // three days
+    }));
+    await producer.send({ topic: cfg.REDPANDA_TOPIC, messages: [{ key: tenant, value: Buffer.from(encodeLogsRequest(logsRequest(logs))), headers: recordHeaders(tenant, 'logs', Date.now()) }] });
+  }
+  await producer.disconnect();
+  const pipeline = new LakePipeline(cfg, kafka, logger);
+  await pipeline.start();
+  try {
+    await waitFor(async () => Number((await runQuery(cfg, 'SELECT count(*) FROM logs')).rows[0]![0]), (n) => n >= 80, 60_000, '80 rows');
+  } finally {
+    await pipeline.stop();
+  }
+
+  const session = await openLakeSession(cfg);
+  try {
+    const c = session.connection;
+    const table = `lake.${cfg.ICEBERG_NAMESPACE}.logs`;
+    // Every data file sits in exactly one (tenant, day) partition: 2 tenants x 3 days.
+    const files = (await c.runAndReadAll(`SELECT file_path, record_count FROM iceberg_metadata(${sqlString(table)}) WHERE content = 'EXISTING' OR status = 'ADDED'`)).getRows();
+    const partitions = new Set(files.map(([p]) => /tenant_id[^/]*=([^/]+)\/day[^/]*=([^/]+)\//.exec(String(p))?.slice(1).join('/')));
+    expect(partitions.size).toBe(6);
+    expect(files.length).toBe(6);
+    const plan = (await c.runAndReadAll(
+      `EXPLAIN ANALYZE SELECT max(body) FROM ${table} WHERE tenant_id = 'acme' AND "timestamp" >= TIMESTAMPTZ '2025-11-23 00:00:00+00' AND "timestamp" < TIMESTAMPTZ '2025-11-24 00:00:00+00'`,
+    )).getRows().map((r) => r.join('\n')).join('\n');
+    expect(plan).toMatch(/Total Files Read: 1\b/);
+    const all = (await c.runAndReadAll(`EXPLAIN ANALYZE SELECT max(body) FROM ${table}`)).getRows().map((r) => r.join('\n')).join('\n');
+    expect(all).toMatch(/Total Files Read: 6\b/);
+  } finally {
+    session.close();
+  }
+});
