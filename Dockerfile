@@ -33,6 +33,6 @@ COPY --from=build /app/dist ./dist
 COPY sql ./sql
 COPY --from=duckdb-extensions /ext /opt/duckdb/extensions
 USER node
-EXPOSE 4318 4317
+EXPOSE 4318 4317 9464
 ENTRYPOINT ["node"]
 CMD ["dist/cli/ingester.js"]

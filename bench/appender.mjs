@@ -1,0 +1,113 @@
+// bench/appender: log records per second from a pre-filled topic to committed Iceberg rows,
+// with the appender's CPU, peak RSS and flush durations, against the local stack.
+//
+//   npm run bench:appender     BENCH_RECORDS (default 200000, in 1000-record OTLP requests),
+//                              BENCH_BUFFER_MB (default 100), BENCH_PARTITIONS (default 6)
+// Prints one JSON document on stdout and a human summary on stderr.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { Kafka, logLevel } from 'kafkajs';
+import { logsRequestBody, procStats, root, round, stackEnv } from './lib.mjs';
+
+const total = Number(process.env.BENCH_RECORDS ?? 200_000);
+const bufferMb = Number(process.env.BENCH_BUFFER_MB ?? 100);
+const partitions = Number(process.env.BENCH_PARTITIONS ?? 6);
+const perRequest = 1000;
+const run = randomBytes(3).toString('hex');
+const topic = `bench-lake-${run}`;
+const namespace = `bench_${run}`;
+const port = 29464;
+const env = stackEnv();
+
+// 1. Pre-fill the topic.
+const kafka = new Kafka({ brokers: [env.REDPANDA_BROKERS], clientId: 'bench', logLevel: logLevel.WARN });
+const admin = kafka.admin();
+await admin.connect();
+await admin.createTopics({ topics: [{ topic, numPartitions: partitions }, { topic: `${topic}-dlq`, numPartitions: 1 }] });
+const producer = kafka.producer();
+await producer.connect();
+const bodies = Array.from({ length: 8 }, (_, i) => logsRequestBody(perRequest, i));
+let otlpBytes = 0;
+const fillStart = performance.now();
+for (let r = 0; r < total / perRequest; r++) {
+  const body = bodies[r % bodies.length];
+  otlpBytes += body.length;
+  const tenant = `tenant-${r % 4}`;
+  await producer.send({ topic, acks: -1, messages: [{ key: tenant, value: body, headers: { 'tenant-id': tenant, signal: 'logs', 'received-at': String(Date.now()), 'content-schema': 'otlp-proto-1' } }] });
+}
+await producer.disconnect();
+process.stderr.write(`pre-filled ${topic}: ${total} records, ${round(otlpBytes / 1e6)} MB in ${round((performance.now() - fillStart) / 1000)} s\n`);
+
+// 2. Drain it with the appender.
+const child = spawn(process.execPath, ['dist/cli/appender.js'], {
+  cwd: root,
+  env: { ...process.env, ...env, REDPANDA_TOPIC: topic, APPENDER_GROUP_ID: `bench-${run}`, ICEBERG_NAMESPACE: namespace, TOPIC_PARTITIONS: String(partitions), BUFFER_SIZE_MB: String(bufferMb), BUFFER_TIME_SECONDS: '5', BUFFER_MAX_RECORDS: '100000000', APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'info' },
+  stdio: ['ignore', 'pipe', 2],
+});
+const flushes = [];
+let out = '';
+child.stdout.on('data', (d) => {
+  out += d.toString();
+  let i;
+  while ((i = out.indexOf('\n')) >= 0) {
+    const line = out.slice(0, i);
+    out = out.slice(i + 1);
+    if (line.includes('"flushed to Iceberg"')) flushes.push(JSON.parse(line));
+  }
+});
+const metric = async (name) => {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+};
+let readyAt;
+for (;;) {
+  try {
+    if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) { readyAt = performance.now(); break; }
+  } catch {}
+  await new Promise((r) => setTimeout(r, 100));
+}
+let peakRss = 0;
+let rows = 0;
+while (rows < total) {
+  await new Promise((r) => setTimeout(r, 250));
+  rows = await metric('otel_lakehouse_lake_rows_committed_total');
+  peakRss = Math.max(peakRss, procStats(child.pid).peakRssMb);
+}
+const doneAt = performance.now();
+const stats = procStats(child.pid);
+child.kill('SIGTERM');
+await new Promise((r) => child.on('exit', r));
+
+// 3. What landed: Parquet bytes per record, files.
+const db = await DuckDBInstance.create(':memory:', { extension_directory: env.DUCKDB_EXTENSION_DIRECTORY, autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+const c = await db.connect();
+await c.run(`LOAD httpfs; LOAD avro; LOAD iceberg; CREATE SECRET (TYPE s3, KEY_ID '${env.S3_ACCESS_KEY}', SECRET '${env.S3_SECRET_KEY}', ENDPOINT '${new URL(env.S3_ENDPOINT).host}', URL_STYLE 'path', USE_SSL false, REGION 'us-east-1')`);
+const files = (await c.runAndReadAll(`SELECT count(*), sum(size) FROM read_blob('s3://${env.S3_BUCKET}/${namespace}/logs/data/**/*.parquet')`)).getRows()[0];
+const seconds = (doneAt - readyAt) / 1000;
+const flushMs = flushes.map((f) => f.durationMs).sort((a, b) => a - b);
+const doc = {
+  bench: 'appender',
+  cores: cpus().length,
+  records: total,
+  otlpMegabytes: round(otlpBytes / 1e6, 1),
+  bufferSizeMb: bufferMb,
+  partitions,
+  seconds: round(seconds, 2),
+  recordsPerSecond: round(total / seconds, 0),
+  otlpMegabytesPerSecond: round(otlpBytes / 1e6 / seconds, 2),
+  cpuSecondsPerMillionRecords: round((stats.cpuSeconds / total) * 1e6, 2),
+  cpuSecondsTotal: round(stats.cpuSeconds, 2),
+  peakRssMb: round(Math.max(peakRss, stats.peakRssMb), 0),
+  flushes: flushes.length,
+  flushMs: { min: flushMs[0], median: flushMs[Math.floor(flushMs.length / 2)], max: flushMs.at(-1) },
+  dataFiles: Number(files[0]),
+  parquetBytesPerRecord: round(Number(files[1]) / total, 1),
+};
+process.stdout.write(JSON.stringify(doc) + '\n');
+process.stderr.write(`\nappender (lake pipeline): ${total} records (${doc.otlpMegabytes} MB OTLP) from ${partitions} partitions, BUFFER_SIZE_MB=${bufferMb}\n` +
+  `  ${doc.recordsPerSecond} records/s, ${doc.otlpMegabytesPerSecond} MB/s, ${doc.cpuSecondsPerMillionRecords} CPU s per million records (all threads), peak RSS ${doc.peakRssMb} MB\n` +
+  `  ${doc.flushes} flushes (${doc.flushMs.min}/${doc.flushMs.median}/${doc.flushMs.max} ms min/median/max), ${doc.dataFiles} data files, ${doc.parquetBytesPerRecord} Parquet bytes per record\n`);
+await admin.deleteTopics({ topics: [topic, `${topic}-dlq`] }).catch(() => {});
+await admin.disconnect();
