@@ -15,6 +15,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import type { Admin } from 'kafkajs';
 import { LogBuffer } from './buffer.js';
+import { CatalogClient } from './catalog-client.js';
 import { IcebergCommitter } from './committer.js';
 import { OffsetsTable, type PartitionOffsets } from './offsets-table.js';
 import { ensureLakeTables, isTransientLakeError, openLakeSession, qualifiedNamespace, type LakeSession } from './session.js';
@@ -43,6 +44,7 @@ export class LakePipeline implements Component {
   private buffer: LogBuffer | undefined;
   private committer: IcebergCommitter | undefined;
   private offsetsTable: OffsetsTable;
+  private readonly catalog: CatalogClient;
   private lakeOffsets: PartitionOffsets = new Map();
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -63,6 +65,7 @@ export class LakePipeline implements Component {
   ) {
     this.log = logger.child({ component: this.name });
     this.dlq = new RecordProducer(kafka, cfg.PRODUCE_TIMEOUT_MS, logger);
+    this.catalog = new CatalogClient(cfg);
     this.offsetsTable = new OffsetsTable(`${qualifiedNamespace(cfg)}.appender_offsets`, cfg.APPENDER_GROUP_ID, cfg.REDPANDA_TOPIC);
   }
 
@@ -274,6 +277,7 @@ export class LakePipeline implements Component {
     );
     this.metrics.lakeCommits.inc();
     this.metrics.lakeRowsCommitted.inc(result.rows);
+    if (result.rows > 0) void this.countDataFiles(result.rows);
     for (const [p, next] of result.committed) this.lakeOffsets.set(p, next);
     const kafkaOffsets = [...nextOffsets(buffer)].map(([partition, next]) => ({
       topic: this.cfg.REDPANDA_TOPIC,
@@ -292,6 +296,19 @@ export class LakePipeline implements Component {
     this.updateBufferGauges(buffer);
     this.flushes.push(stats);
     this.log.info({ ...stats, batchId, partitions: Object.fromEntries([...result.committed].map(([p, n]) => [p, String(n)])), alreadyCommitted: result.alreadyCommitted }, 'flushed to Iceberg');
+  }
+
+  /**
+   * Counts the data files of the commit just made, from the table's current snapshot summary;
+   * only when that snapshot added exactly our rows (another writer may have committed since).
+   */
+  private async countDataFiles(rows: number): Promise<void> {
+    try {
+      const summary = await this.catalog.currentSnapshotSummary(this.cfg.ICEBERG_NAMESPACE, 'logs');
+      if (summary && Number(summary['added-records']) === rows) this.metrics.lakeDataFiles.inc(Number(summary['added-data-files'] ?? 0));
+    } catch (err) {
+      this.log.debug({ err }, 'reading the snapshot summary failed');
+    }
   }
 
   /** Whether the pipeline is consuming (started, not stopping). */

@@ -62,6 +62,7 @@ export function createMetrics() {
       registers: [registry],
     }),
     lakeRowsCommitted: new Counter({ name: 'otel_lakehouse_lake_rows_committed_total', help: 'Rows committed to the Iceberg logs table.', registers: [registry] }),
+    lakeDataFiles: new Counter({ name: 'otel_lakehouse_lake_data_files_committed_total', help: 'Parquet data files added to the Iceberg logs table (from the commit\'s snapshot summary).', registers: [registry] }),
     lakeCommits: new Counter({ name: 'otel_lakehouse_lake_commits_total', help: 'Iceberg commits that landed.', registers: [registry] }),
     lakeCommitRetries: new Counter({
       name: 'otel_lakehouse_lake_commit_retries_total',

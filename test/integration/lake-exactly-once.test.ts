@@ -51,7 +51,8 @@ describe('lake pipeline: exactly once across crashes, replicas, rebalances and o
       expect(counts.rows).toBe(TOTAL);
     } finally {
       last.kill('SIGTERM');
-      await new Promise((r) => last.on('exit', r));
+      const code = await new Promise((r) => last.on('exit', r));
+      expect(code, 'SIGTERM: flush, commit, exit 0').toBe(0);
     }
     expect(kills).toBe(4);
   });

@@ -31,6 +31,9 @@ it('writes one data file per tenant and day, and a query filtered by both reads 
   await pipeline.start();
   try {
     await waitFor(async () => Number((await runQuery(cfg, 'SELECT count(*) FROM logs')).rows[0]![0]), (n) => n >= 80, 60_000, '80 rows');
+    // The data-files metric agrees with the table: one file per (tenant, day).
+    await waitFor(async () => (await pipeline.metrics.lakeDataFiles.get()).values[0]?.value ?? 0, (n) => n >= 6, 10_000, 'the data files metric');
+    expect((await pipeline.metrics.lakeDataFiles.get()).values[0]!.value).toBe(6);
   } finally {
     await pipeline.stop();
   }
