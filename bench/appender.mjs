@@ -1,7 +1,7 @@
 // bench/appender: log records per second from a pre-filled topic to committed Iceberg rows,
 // with the appender's CPU, peak RSS and flush durations, against the local stack.
 //
-//   npm run bench:appender     BENCH_RECORDS (default 200000, in 1000-record OTLP requests),
+//   npm run bench:appender     BENCH_RECORDS (default 500000, in 1000-record OTLP requests),
 //                              BENCH_BUFFER_MB (default 100), BENCH_PARTITIONS (default 6)
 // Prints one JSON document on stdout and a human summary on stderr.
 import { spawn } from 'node:child_process';
@@ -11,7 +11,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { Kafka, logLevel } from 'kafkajs';
 import { logsRequestBody, procStats, root, round, stackEnv } from './lib.mjs';
 
-const total = Number(process.env.BENCH_RECORDS ?? 200_000);
+const total = Number(process.env.BENCH_RECORDS ?? 500_000);
 const bufferMb = Number(process.env.BENCH_BUFFER_MB ?? 100);
 const partitions = Number(process.env.BENCH_PARTITIONS ?? 6);
 const perRequest = 1000;
@@ -41,9 +41,9 @@ await producer.disconnect();
 process.stderr.write(`pre-filled ${topic}: ${total} records, ${round(otlpBytes / 1e6)} MB in ${round((performance.now() - fillStart) / 1000)} s\n`);
 
 // 2. Drain it with the appender.
-const child = spawn(process.execPath, ['dist/cli/appender.js'], {
+const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), 'dist/cli/appender.js'], {
   cwd: root,
-  env: { ...process.env, ...env, REDPANDA_TOPIC: topic, APPENDER_GROUP_ID: `bench-${run}`, ICEBERG_NAMESPACE: namespace, TOPIC_PARTITIONS: String(partitions), BUFFER_SIZE_MB: String(bufferMb), BUFFER_TIME_SECONDS: '5', BUFFER_MAX_RECORDS: '100000000', APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'info' },
+  env: { ...process.env, ...env, REDPANDA_TOPIC: topic, APPENDER_GROUP_ID: `bench-${run}`, ICEBERG_NAMESPACE: namespace, TOPIC_PARTITIONS: String(partitions), BUFFER_SIZE_MB: String(bufferMb), BUFFER_TIME_SECONDS: '1', BUFFER_MAX_RECORDS: '100000000', APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'info' },
   stdio: ['ignore', 'pipe', 2],
 });
 const flushes = [];

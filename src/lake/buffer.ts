@@ -1,10 +1,4 @@
-import {
-  DuckDBMapValue,
-  DuckDBTimestampTZValue,
-  type DuckDBAppender,
-  type DuckDBConnection,
-  type DuckDBMapType,
-} from '@duckdb/node-api';
+import { DuckDBTimestampTZValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import type { LogRow } from '../otlp/logs-mapping.js';
 
 /** Columns of the buffer table, in the order of the Iceberg table `logs`. */
@@ -16,8 +10,11 @@ export const LOG_COLUMNS = [
 const BUFFER_DDL = `CREATE TABLE IF NOT EXISTS buffer_logs (
   "timestamp" TIMESTAMPTZ, observed_timestamp TIMESTAMPTZ, tenant_id VARCHAR, severity VARCHAR, severity_number INTEGER,
   body VARCHAR, trace_id VARCHAR, span_id VARCHAR, service_name VARCHAR, deployment_environment VARCHAR, host_name VARCHAR,
-  scope_name VARCHAR, scope_version VARCHAR, attributes MAP(VARCHAR, VARCHAR), resource_attributes MAP(VARCHAR, VARCHAR),
+  scope_name VARCHAR, scope_version VARCHAR, attributes VARCHAR, resource_attributes VARCHAR,
   kafka_partition INTEGER, kafka_offset BIGINT)`;
+
+/** The map columns, buffered as JSON objects of strings and turned into MAPs at commit. */
+export const MAP_COLUMNS = new Set<string>(['attributes', 'resource_attributes']);
 
 /** What the buffer holds of one Kafka partition: offsets [first, last] inclusive. */
 export interface PartitionRange {
@@ -30,13 +27,22 @@ function str(a: DuckDBAppender, v: string | null): void {
   else a.appendVarchar(v);
 }
 
-function map(a: DuckDBAppender, m: Map<string, string>, type: DuckDBMapType): void {
-  const entries = [];
-  for (const [key, value] of m) entries.push({ key, value });
-  a.appendMap(new DuckDBMapValue(entries), type);
+function wellFormed(m: Map<string, string>): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (const [k, v] of m) o[k.toWellFormed()] = v.toWellFormed();
+  return o;
 }
 
-const ATTRIBUTES_COLUMN = LOG_COLUMNS.indexOf('attributes');
+/**
+ * A string map as a JSON object. JSON.stringify writes a lone UTF-16 surrogate as a \\udXXX
+ * escape, which DuckDB's JSON reader refuses; such (rare) strings are made well-formed first,
+ * the lone surrogate becoming U+FFFD, as it does in every other column.
+ */
+export function mapToJson(m: Map<string, string>): string {
+  if (m.size === 0) return '{}';
+  const json = JSON.stringify(Object.fromEntries(m));
+  return json.includes('\\ud') || json.includes('\\uD') ? JSON.stringify(wellFormed(m)) : json;
+}
 
 /**
  * Log rows waiting for the next Iceberg commit, in a DuckDB table of the appender's own
@@ -45,7 +51,8 @@ const ATTRIBUTES_COLUMN = LOG_COLUMNS.indexOf('attributes');
  */
 export class LogBuffer {
   private appender: DuckDBAppender | undefined;
-  private mapType: DuckDBMapType | undefined;
+  /** the JSON of the last resource's attributes: records of one resource share the Map */
+  private lastResource: { map: Map<string, string>; json: string } | undefined;
   private readonly ranges = new Map<number, PartitionRange>();
   private bytes = 0;
   private records = 0;
@@ -63,12 +70,9 @@ export class LogBuffer {
    */
   async append(rows: LogRow[], partition: number, offset: bigint, size: number): Promise<void> {
     if (rows.length > 0) {
-      if (!this.appender) {
-        this.appender = await this.connection.createAppender('buffer_logs');
-        this.mapType = this.appender.columnType(ATTRIBUTES_COLUMN) as DuckDBMapType;
-      }
+      this.appender ??= await this.connection.createAppender('buffer_logs');
       try {
-        this.appendRows(this.appender, this.mapType!, rows, partition, offset);
+        this.appendRows(this.appender, rows, partition, offset);
         this.appender.flushSync();
       } catch (e) {
         this.appender.clear();
@@ -80,7 +84,12 @@ export class LogBuffer {
     this.track(partition, offset, size, rows.length);
   }
 
-  private appendRows(a: DuckDBAppender, mapType: DuckDBMapType, rows: LogRow[], partition: number, offset: bigint): void {
+  private resourceJson(m: Map<string, string>): string {
+    if (this.lastResource?.map !== m) this.lastResource = { map: m, json: mapToJson(m) };
+    return this.lastResource.json;
+  }
+
+  private appendRows(a: DuckDBAppender, rows: LogRow[], partition: number, offset: bigint): void {
       for (const r of rows) {
         a.appendTimestampTZ(new DuckDBTimestampTZValue(r.timestamp));
         if (r.observedTimestamp === null) a.appendNull();
@@ -97,8 +106,8 @@ export class LogBuffer {
         str(a, r.hostName);
         str(a, r.scopeName);
         str(a, r.scopeVersion);
-        map(a, r.attributes, mapType);
-        map(a, r.resourceAttributes, mapType);
+        a.appendVarchar(mapToJson(r.attributes));
+        a.appendVarchar(this.resourceJson(r.resourceAttributes));
         a.appendInteger(partition);
         a.appendBigInt(offset);
         a.endRow();
