@@ -5,6 +5,7 @@
 #   iceberg  Apache Iceberg's REST catalog server (iceberg-open-api test fixtures) from Maven
 #            Central, JDBC sqlite backing store, S3FileIO pointed at MinIO
 #   duckdb   the iceberg, httpfs and avro DuckDB extensions from the matching PyPI wheels
+#   prometheus  Debian's prometheus package (apt-get), remote-write receiver on
 # Everything is installed into $OTEL_LAKEHOUSE_CACHE (default ~/.cache/otel-lakehouse), reused
 # when present, started on loopback, health-checked, and logged to $OTEL_LAKEHOUSE_CACHE/run/logs.
 #
@@ -29,7 +30,8 @@ S3_ACCESS_KEY=${STACK_S3_ACCESS_KEY:-lakehouse}
 S3_SECRET_KEY=${STACK_S3_SECRET_KEY:-lakehouse-secret}
 S3_BUCKET=${STACK_S3_BUCKET:-warehouse}
 S3_REGION=us-east-1
-SERVICES=(kafka minio iceberg)
+PROMETHEUS_PORT=${STACK_PROMETHEUS_PORT:-9090}
+SERVICES=(kafka minio iceberg prometheus)
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -106,8 +108,19 @@ install_duckdb_extensions() {
   done
 }
 
+install_prometheus() {
+  command -v prometheus >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 || die "prometheus is not installed and there is no apt-get to install it"
+  [ "$(id -u)" = 0 ] || die "installing prometheus needs root (apt-get install prometheus)"
+  log "installing Debian's prometheus package"
+  mkdir -p "$LOGS"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) \
+    >"$LOGS/install-prometheus.log" 2>&1 || { tail -n 20 "$LOGS/install-prometheus.log" >&2; die "apt-get install prometheus failed"; }
+}
+
 install_for() { # service
   case "$1" in
+    prometheus) install_prometheus ;;
     kafka) install_maven kafka ;;
     iceberg) install_maven iceberg-rest ;;
     minio) install_minio ;;
@@ -116,6 +129,7 @@ install_for() { # service
 }
 
 cmd_install() {
+  install_prometheus
   install_maven kafka
   install_maven iceberg-rest
   install_minio
@@ -136,6 +150,7 @@ healthy() { # name
     kafka) port_open "$KAFKA_PORT" && grep -q 'Transition from STARTING to STARTED' "$LOGS/kafka.log" 2>/dev/null ;;
     minio) curl -sf -o /dev/null "http://127.0.0.1:$MINIO_PORT/minio/health/ready" ;;
     iceberg) curl -sf -o /dev/null "http://127.0.0.1:$ICEBERG_PORT/v1/config" ;;
+    prometheus) curl -sf -o /dev/null "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" ;;
   esac
 }
 
@@ -248,6 +263,14 @@ start_iceberg() {
       -cp "$CACHE/iceberg-rest/lib/*" org.apache.iceberg.rest.RESTCatalogServer
 }
 
+start_prometheus() {
+  mkdir -p "$RUN/prometheus/data"
+  printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' >"$RUN/prometheus/prometheus.yml"
+  spawn prometheus prometheus --config.file="$RUN/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$RUN/prometheus/data" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
+    --web.enable-remote-write-receiver --storage.tsdb.retention.time=2d --log.level=warn
+}
+
 start_one() { # name
   local name=$1 t0=$SECONDS
   if running "$name" && healthy "$name"; then log "$name already running"; return 0; fi
@@ -256,6 +279,7 @@ start_one() { # name
     kafka) port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process"; start_kafka; wait_healthy kafka 90 ;;
     minio) port_open "$MINIO_PORT" && die "port $MINIO_PORT is taken by another process"; start_minio; wait_healthy minio 60; create_bucket ;;
     iceberg) port_open "$ICEBERG_PORT" && die "port $ICEBERG_PORT is taken by another process"; start_iceberg; wait_healthy iceberg 90 ;;
+    prometheus) port_open "$PROMETHEUS_PORT" && die "port $PROMETHEUS_PORT is taken by another process"; start_prometheus; wait_healthy prometheus 60 ;;
     *) die "unknown service '$name' (known: ${SERVICES[*]})" ;;
   esac
   log "$name up in $((SECONDS - t0)) s"
@@ -288,7 +312,7 @@ cmd_up() {
 
 cmd_down() {
   local names=("$@") i
-  [ ${#names[@]} -gt 0 ] || names=(iceberg minio kafka)
+  [ ${#names[@]} -gt 0 ] || names=(prometheus iceberg minio kafka)
   for i in "${names[@]}"; do stop_one "$i"; done
 }
 
@@ -312,6 +336,8 @@ export S3_SECRET_KEY=$S3_SECRET_KEY
 export S3_BUCKET=$S3_BUCKET
 export S3_REGION=$S3_REGION
 export DUCKDB_EXTENSION_DIRECTORY=$(duckdb_ext_dir)
+export PROMETHEUS_REMOTE_WRITE_URL=http://127.0.0.1:$PROMETHEUS_PORT/api/v1/write
+export PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 EOF
 }
 

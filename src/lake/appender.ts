@@ -5,6 +5,8 @@ import { createKafka } from '../kafka/client.js';
 import { BrokerProbe } from '../kafka/health.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics } from '../telemetry/metrics.js';
+import { HotPathPipeline } from '../sinks/hot-path-pipeline.js';
+import { PrometheusSink } from '../sinks/prometheus/sink.js';
 import { LakePipeline } from './lake-pipeline.js';
 
 /** Whether the Iceberg REST catalog answers its config endpoint within `timeoutMs`. */
@@ -18,12 +20,14 @@ async function catalogReachable(uri: string, timeoutMs = 2000): Promise<{ ok: bo
 }
 
 /**
- * The appender process: the lake pipeline, and an HTTP server for /metrics, /healthz and
- * /readyz (broker and catalog reachable, pipeline consuming).
+ * The appender process: the pipelines named in SINKS (each its own consumer group), and an HTTP
+ * server for /metrics, /healthz and /readyz (broker reachable; with the lake pipeline, the
+ * catalog reachable and the pipeline consuming).
  */
 export class Appender implements Component {
   readonly name = 'appender';
-  readonly pipeline: LakePipeline;
+  readonly pipeline: LakePipeline | undefined;
+  readonly sinks: Component[] = [];
   readonly http: HttpServer;
   private readonly group: ComponentGroup;
 
@@ -31,12 +35,16 @@ export class Appender implements Component {
     const metrics = createMetrics();
     const kafka = createKafka(cfg.REDPANDA_BROKERS, `${cfg.KAFKA_CLIENT_ID}-appender`, logger);
     const probe = new BrokerProbe(kafka);
-    this.pipeline = new LakePipeline(cfg, kafka, logger, metrics);
+    this.pipeline = cfg.SINKS.includes('lake') ? new LakePipeline(cfg, kafka, logger, metrics) : undefined;
+    if (cfg.SINKS.includes('prometheus')) {
+      this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_METRICS_TOPIC, new PrometheusSink(cfg.PROMETHEUS_REMOTE_WRITE_URL, metrics), metrics, logger));
+    }
     this.http = new HttpServer('appender.http', cfg.APPENDER_HOST, cfg.APPENDER_HTTP_PORT, logger)
       .route('GET', '/healthz', async (_req, res) => sendJson(res, 200, { status: 'ok' }))
       .route('GET', '/readyz', async (_req, res) => {
-        const [broker, catalog] = await Promise.all([probe.check(), catalogReachable(cfg.ICEBERG_CATALOG_URI)]);
-        const reasons = [broker.reason, catalog.reason, this.pipeline.isRunning ? undefined : 'pipeline not consuming'].filter(Boolean);
+        const lake = this.pipeline;
+        const [broker, catalog] = await Promise.all([probe.check(), lake ? catalogReachable(cfg.ICEBERG_CATALOG_URI) : { ok: true }]);
+        const reasons = [broker.reason, (catalog as { reason?: string }).reason, !lake || lake.isRunning ? undefined : 'lake pipeline not consuming'].filter(Boolean);
         if (reasons.length > 0) return sendJson(res, 503, { status: 'not ready', reasons }, { 'retry-after': '5' });
         sendJson(res, 200, { status: 'ready' });
       })
@@ -49,7 +57,8 @@ export class Appender implements Component {
     this.group = new ComponentGroup('appender', [
       { name: 'broker.probe', start: async () => {}, stop: () => probe.close() },
       this.http,
-      this.pipeline,
+      ...(this.pipeline ? [this.pipeline] : []),
+      ...this.sinks,
     ]);
   }
 

@@ -7,7 +7,8 @@ import { Mutex } from '../core/mutex.js';
 import { retry } from '../core/retry.js';
 import { RecordProducer } from '../kafka/producer.js';
 import { Headers, headerString } from '../kafka/record.js';
-import { dlqTopic, ensureTopics, topicWithDlq } from '../kafka/topics.js';
+import { DeadLetterQueue } from '../kafka/dlq.js';
+import { ensureTopics, topicWithDlq } from '../kafka/topics.js';
 import { decodeLogsRequest } from '../otlp/codec.js';
 import { mapLogsRequest } from '../otlp/logs-mapping.js';
 import { TENANT_ID_PATTERN } from '../config/schema.js';
@@ -38,7 +39,7 @@ export class LakePipeline implements Component {
   readonly name = 'pipeline.lake';
   private readonly log: Logger;
   private readonly mutex = new Mutex();
-  private readonly dlq: RecordProducer;
+  private readonly dlq: DeadLetterQueue;
   private consumer: Consumer | undefined;
   private session: LakeSession | undefined;
   private buffer: LogBuffer | undefined;
@@ -64,7 +65,7 @@ export class LakePipeline implements Component {
     readonly metrics: Metrics = createMetrics(),
   ) {
     this.log = logger.child({ component: this.name });
-    this.dlq = new RecordProducer(kafka, cfg.PRODUCE_TIMEOUT_MS, logger);
+    this.dlq = new DeadLetterQueue('lake', cfg.REDPANDA_TOPIC, new RecordProducer(kafka, cfg.PRODUCE_TIMEOUT_MS, logger), metrics, logger, this.abort.signal);
     this.catalog = new CatalogClient(cfg);
     this.offsetsTable = new OffsetsTable(`${qualifiedNamespace(cfg)}.appender_offsets`, cfg.APPENDER_GROUP_ID, cfg.REDPANDA_TOPIC);
   }
@@ -195,7 +196,7 @@ export class LakePipeline implements Component {
       if (!tenant || !TENANT_ID_PATTERN.test(tenant)) throw new Error('record has no valid tenant-id header');
       rows = mapLogsRequest(decodeLogsRequest(value), tenant, BigInt(Math.trunc(receivedAt)) * 1000n);
     } catch (e) {
-      await this.deadLetter(message, partition, offset, 'DECODE_FAILED', (e as Error).message);
+      await this.dlq.send(message, partition, offset, 'DECODE_FAILED', (e as Error).message);
       buffer.skip(partition, offset);
       return;
     }
@@ -204,27 +205,9 @@ export class LakePipeline implements Component {
     } catch (e) {
       // Out of memory may pass after a flush: fail the batch so it is fetched again.
       if (/out of memory/i.test((e as Error).message)) throw e;
-      await this.deadLetter(message, partition, offset, 'APPEND_FAILED', (e as Error).message);
+      await this.dlq.send(message, partition, offset, 'APPEND_FAILED', (e as Error).message);
       buffer.skip(partition, offset);
     }
-  }
-
-  private async deadLetter(message: KafkaMessage, partition: number, offset: bigint, code: string, reason: string): Promise<void> {
-    const headers = { ...(message.headers ?? {}) };
-    Object.assign(headers, {
-      'error-code': code,
-      'error-message': reason.slice(0, 1000),
-      'source-topic': this.cfg.REDPANDA_TOPIC,
-      'source-partition': String(partition),
-      'source-offset': String(offset),
-      'failed-at': String(Date.now()),
-    });
-    await retry(
-      () => this.dlq.send(dlqTopic(this.cfg.REDPANDA_TOPIC), [{ key: message.key?.toString() ?? '', value: message.value ?? Buffer.alloc(0), headers }]),
-      this.retryOptions('dead-lettering a record'),
-    );
-    this.metrics.dlqRecords.inc({ pipeline: 'lake', code });
-    this.log.warn({ partition, offset: String(offset), code, reason }, 'record sent to the DLQ');
   }
 
   private flushReason(buffer: LogBuffer): string | undefined {

@@ -81,6 +81,38 @@ export function createMetrics() {
       labelNames: ['pipeline', 'code'] as const,
       registers: [registry],
     }),
+    sinkItems: new Counter({
+      name: 'otel_lakehouse_sink_items_total',
+      help: 'Items (samples, log lines, spans, documents) a hot-path sink delivered, by sink.',
+      labelNames: ['sink'] as const,
+      registers: [registry],
+    }),
+    sinkRequests: new Counter({
+      name: 'otel_lakehouse_sink_requests_total',
+      help: 'Requests a hot-path sink sent, by sink and outcome (ok, retry, reject).',
+      labelNames: ['sink', 'outcome'] as const,
+      registers: [registry],
+    }),
+    sinkDropped: new Counter({
+      name: 'otel_lakehouse_sink_dropped_total',
+      help: 'Data points a sink cannot represent (e.g. delta sums for Prometheus), by sink and reason.',
+      labelNames: ['sink', 'reason'] as const,
+      registers: [registry],
+    }),
+    sinkBatchSeconds: new Histogram({
+      name: 'otel_lakehouse_sink_batch_duration_seconds',
+      help: 'Time to deliver one batch of Kafka records to the backend, retries included.',
+      labelNames: ['sink'] as const,
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    sinkHotPathSeconds: new Histogram({
+      name: 'otel_lakehouse_sink_hot_path_latency_seconds',
+      help: 'From the Kafka record timestamp to the backend acknowledging it, by sink.',
+      labelNames: ['sink'] as const,
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
     ingesterKafkaRecords: new Counter({
       name: 'otel_lakehouse_ingester_kafka_records_total',
       help: 'Kafka records produced, by signal (a request over the broker limit becomes several).',
