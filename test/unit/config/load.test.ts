@@ -33,6 +33,13 @@ describe('loadConfig', () => {
     }
   });
 
+  it('parses SINKS and refuses unknown pipelines', () => {
+    expect(loadConfig({}).SINKS).toEqual(['lake']);
+    expect(loadConfig({ SINKS: 'lake, prometheus' }).SINKS).toEqual(['lake', 'prometheus']);
+    expect(() => loadConfig({ SINKS: 'lake,kafka-connect' })).toThrow(/SINKS/);
+    expect(() => loadConfig({ SINKS: ',' })).toThrow(/SINKS/);
+  });
+
   it('ignores unrelated and empty variables', () => {
     expect(loadConfig({ PATH: '/bin', BUFFER_SIZE_MB: '' }).BUFFER_SIZE_MB).toBe(100);
   });
