@@ -6,6 +6,7 @@
 #            Central, JDBC sqlite backing store, S3FileIO pointed at MinIO
 #   duckdb   the iceberg, httpfs and avro DuckDB extensions from the matching PyPI wheels
 #   prometheus  Debian's prometheus package (apt-get), remote-write receiver on
+#   loki     Grafana Loki built from its Go module source (single binary, filesystem storage)
 # Everything is installed into $OTEL_LAKEHOUSE_CACHE (default ~/.cache/otel-lakehouse), reused
 # when present, started on loopback, health-checked, and logged to $OTEL_LAKEHOUSE_CACHE/run/logs.
 #
@@ -18,6 +19,8 @@ CACHE=${OTEL_LAKEHOUSE_CACHE:-$HOME/.cache/otel-lakehouse}
 RUN=$CACHE/run
 LOGS=$RUN/logs
 
+LOKI_MODULE=github.com/grafana/loki/v3
+LOKI_VERSION=v3.7.8
 MINIO_MODULE=github.com/minio/minio
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 
@@ -31,7 +34,9 @@ S3_SECRET_KEY=${STACK_S3_SECRET_KEY:-lakehouse-secret}
 S3_BUCKET=${STACK_S3_BUCKET:-warehouse}
 S3_REGION=us-east-1
 PROMETHEUS_PORT=${STACK_PROMETHEUS_PORT:-9090}
-SERVICES=(kafka minio iceberg prometheus)
+LOKI_PORT=${STACK_LOKI_PORT:-3100}
+LOKI_GRPC_PORT=${STACK_LOKI_GRPC_PORT:-9095}
+SERVICES=(kafka minio iceberg prometheus loki)
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -118,9 +123,35 @@ install_prometheus() {
     >"$LOGS/install-prometheus.log" 2>&1 || { tail -n 20 "$LOGS/install-prometheus.log" >&2; die "apt-get install prometheus failed"; }
 }
 
+# Loki's go.mod replaces its nested pkg/push module with ./pkg/push, which the module zip
+# leaves out, and replace directives only apply in the main module: so the module source is
+# copied to a writable tree, pkg/push is put back from its own module, and Loki is built there.
+install_loki() {
+  local bin="$CACHE/loki/bin/loki" stamp="$CACHE/loki/.installed-$LOKI_VERSION"
+  [ -x "$bin" ] && [ -f "$stamp" ] && return 0
+  need go "the Go toolchain"
+  log "building Loki $LOKI_VERSION from its module source (first time only; takes several minutes)"
+  mkdir -p "$CACHE/loki/bin" "$LOGS"
+  rm -f "$CACHE/loki"/.installed-*
+  local src="$CACHE/loki/src"
+  (
+    set -e
+    export GOFLAGS=-mod=mod
+    dir=$(go mod download -json "$LOKI_MODULE@$LOKI_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+    rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+    push=$(awk '$1 == "github.com/grafana/loki/pkg/push" && NF == 2 { print $2 }' "$src/go.mod" | head -n1)
+    pdir=$(go mod download -json "github.com/grafana/loki/pkg/push@$push" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+    mkdir -p "$src/pkg/push" && cp -r "$pdir/." "$src/pkg/push/" && chmod -R u+w "$src/pkg/push"
+    cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$bin" ./cmd/loki
+  ) >"$LOGS/install-loki.log" 2>&1 || { tail -n 30 "$LOGS/install-loki.log" >&2; die "building Loki failed (log: $LOGS/install-loki.log)"; }
+  rm -rf "$src"
+  touch "$stamp"
+}
+
 install_for() { # service
   case "$1" in
     prometheus) install_prometheus ;;
+    loki) install_loki ;;
     kafka) install_maven kafka ;;
     iceberg) install_maven iceberg-rest ;;
     minio) install_minio ;;
@@ -133,6 +164,7 @@ cmd_install() {
   install_maven kafka
   install_maven iceberg-rest
   install_minio
+  install_loki
   install_duckdb_extensions
 }
 
@@ -151,6 +183,7 @@ healthy() { # name
     minio) curl -sf -o /dev/null "http://127.0.0.1:$MINIO_PORT/minio/health/ready" ;;
     iceberg) curl -sf -o /dev/null "http://127.0.0.1:$ICEBERG_PORT/v1/config" ;;
     prometheus) curl -sf -o /dev/null "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" ;;
+    loki) curl -sf -o /dev/null "http://127.0.0.1:$LOKI_PORT/ready" ;;
   esac
 }
 
@@ -271,6 +304,52 @@ start_prometheus() {
     --web.enable-remote-write-receiver --storage.tsdb.retention.time=2d --log.level=warn
 }
 
+start_loki() {
+  local dir="$RUN/loki"
+  mkdir -p "$dir"
+  cat >"$dir/loki.yaml" <<EOF
+auth_enabled: true
+server:
+  http_listen_address: 127.0.0.1
+  http_listen_port: $LOKI_PORT
+  grpc_listen_address: 127.0.0.1
+  grpc_listen_port: $LOKI_GRPC_PORT
+  log_level: warn
+common:
+  instance_addr: 127.0.0.1
+  path_prefix: $dir
+  storage:
+    filesystem:
+      chunks_directory: $dir/chunks
+      rules_directory: $dir/rules
+  replication_factor: 1
+  ring:
+    kvstore:
+      store: inmemory
+schema_config:
+  configs:
+    - from: 2024-01-01
+      store: tsdb
+      object_store: filesystem
+      schema: v13
+      index:
+        prefix: index_
+        period: 24h
+limits_config:
+  allow_structured_metadata: true
+  reject_old_samples: false
+query_scheduler:
+  max_outstanding_requests_per_tenant: 2048
+frontend:
+  address: 127.0.0.1
+memberlist:
+  bind_addr: [127.0.0.1]
+analytics:
+  reporting_enabled: false
+EOF
+  spawn loki "$CACHE/loki/bin/loki" -config.file="$dir/loki.yaml"
+}
+
 start_one() { # name
   local name=$1 t0=$SECONDS
   if running "$name" && healthy "$name"; then log "$name already running"; return 0; fi
@@ -280,6 +359,7 @@ start_one() { # name
     minio) port_open "$MINIO_PORT" && die "port $MINIO_PORT is taken by another process"; start_minio; wait_healthy minio 60; create_bucket ;;
     iceberg) port_open "$ICEBERG_PORT" && die "port $ICEBERG_PORT is taken by another process"; start_iceberg; wait_healthy iceberg 90 ;;
     prometheus) port_open "$PROMETHEUS_PORT" && die "port $PROMETHEUS_PORT is taken by another process"; start_prometheus; wait_healthy prometheus 60 ;;
+    loki) port_open "$LOKI_PORT" && die "port $LOKI_PORT is taken by another process"; start_loki; wait_healthy loki 120 ;;
     *) die "unknown service '$name' (known: ${SERVICES[*]})" ;;
   esac
   log "$name up in $((SECONDS - t0)) s"
@@ -312,7 +392,7 @@ cmd_up() {
 
 cmd_down() {
   local names=("$@") i
-  [ ${#names[@]} -gt 0 ] || names=(prometheus iceberg minio kafka)
+  [ ${#names[@]} -gt 0 ] || names=(loki prometheus iceberg minio kafka)
   for i in "${names[@]}"; do stop_one "$i"; done
 }
 
@@ -338,6 +418,8 @@ export S3_REGION=$S3_REGION
 export DUCKDB_EXTENSION_DIRECTORY=$(duckdb_ext_dir)
 export PROMETHEUS_REMOTE_WRITE_URL=http://127.0.0.1:$PROMETHEUS_PORT/api/v1/write
 export PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
+export LOKI_PUSH_URL=http://127.0.0.1:$LOKI_PORT/loki/api/v1/push
+export LOKI_URL=http://127.0.0.1:$LOKI_PORT
 EOF
 }
 

@@ -6,6 +6,7 @@ import { BrokerProbe } from '../kafka/health.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics } from '../telemetry/metrics.js';
 import { HotPathPipeline } from '../sinks/hot-path-pipeline.js';
+import { LokiSink } from '../sinks/loki/sink.js';
 import { PrometheusSink } from '../sinks/prometheus/sink.js';
 import { LakePipeline } from './lake-pipeline.js';
 
@@ -36,6 +37,9 @@ export class Appender implements Component {
     const kafka = createKafka(cfg.REDPANDA_BROKERS, `${cfg.KAFKA_CLIENT_ID}-appender`, logger);
     const probe = new BrokerProbe(kafka);
     this.pipeline = cfg.SINKS.includes('lake') ? new LakePipeline(cfg, kafka, logger, metrics) : undefined;
+    if (cfg.SINKS.includes('loki')) {
+      this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TOPIC, new LokiSink(cfg.LOKI_PUSH_URL), metrics, logger));
+    }
     if (cfg.SINKS.includes('prometheus')) {
       this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_METRICS_TOPIC, new PrometheusSink(cfg.PROMETHEUS_REMOTE_WRITE_URL, metrics), metrics, logger));
     }
