@@ -8,6 +8,7 @@ import { createMetrics } from '../telemetry/metrics.js';
 import { HotPathPipeline } from '../sinks/hot-path-pipeline.js';
 import { LokiSink } from '../sinks/loki/sink.js';
 import { PrometheusSink } from '../sinks/prometheus/sink.js';
+import { TempoSink } from '../sinks/tempo/sink.js';
 import { LakePipeline } from './lake-pipeline.js';
 
 /** Whether the Iceberg REST catalog answers its config endpoint within `timeoutMs`. */
@@ -39,6 +40,9 @@ export class Appender implements Component {
     this.pipeline = cfg.SINKS.includes('lake') ? new LakePipeline(cfg, kafka, logger, metrics) : undefined;
     if (cfg.SINKS.includes('loki')) {
       this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TOPIC, new LokiSink(cfg.LOKI_PUSH_URL), metrics, logger));
+    }
+    if (cfg.SINKS.includes('tempo')) {
+      this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TRACES_TOPIC, new TempoSink(cfg.TEMPO_OTLP_URL), metrics, logger));
     }
     if (cfg.SINKS.includes('prometheus')) {
       this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_METRICS_TOPIC, new PrometheusSink(cfg.PROMETHEUS_REMOTE_WRITE_URL, metrics), metrics, logger));

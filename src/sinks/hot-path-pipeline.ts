@@ -90,30 +90,56 @@ export class HotPathPipeline<P> implements Component {
     }
     const messagesByOffset = new Map(batch.messages.map((m) => [m.offset, m]));
     for (const [tenant, group] of byTenant) {
-      for (let attempt = 0; ; attempt++) {
-        if (!isRunning() || isStale() || this.abort.signal.aborted) return; // not acknowledged: read again by the next owner
-        const result = await this.sink.deliver(tenant, group.prepared);
-        this.metrics.sinkRequests.inc({ sink: this.sink.name, outcome: result.kind });
-        if (result.kind === 'ok') {
-          this.metrics.sinkItems.inc({ sink: this.sink.name }, result.items);
-          const now = Date.now();
-          for (const r of group.records) this.metrics.sinkHotPathSeconds.observe({ sink: this.sink.name }, Math.max(0, now - r.timestamp) / 1000);
-          break;
-        }
-        if (result.kind === 'reject') {
-          for (const r of group.records) await this.dlq.send(messagesByOffset.get(r.offset)!, batch.partition, r.offset, 'BACKEND_REJECTED', result.reason);
-          break;
-        }
-        const delay = Math.max(result.retryAfterMs ?? 0, backoffDelay(attempt, { initialMs: 200, maxMs: this.cfg.SINK_RETRY_MAX_MS }));
-        if (attempt % 10 === 0) this.log.warn({ tenant, attempt, delayMs: delay, reason: result.reason }, 'delivery failed; retrying');
-        await heartbeat();
-        await sleep(delay, this.abort.signal);
-      }
+      const done = await this.deliverGroup(tenant, group.prepared, group.records, (r, reason) =>
+        this.dlq.send(messagesByOffset.get(r.offset)!, batch.partition, r.offset, 'BACKEND_REJECTED', reason),
+        heartbeat, () => isRunning() && !isStale());
+      if (!done) return; // stopping or rebalanced: not acknowledged, read again by the next owner
     }
     resolveOffset(batch.lastOffset());
     await this.consumer?.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(BigInt(batch.lastOffset()) + 1n) }]);
     this.metrics.sinkBatchSeconds.observe({ sink: this.sink.name }, (Date.now() - started) / 1000);
     await heartbeat();
+  }
+
+  /**
+   * Delivers one tenant's records, retrying what may pass. When the backend refuses a request
+   * for good, its halves are tried apart, so only the records it refuses go to the DLQ.
+   * Returns false when it stopped early (the pipeline is stopping or lost the partition).
+   */
+  private async deliverGroup(
+    tenant: string,
+    prepared: P[],
+    records: SinkRecord[],
+    deadLetter: (r: SinkRecord, reason: string) => Promise<void>,
+    heartbeat: () => Promise<void>,
+    owned: () => boolean,
+  ): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      if (!owned() || this.abort.signal.aborted) return false;
+      const result = await this.sink.deliver(tenant, prepared);
+      this.metrics.sinkRequests.inc({ sink: this.sink.name, outcome: result.kind });
+      if (result.kind === 'ok') {
+        this.metrics.sinkItems.inc({ sink: this.sink.name }, result.items);
+        const now = Date.now();
+        for (const r of records) this.metrics.sinkHotPathSeconds.observe({ sink: this.sink.name }, Math.max(0, now - r.timestamp) / 1000);
+        return true;
+      }
+      if (result.kind === 'reject') {
+        if (records.length === 1) {
+          await deadLetter(records[0]!, result.reason);
+          return true;
+        }
+        const mid = Math.floor(records.length / 2);
+        return (
+          (await this.deliverGroup(tenant, prepared.slice(0, mid), records.slice(0, mid), deadLetter, heartbeat, owned)) &&
+          (await this.deliverGroup(tenant, prepared.slice(mid), records.slice(mid), deadLetter, heartbeat, owned))
+        );
+      }
+      const delay = Math.max(result.retryAfterMs ?? 0, backoffDelay(attempt, { initialMs: 200, maxMs: this.cfg.SINK_RETRY_MAX_MS }));
+      if (attempt % 10 === 0) this.log.warn({ tenant, attempt, delayMs: delay, reason: result.reason }, 'delivery failed; retrying');
+      await heartbeat();
+      await sleep(delay, this.abort.signal);
+    }
   }
 
   private toRecord(message: KafkaMessage): SinkRecord | string {
