@@ -46,6 +46,7 @@ const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-
   env: { ...process.env, ...env, REDPANDA_TOPIC: topic, APPENDER_GROUP_ID: `bench-${run}`, ICEBERG_NAMESPACE: namespace, TOPIC_PARTITIONS: String(partitions), BUFFER_SIZE_MB: String(bufferMb), BUFFER_TIME_SECONDS: '1', BUFFER_MAX_RECORDS: '100000000', APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'info' },
   stdio: ['ignore', 'pipe', 2],
 });
+process.on('exit', () => child.kill('SIGKILL')); // never leave it behind
 const flushes = [];
 let out = '';
 child.stdout.on('data', (d) => {

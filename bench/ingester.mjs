@@ -18,6 +18,7 @@ const run = randomBytes(3).toString('hex');
 
 const env = { ...process.env, ...stackEnv(), REDPANDA_TOPIC: `bench-logs-${run}`, TENANT_TOKENS: 'bench=bench-token', INGESTER_HOST: '127.0.0.1', INGESTER_HTTP_PORT: String(port), INGESTER_GRPC_PORT: '0', LOG_LEVEL: 'warn', MAX_INFLIGHT_REQUESTS: '100000' };
 const child = spawn(process.execPath, ['dist/cli/ingester.js'], { cwd: root, env, stdio: ['ignore', 2, 2] });
+process.on('exit', () => child.kill('SIGKILL')); // never leave it behind
 const url = `http://127.0.0.1:${port}`;
 for (let i = 0; ; i++) {
   try {

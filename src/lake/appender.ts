@@ -29,7 +29,7 @@ async function catalogReachable(uri: string, timeoutMs = 2000): Promise<{ ok: bo
 export class Appender implements Component {
   readonly name = 'appender';
   readonly pipeline: LakePipeline | undefined;
-  readonly sinks: Component[] = [];
+  readonly sinks: HotPathPipeline<unknown>[] = [];
   readonly http: HttpServer;
   private readonly group: ComponentGroup;
 
@@ -39,20 +39,25 @@ export class Appender implements Component {
     const probe = new BrokerProbe(kafka);
     this.pipeline = cfg.SINKS.includes('lake') ? new LakePipeline(cfg, kafka, logger, metrics) : undefined;
     if (cfg.SINKS.includes('loki')) {
-      this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TOPIC, new LokiSink(cfg.LOKI_PUSH_URL), metrics, logger));
+      this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TOPIC, new LokiSink(cfg.LOKI_PUSH_URL), metrics, logger) as HotPathPipeline<unknown>);
     }
     if (cfg.SINKS.includes('tempo')) {
-      this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TRACES_TOPIC, new TempoSink(cfg.TEMPO_OTLP_URL), metrics, logger));
+      this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TRACES_TOPIC, new TempoSink(cfg.TEMPO_OTLP_URL), metrics, logger) as HotPathPipeline<unknown>);
     }
     if (cfg.SINKS.includes('prometheus')) {
-      this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_METRICS_TOPIC, new PrometheusSink(cfg.PROMETHEUS_REMOTE_WRITE_URL, metrics), metrics, logger));
+      this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_METRICS_TOPIC, new PrometheusSink(cfg.PROMETHEUS_REMOTE_WRITE_URL, metrics), metrics, logger) as HotPathPipeline<unknown>);
     }
     this.http = new HttpServer('appender.http', cfg.APPENDER_HOST, cfg.APPENDER_HTTP_PORT, logger)
       .route('GET', '/healthz', async (_req, res) => sendJson(res, 200, { status: 'ok' }))
       .route('GET', '/readyz', async (_req, res) => {
         const lake = this.pipeline;
         const [broker, catalog] = await Promise.all([probe.check(), lake ? catalogReachable(cfg.ICEBERG_CATALOG_URI) : { ok: true }]);
-        const reasons = [broker.reason, (catalog as { reason?: string }).reason, !lake || lake.isRunning ? undefined : 'lake pipeline not consuming'].filter(Boolean);
+        const reasons = [
+          broker.reason,
+          (catalog as { reason?: string }).reason,
+          !lake || lake.isRunning ? undefined : 'lake pipeline not consuming',
+          ...this.sinks.filter((p) => !p.isRunning).map((p) => `${p.name} not consuming`),
+        ].filter(Boolean);
         if (reasons.length > 0) return sendJson(res, 503, { status: 'not ready', reasons }, { 'retry-after': '5' });
         sendJson(res, 200, { status: 'ready' });
       })

@@ -25,6 +25,12 @@ export class HotPathPipeline<P> implements Component {
   private readonly dlq: DeadLetterQueue;
   private consumer: Consumer | undefined;
   private readonly abort = new AbortController();
+  private running = false;
+
+  /** Whether the pipeline consumes (started, not stopping). */
+  get isRunning(): boolean {
+    return this.running;
+  }
 
   constructor(
     private readonly cfg: Config,
@@ -54,6 +60,7 @@ export class HotPathPipeline<P> implements Component {
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
+    this.running = true;
     this.log.info({ topic: this.topic, group: `${this.cfg.SINK_GROUP_PREFIX}-${this.sink.name}` }, 'hot-path pipeline started');
   }
 
@@ -61,6 +68,7 @@ export class HotPathPipeline<P> implements Component {
     const consumer = this.consumer;
     if (!consumer) return;
     this.consumer = undefined;
+    this.running = false;
     this.abort.abort();
     await consumer.disconnect();
     await this.dlq.stop();

@@ -110,7 +110,7 @@ export function createMetrics() {
       name: 'otel_lakehouse_sink_hot_path_latency_seconds',
       help: 'From the Kafka record timestamp to the backend acknowledging it, by sink.',
       labelNames: ['sink'] as const,
-      buckets: latencyBuckets,
+      buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
     ingesterKafkaRecords: new Counter({
