@@ -53,13 +53,14 @@ export class HotPathPipeline<P> implements Component {
       groupId: `${this.cfg.SINK_GROUP_PREFIX}-${this.sink.name}`,
       sessionTimeout: 30_000,
       heartbeatInterval: 3000,
-      maxWaitTimeInMs: 100,
+      maxWaitTimeInMs: 50,
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
+    // Partitions are delivered side by side: a batch waiting on the backend holds back only its partition.
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: Math.max(1, this.cfg.TOPIC_PARTITIONS), eachBatch: (p) => this.onBatch(p) });
     this.running = true;
     this.log.info({ topic: this.topic, group: `${this.cfg.SINK_GROUP_PREFIX}-${this.sink.name}` }, 'hot-path pipeline started');
   }
