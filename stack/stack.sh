@@ -7,6 +7,7 @@
 #   duckdb   the iceberg, httpfs and avro DuckDB extensions from the matching PyPI wheels
 #   prometheus  Debian's prometheus package (apt-get), remote-write receiver on
 #   loki     Grafana Loki built from its Go module source (single binary, filesystem storage)
+#   opensearch  OpenSearch server jars from Maven Central, one node started by a small launcher
 # Everything is installed into $OTEL_LAKEHOUSE_CACHE (default ~/.cache/otel-lakehouse), reused
 # when present, started on loopback, health-checked, and logged to $OTEL_LAKEHOUSE_CACHE/run/logs.
 #
@@ -34,9 +35,11 @@ S3_SECRET_KEY=${STACK_S3_SECRET_KEY:-lakehouse-secret}
 S3_BUCKET=${STACK_S3_BUCKET:-warehouse}
 S3_REGION=us-east-1
 PROMETHEUS_PORT=${STACK_PROMETHEUS_PORT:-9090}
+OPENSEARCH_PORT=${STACK_OPENSEARCH_PORT:-9200}
+OPENSEARCH_TRANSPORT_PORT=${STACK_OPENSEARCH_TRANSPORT_PORT:-9300}
 LOKI_PORT=${STACK_LOKI_PORT:-3100}
 LOKI_GRPC_PORT=${STACK_LOKI_GRPC_PORT:-9095}
-SERVICES=(kafka minio iceberg prometheus loki)
+SERVICES=(kafka minio iceberg prometheus loki opensearch)
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -148,10 +151,34 @@ install_loki() {
   touch "$stamp"
 }
 
+# OpenSearch 3 needs Java 21 or newer: the first such JDK in OPENSEARCH_JAVA_HOME, JAVA_HOME or
+# /usr/lib/jvm (machines of this kind carry a Temurin JDK beside OpenJDK 17).
+opensearch_java_home() {
+  local j v
+  for j in "${OPENSEARCH_JAVA_HOME:-}" "${JAVA_HOME:-}" /usr/lib/jvm/*; do
+    [ -n "$j" ] && [ -x "$j/bin/java" ] && [ -x "$j/bin/javac" ] || continue
+    v=$("$j/bin/java" -version 2>&1 | awk -F'"' '/version/ { split($2, a, "."); print a[1]; exit }')
+    [ "${v:-0}" -ge 21 ] 2>/dev/null && { echo "$j"; return 0; }
+  done
+  return 1
+}
+
+install_opensearch() {
+  install_maven opensearch
+  local classes="$CACHE/opensearch/classes" src="$HERE/opensearch/EmbeddedOpenSearch.java" jdk
+  local stamp="$classes/.built-$(digest "$src")"
+  [ -f "$stamp" ] && return 0
+  jdk=$(opensearch_java_home) || die "OpenSearch needs a JDK 21 or newer: set OPENSEARCH_JAVA_HOME"
+  rm -rf "$classes" && mkdir -p "$classes"
+  "$jdk/bin/javac" -cp "$CACHE/opensearch/lib/*" -d "$classes" "$src" || die "compiling the OpenSearch launcher failed"
+  touch "$stamp"
+}
+
 install_for() { # service
   case "$1" in
     prometheus) install_prometheus ;;
     loki) install_loki ;;
+    opensearch) install_opensearch ;;
     kafka) install_maven kafka ;;
     iceberg) install_maven iceberg-rest ;;
     minio) install_minio ;;
@@ -165,6 +192,7 @@ cmd_install() {
   install_maven iceberg-rest
   install_minio
   install_loki
+  install_opensearch
   install_duckdb_extensions
 }
 
@@ -184,6 +212,7 @@ healthy() { # name
     iceberg) curl -sf -o /dev/null "http://127.0.0.1:$ICEBERG_PORT/v1/config" ;;
     prometheus) curl -sf -o /dev/null "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" ;;
     loki) curl -sf -o /dev/null "http://127.0.0.1:$LOKI_PORT/ready" ;;
+    opensearch) curl -sf -o /dev/null "http://127.0.0.1:$OPENSEARCH_PORT/_cluster/health?wait_for_status=yellow&timeout=1s" ;;
   esac
 }
 
@@ -350,6 +379,16 @@ EOF
   spawn loki "$CACHE/loki/bin/loki" -config.file="$dir/loki.yaml"
 }
 
+start_opensearch() {
+  local jdk
+  jdk=$(opensearch_java_home) || die "OpenSearch needs a JDK 21 or newer: set OPENSEARCH_JAVA_HOME"
+  mkdir -p "$RUN/opensearch"
+  spawn opensearch "$jdk/bin/java" -Xms512m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
+    --enable-native-access=ALL-UNNAMED -Dlog4j2.disable.jmx=true \
+    -cp "$CACHE/opensearch/classes:$CACHE/opensearch/lib/*" EmbeddedOpenSearch \
+    "$RUN/opensearch" "$OPENSEARCH_PORT" "$OPENSEARCH_TRANSPORT_PORT"
+}
+
 start_one() { # name
   local name=$1 t0=$SECONDS
   if running "$name" && healthy "$name"; then log "$name already running"; return 0; fi
@@ -360,6 +399,7 @@ start_one() { # name
     iceberg) port_open "$ICEBERG_PORT" && die "port $ICEBERG_PORT is taken by another process"; start_iceberg; wait_healthy iceberg 90 ;;
     prometheus) port_open "$PROMETHEUS_PORT" && die "port $PROMETHEUS_PORT is taken by another process"; start_prometheus; wait_healthy prometheus 60 ;;
     loki) port_open "$LOKI_PORT" && die "port $LOKI_PORT is taken by another process"; start_loki; wait_healthy loki 120 ;;
+    opensearch) port_open "$OPENSEARCH_PORT" && die "port $OPENSEARCH_PORT is taken by another process"; start_opensearch; wait_healthy opensearch 120 ;;
     *) die "unknown service '$name' (known: ${SERVICES[*]})" ;;
   esac
   log "$name up in $((SECONDS - t0)) s"
@@ -392,7 +432,7 @@ cmd_up() {
 
 cmd_down() {
   local names=("$@") i
-  [ ${#names[@]} -gt 0 ] || names=(loki prometheus iceberg minio kafka)
+  [ ${#names[@]} -gt 0 ] || names=(opensearch loki prometheus iceberg minio kafka)
   for i in "${names[@]}"; do stop_one "$i"; done
 }
 
@@ -420,6 +460,7 @@ export PROMETHEUS_REMOTE_WRITE_URL=http://127.0.0.1:$PROMETHEUS_PORT/api/v1/writ
 export PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 export LOKI_PUSH_URL=http://127.0.0.1:$LOKI_PORT/loki/api/v1/push
 export LOKI_URL=http://127.0.0.1:$LOKI_PORT
+export OPENSEARCH_URL=http://127.0.0.1:$OPENSEARCH_PORT
 EOF
 }
 

@@ -42,12 +42,13 @@ export const configSchema = z
     // appender: which pipelines run, and the hot-path sinks
     SINKS: csv
       .default(['lake'])
-      .pipe(z.array(z.enum(['lake', 'prometheus', 'loki', 'tempo'])).min(1, 'name at least one pipeline')),
+      .pipe(z.array(z.enum(['lake', 'prometheus', 'loki', 'tempo', 'opensearch'])).min(1, 'name at least one pipeline')),
     SINK_GROUP_PREFIX: z.string().min(1).default('otel-lakehouse'),
     SINK_RETRY_MAX_MS: int(100).default(30_000),
     PROMETHEUS_REMOTE_WRITE_URL: url.default('http://127.0.0.1:9090/api/v1/write'),
     LOKI_PUSH_URL: url.default('http://127.0.0.1:3100/loki/api/v1/push'),
     TEMPO_OTLP_URL: url.default('http://127.0.0.1:4418/v1/traces'),
+    OPENSEARCH_URL: url.default('http://127.0.0.1:9200'),
 
     // appender, lake pipeline
     APPENDER_GROUP_ID: z.string().min(1).default('otel-lakehouse-lake'),

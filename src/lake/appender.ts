@@ -7,6 +7,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { createMetrics } from '../telemetry/metrics.js';
 import { HotPathPipeline } from '../sinks/hot-path-pipeline.js';
 import { LokiSink } from '../sinks/loki/sink.js';
+import { OpenSearchSink } from '../sinks/opensearch/sink.js';
 import { PrometheusSink } from '../sinks/prometheus/sink.js';
 import { TempoSink } from '../sinks/tempo/sink.js';
 import { LakePipeline } from './lake-pipeline.js';
@@ -40,6 +41,9 @@ export class Appender implements Component {
     this.pipeline = cfg.SINKS.includes('lake') ? new LakePipeline(cfg, kafka, logger, metrics) : undefined;
     if (cfg.SINKS.includes('loki')) {
       this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TOPIC, new LokiSink(cfg.LOKI_PUSH_URL), metrics, logger) as HotPathPipeline<unknown>);
+    }
+    if (cfg.SINKS.includes('opensearch')) {
+      this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TOPIC, new OpenSearchSink(cfg.OPENSEARCH_URL, cfg.REDPANDA_TOPIC), metrics, logger) as HotPathPipeline<unknown>);
     }
     if (cfg.SINKS.includes('tempo')) {
       this.sinks.push(new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TRACES_TOPIC, new TempoSink(cfg.TEMPO_OTLP_URL), metrics, logger) as HotPathPipeline<unknown>);

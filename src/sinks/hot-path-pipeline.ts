@@ -80,7 +80,7 @@ export class HotPathPipeline<P> implements Component {
     const started = Date.now();
     const byTenant = new Map<string, { prepared: P[]; records: SinkRecord[] }>();
     for (const message of batch.messages) {
-      const record = this.toRecord(message);
+      const record = this.toRecord(message, batch.partition);
       if (typeof record === 'string') {
         await this.dlq.send(message, batch.partition, message.offset, 'BAD_RECORD', record);
         continue;
@@ -151,12 +151,12 @@ export class HotPathPipeline<P> implements Component {
     }
   }
 
-  private toRecord(message: KafkaMessage): SinkRecord | string {
+  private toRecord(message: KafkaMessage, partition: number): SinkRecord | string {
     const tenant = headerString(message.headers, Headers.tenant);
     const signal = headerString(message.headers, Headers.signal);
     if (!tenant || !TENANT_ID_PATTERN.test(tenant)) return 'record has no valid tenant-id header';
     if (!signal || !SIGNALS.has(signal)) return `record has no valid signal header (${signal ?? 'none'})`;
     if (!message.value) return 'record has no value';
-    return { tenant, signal: signal as Signal, value: message.value, timestamp: Number(message.timestamp), offset: message.offset };
+    return { tenant, signal: signal as Signal, value: message.value, timestamp: Number(message.timestamp), partition, offset: message.offset };
   }
 }

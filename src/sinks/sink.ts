@@ -7,6 +7,7 @@ export interface SinkRecord {
   value: Buffer;
   /** Kafka timestamp (ms): the start of the hot-path latency */
   timestamp: number;
+  partition: number;
   offset: string;
 }
 
