@@ -53,7 +53,11 @@ export class HotPathPipeline<P> implements Component {
       groupId: `${this.cfg.SINK_GROUP_PREFIX}-${this.sink.name}`,
       sessionTimeout: 30_000,
       heartbeatInterval: 3000,
-      maxWaitTimeInMs: 50,
+      // Batching: a fetch waits up to SINK_LINGER_MS for SINK_MIN_BATCH_BYTES, and brings at
+      // most SINK_MAX_BATCH_BYTES per partition; requests carry at most SINK_MAX_BATCH_RECORDS.
+      maxWaitTimeInMs: this.cfg.SINK_LINGER_MS,
+      minBytes: this.cfg.SINK_MIN_BATCH_BYTES,
+      maxBytesPerPartition: this.cfg.SINK_MAX_BATCH_BYTES,
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
@@ -98,11 +102,14 @@ export class HotPathPipeline<P> implements Component {
       byTenant.set(record.tenant, group);
     }
     const messagesByOffset = new Map(batch.messages.map((m) => [m.offset, m]));
+    const max = this.cfg.SINK_MAX_BATCH_RECORDS;
     for (const [tenant, group] of byTenant) {
-      const done = await this.deliverGroup(tenant, group.prepared, group.records, (r, reason) =>
-        this.dlq.send(messagesByOffset.get(r.offset)!, batch.partition, r.offset, 'BACKEND_REJECTED', reason),
-        heartbeat, () => isRunning() && !isStale());
-      if (!done) return; // stopping or rebalanced: not acknowledged, read again by the next owner
+      for (let i = 0; i < group.records.length; i += max) {
+        const done = await this.deliverGroup(tenant, group.prepared.slice(i, i + max), group.records.slice(i, i + max), (r, reason) =>
+          this.dlq.send(messagesByOffset.get(r.offset)!, batch.partition, r.offset, 'BACKEND_REJECTED', reason),
+          heartbeat, () => isRunning() && !isStale());
+        if (!done) return; // stopping or rebalanced: not acknowledged, read again by the next owner
+      }
     }
     resolveOffset(batch.lastOffset());
     await this.consumer?.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(BigInt(batch.lastOffset()) + 1n) }]);
