@@ -61,6 +61,7 @@ export const configSchema = z
     BUFFER_SIZE_MB: z.coerce.number().positive().default(100),
     BUFFER_TIME_SECONDS: z.coerce.number().positive().default(300),
     BUFFER_MAX_RECORDS: int(1).default(1_000_000),
+    LAKE_SPOOL_DIR: z.string().min(1).optional(),
     ICEBERG_CATALOG_URI: url.default('http://127.0.0.1:8181'),
     ICEBERG_WAREHOUSE: z.string().min(1).default('warehouse'),
     ICEBERG_NAMESPACE: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('otel'),

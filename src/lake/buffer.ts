@@ -1,5 +1,8 @@
-import { DuckDBTimestampTZValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
-import type { LogRow } from '../otlp/logs-mapping.js';
+import { unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { ByteSink, logsRequestToNdjson, type RowContext } from '../otlp/logs-ndjson.js';
 
 /** Columns of the buffer table, in the order of the Iceberg table `logs`. */
 export const LOG_COLUMNS = [
@@ -10,11 +13,19 @@ export const LOG_COLUMNS = [
 const BUFFER_DDL = `CREATE TABLE IF NOT EXISTS buffer_logs (
   "timestamp" TIMESTAMPTZ, observed_timestamp TIMESTAMPTZ, tenant_id VARCHAR, severity VARCHAR, severity_number INTEGER,
   body VARCHAR, trace_id VARCHAR, span_id VARCHAR, service_name VARCHAR, deployment_environment VARCHAR, host_name VARCHAR,
-  scope_name VARCHAR, scope_version VARCHAR, attributes VARCHAR, resource_attributes VARCHAR,
+  scope_name VARCHAR, scope_version VARCHAR, attributes MAP(VARCHAR, VARCHAR), resource_attributes MAP(VARCHAR, VARCHAR),
   kafka_partition INTEGER, kafka_offset BIGINT)`;
 
-/** The map columns, buffered as JSON objects of strings and turned into MAPs at commit. */
-export const MAP_COLUMNS = new Set<string>(['attributes', 'resource_attributes']);
+/** How read_json reads the NDJSON rows of logs-ndjson.ts (timestamps as epoch microseconds). */
+const JSON_COLUMNS = `{'timestamp': 'BIGINT', 'observed_timestamp': 'BIGINT', 'tenant_id': 'VARCHAR', 'severity': 'VARCHAR',
+  'severity_number': 'INTEGER', 'body': 'VARCHAR', 'trace_id': 'VARCHAR', 'span_id': 'VARCHAR', 'service_name': 'VARCHAR',
+  'deployment_environment': 'VARCHAR', 'host_name': 'VARCHAR', 'scope_name': 'VARCHAR', 'scope_version': 'VARCHAR',
+  'attributes': 'MAP(VARCHAR, VARCHAR)', 'resource_attributes': 'MAP(VARCHAR, VARCHAR)', 'kafka_partition': 'INTEGER',
+  'kafka_offset': 'BIGINT'}`;
+
+const LOAD_SELECT = `make_timestamptz("timestamp"), make_timestamptz(observed_timestamp), tenant_id, severity,
+  severity_number, body, trace_id, span_id, service_name, deployment_environment, host_name, scope_name, scope_version,
+  attributes, resource_attributes, kafka_partition, kafka_offset`;
 
 /** What the buffer holds of one Kafka partition: offsets [first, last] inclusive. */
 export interface PartitionRange {
@@ -22,101 +33,132 @@ export interface PartitionRange {
   last: bigint;
 }
 
-function str(a: DuckDBAppender, v: string | null): void {
-  if (v === null) a.appendNull();
-  else a.appendVarchar(v);
+/** A Kafka record whose rows could not be loaded (none of them stayed in the buffer). */
+export interface RejectedRecord {
+  partition: number;
+  offset: bigint;
+  error: Error;
 }
 
-function wellFormed(m: Map<string, string>): Record<string, string> {
-  const o: Record<string, string> = {};
-  for (const [k, v] of m) o[k.toWellFormed()] = v.toWellFormed();
-  return o;
+/** A Kafka record taken in since the last load: its rows are bytes [start, end) of the sink. */
+interface Staged {
+  partition: number;
+  offset: bigint;
+  size: number;
+  rows: number;
+  start: number;
+  end: number;
 }
 
-/**
- * A string map as a JSON object. JSON.stringify writes a lone UTF-16 surrogate as a \\udXXX
- * escape, which DuckDB's JSON reader refuses; such (rare) strings are made well-formed first,
- * the lone surrogate becoming U+FFFD, as it does in every other column.
- */
-export function mapToJson(m: Map<string, string>): string {
-  if (m.size === 0) return '{}';
-  const json = JSON.stringify(Object.fromEntries(m));
-  return json.includes('\\ud') || json.includes('\\uD') ? JSON.stringify(wellFormed(m)) : json;
+/** Errors of the machine rather than of a record: the batch fails and is fetched again. */
+export function isResourceError(e: unknown): boolean {
+  return /out of memory|no space left|ENOSPC|EMFILE|IO Error/i.test((e as Error)?.message ?? '');
+}
+
+let spoolSeq = 0;
+
+/** The NDJSON size of the largest staged record: no row of the load is longer. */
+function maxRecordBytes(staged: Staged[]): number {
+  let max = 0;
+  for (const s of staged) max = Math.max(max, s.end - s.start);
+  return max;
 }
 
 /**
  * Log rows waiting for the next Iceberg commit, in a DuckDB table of the appender's own
  * in-memory database. Each row keeps the Kafka partition and offset it came from, so a commit
  * can leave out rows that the lake already holds.
+ *
+ * Records are taken in as their OTLP bytes (`stage`), turned straight into NDJSON rows, and
+ * each fetched batch is loaded with one `read_json` of a spool file (`load`): DuckDB parses
+ * the rows in its own threads, many times cheaper than appending them value by value.
  */
 export class LogBuffer {
-  private appender: DuckDBAppender | undefined;
-  /** the JSON of the last resource's attributes: records of one resource share the Map */
-  private lastResource: { map: Map<string, string>; json: string } | undefined;
+  private readonly sink = new ByteSink();
+  private staged: Staged[] = [];
   private readonly ranges = new Map<number, PartitionRange>();
+  private readonly spoolDir: string;
   private bytes = 0;
   private records = 0;
   private oldestAt: number | undefined;
 
-  constructor(private readonly connection: DuckDBConnection) {}
+  constructor(
+    private readonly connection: DuckDBConnection,
+    spoolDir?: string,
+  ) {
+    this.spoolDir = spoolDir ?? tmpdir();
+  }
 
   async init(): Promise<void> {
     await this.connection.run(BUFFER_DDL);
   }
 
   /**
-   * Buffers the rows of one Kafka record (`size` bytes of OTLP) at `partition`/`offset`, all
-   * or none: when a row cannot be appended, none of the record's rows stay in the buffer.
+   * Takes in the log records of one Kafka record (an ExportLogsServiceRequest of `value.length`
+   * bytes) and returns how many rows it holds. Throws OtlpDecodeError, having taken in nothing,
+   * when the request cannot be decoded. The rows reach DuckDB at the next `load`.
    */
-  async append(rows: LogRow[], partition: number, offset: bigint, size: number): Promise<void> {
-    if (rows.length > 0) {
-      this.appender ??= await this.connection.createAppender('buffer_logs');
-      try {
-        this.appendRows(this.appender, rows, partition, offset);
-        this.appender.flushSync();
-      } catch (e) {
-        this.appender.clear();
-        this.appender.closeSync();
-        this.appender = undefined;
-        throw e;
-      }
-    }
-    this.track(partition, offset, size, rows.length);
-  }
-
-  private resourceJson(m: Map<string, string>): string {
-    if (this.lastResource?.map !== m) this.lastResource = { map: m, json: mapToJson(m) };
-    return this.lastResource.json;
-  }
-
-  private appendRows(a: DuckDBAppender, rows: LogRow[], partition: number, offset: bigint): void {
-      for (const r of rows) {
-        a.appendTimestampTZ(new DuckDBTimestampTZValue(r.timestamp));
-        if (r.observedTimestamp === null) a.appendNull();
-        else a.appendTimestampTZ(new DuckDBTimestampTZValue(r.observedTimestamp));
-        a.appendVarchar(r.tenantId);
-        str(a, r.severity);
-        if (r.severityNumber === null) a.appendNull();
-        else a.appendInteger(r.severityNumber);
-        str(a, r.body);
-        str(a, r.traceId);
-        str(a, r.spanId);
-        str(a, r.serviceName);
-        str(a, r.deploymentEnvironment);
-        str(a, r.hostName);
-        str(a, r.scopeName);
-        str(a, r.scopeVersion);
-        a.appendVarchar(mapToJson(r.attributes));
-        a.appendVarchar(this.resourceJson(r.resourceAttributes));
-        a.appendInteger(partition);
-        a.appendBigInt(offset);
-        a.endRow();
-      }
+  stage(value: Uint8Array, ctx: RowContext): number {
+    const start = this.sink.len;
+    const rows = logsRequestToNdjson(value, ctx, this.sink);
+    this.staged.push({ partition: ctx.partition, offset: ctx.offset, size: value.length, rows, start, end: this.sink.len });
+    return rows;
   }
 
   /** Records that `partition`/`offset` was consumed without producing rows (e.g. sent to the DLQ). */
   skip(partition: number, offset: bigint): void {
-    this.track(partition, offset, 0, 0);
+    this.staged.push({ partition, offset, size: 0, rows: 0, start: 0, end: 0 });
+  }
+
+  /**
+   * Loads the staged rows into the buffer table. A record whose rows DuckDB refuses is left out
+   * whole and returned, the others are loaded. Errors of the machine (memory, disk) are thrown
+   * with nothing loaded, so the caller can fetch the batch again.
+   */
+  async load(): Promise<RejectedRecord[]> {
+    const staged = this.staged;
+    const rejected: RejectedRecord[] = [];
+    try {
+      if (this.sink.len > 0) {
+        try {
+          await this.loadBytes(this.sink.view(), maxRecordBytes(staged));
+        } catch (e) {
+          if (isResourceError(e)) throw e;
+          // Find the record(s) at fault: load one record at a time.
+          for (const s of staged) {
+            if (s.rows === 0) continue;
+            try {
+              await this.loadBytes(this.sink.view(s.start, s.end), s.end - s.start);
+            } catch (err) {
+              if (isResourceError(err)) throw err;
+              rejected.push({ partition: s.partition, offset: s.offset, error: err as Error });
+              s.rows = 0;
+            }
+          }
+        }
+      }
+      for (const s of staged) this.track(s.partition, s.offset, s.size, s.rows);
+      return rejected;
+    } finally {
+      this.staged = [];
+      this.sink.reset();
+    }
+  }
+
+  /** Loads NDJSON rows none of which is longer than `longest` bytes. */
+  private async loadBytes(bytes: Uint8Array, longest: number): Promise<void> {
+    // read_json's buffers are twice its largest object: keep it near what this load needs.
+    const maxObject = Math.max(16 << 20, longest + 1);
+    const file = join(this.spoolDir, `otel-lakehouse-${process.pid}-${++spoolSeq}.ndjson`);
+    try {
+      await writeFile(file, bytes);
+      await this.connection.run(
+        `INSERT INTO buffer_logs SELECT ${LOAD_SELECT} FROM read_json('${file.replaceAll("'", "''")}', ` +
+          `format = 'newline_delimited', auto_detect = false, maximum_object_size = ${maxObject}, columns = ${JSON_COLUMNS})`,
+      );
+    } finally {
+      await unlink(file).catch(() => {});
+    }
   }
 
   private track(partition: number, offset: bigint, size: number, rows: number): void {
@@ -129,10 +171,6 @@ export class LogBuffer {
   }
 
   async clear(): Promise<void> {
-    if (this.appender) {
-      this.appender.closeSync();
-      this.appender = undefined;
-    }
     await this.connection.run('DELETE FROM buffer_logs');
     this.ranges.clear();
     this.bytes = 0;
@@ -149,12 +187,13 @@ export class LogBuffer {
   get recordCount(): number {
     return this.records;
   }
-  /** ms since the first record now buffered was appended; 0 when empty */
+  /** ms since the first record now buffered was loaded; 0 when empty */
   ageMs(now = Date.now()): number {
     return this.oldestAt === undefined ? 0 : now - this.oldestAt;
   }
-  /** The last offset buffered for `partition`, if any. */
+  /** The last offset buffered (or staged) for `partition`, if any. */
   lastOffset(partition: number): bigint | undefined {
+    for (let i = this.staged.length - 1; i >= 0; i--) if (this.staged[i]!.partition === partition) return this.staged[i]!.offset;
     return this.ranges.get(partition)?.last;
   }
   get partitionRanges(): ReadonlyMap<number, PartitionRange> {

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.js';
-import { LOG_COLUMNS, MAP_COLUMNS, type PartitionRange } from './buffer.js';
+import { LOG_COLUMNS, type PartitionRange } from './buffer.js';
 import type { OffsetsTable } from './offsets-table.js';
 import { sqlIdent } from './session.js';
 
@@ -14,10 +14,6 @@ export interface CommitResult {
 }
 
 const COLUMN_LIST = LOG_COLUMNS.map(sqlIdent).join(', ');
-/** The buffer's columns as the table's: JSON objects become MAP(VARCHAR, VARCHAR). */
-const SELECT_LIST = LOG_COLUMNS.map((c) =>
-  MAP_COLUMNS.has(c) ? `CAST(CAST(${sqlIdent(c)} AS JSON) AS MAP(VARCHAR, VARCHAR))` : sqlIdent(c),
-).join(', ');
 
 /** Classifies a failed commit: a conflict is retried after reload; anything else may have landed. */
 function classify(e: unknown): LakehouseError {
@@ -65,7 +61,7 @@ export class IcebergCommitter {
         return { rows: 0, committed, alreadyCommitted };
       }
       const inserted = await c.runAndReadAll(
-        `INSERT INTO ${this.logsTable} (${COLUMN_LIST}) SELECT ${SELECT_LIST} FROM buffer_logs WHERE ${conditions.join(' OR ')}`,
+        `INSERT INTO ${this.logsTable} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM buffer_logs WHERE ${conditions.join(' OR ')}`,
       );
       const rows = Number(inserted.getRows()[0]?.[0] ?? 0);
       await c.run(

@@ -9,13 +9,11 @@ import { RecordProducer } from '../kafka/producer.js';
 import { Headers, headerString } from '../kafka/record.js';
 import { DeadLetterQueue } from '../kafka/dlq.js';
 import { ensureTopics, topicWithDlq } from '../kafka/topics.js';
-import { decodeLogsRequest } from '../otlp/codec.js';
-import { mapLogsRequest } from '../otlp/logs-mapping.js';
 import { TENANT_ID_PATTERN } from '../config/schema.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import type { Admin } from 'kafkajs';
-import { LogBuffer } from './buffer.js';
+import { isResourceError, LogBuffer } from './buffer.js';
 import { CatalogClient } from './catalog-client.js';
 import { IcebergCommitter } from './committer.js';
 import { OffsetsTable, type PartitionOffsets } from './offsets-table.js';
@@ -84,7 +82,7 @@ export class LakePipeline implements Component {
     const memoryLimitMb = cfg.DUCKDB_MEMORY_LIMIT_MB ?? Math.max(256, Math.ceil(cfg.BUFFER_SIZE_MB * 3));
     this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb }), this.retryOptions('open lake session', isTransientLakeError));
     await retry(() => ensureLakeTables(this.session!.connection, cfg), this.retryOptions('create lake tables', isTransientLakeError));
-    this.buffer = new LogBuffer(this.session.connection);
+    this.buffer = new LogBuffer(this.session.connection, cfg.LAKE_SPOOL_DIR);
     await this.buffer.init();
     this.committer = new IcebergCommitter(this.session.connection, `${qualifiedNamespace(cfg)}.logs`, this.offsetsTable);
     this.lakeOffsets = await this.offsetsTable.load(this.session.connection);
@@ -169,6 +167,7 @@ export class LakePipeline implements Component {
     const buffer = this.buffer!;
     const partition = batch.partition;
     const lakeNext = this.lakeOffsets.get(partition) ?? 0n;
+    const taken = new Map<bigint, KafkaMessage>();
     for (const message of batch.messages) {
       const offset = BigInt(message.offset);
       const buffered = buffer.lastOffset(partition);
@@ -177,35 +176,39 @@ export class LakePipeline implements Component {
         this.metrics.lakeRowsSkipped.inc();
         continue;
       }
-      await this.consume(buffer, partition, offset, message);
-      resolveOffset(message.offset);
+      await this.stage(buffer, partition, offset, message);
+      taken.set(offset, message);
     }
+    // One load for the batch; a record DuckDB refuses goes to the DLQ whole, the rest stay.
+    let rejected;
+    try {
+      rejected = await buffer.load();
+    } catch (e) {
+      // Out of memory or disk: commit what is buffered to make room, and fetch the batch again.
+      if (isResourceError(e)) await this.flush('resources');
+      throw e;
+    }
+    for (const r of rejected) {
+      await this.dlq.send(taken.get(r.offset)!, r.partition, r.offset, 'APPEND_FAILED', r.error.message);
+    }
+    for (const offset of taken.keys()) resolveOffset(String(offset));
     await heartbeat();
     this.updateBufferGauges(buffer);
     const reason = this.flushReason(buffer);
     if (reason) await this.flush(reason);
   }
 
-  private async consume(buffer: LogBuffer, partition: number, offset: bigint, message: KafkaMessage): Promise<void> {
+  private async stage(buffer: LogBuffer, partition: number, offset: bigint, message: KafkaMessage): Promise<void> {
     const value = message.value;
     const tenant = headerString(message.headers, Headers.tenant);
     const receivedAt = Number(headerString(message.headers, Headers.receivedAt) ?? message.timestamp);
-    let rows;
     try {
       if (!value) throw new Error('record has no value');
       if (!tenant || !TENANT_ID_PATTERN.test(tenant)) throw new Error('record has no valid tenant-id header');
-      rows = mapLogsRequest(decodeLogsRequest(value), tenant, BigInt(Math.trunc(receivedAt)) * 1000n);
+      const fallbackMicros = Number.isFinite(receivedAt) ? BigInt(Math.trunc(receivedAt)) * 1000n : BigInt(Date.now()) * 1000n;
+      buffer.stage(value, { tenant, fallbackMicros, partition, offset });
     } catch (e) {
       await this.dlq.send(message, partition, offset, 'DECODE_FAILED', (e as Error).message);
-      buffer.skip(partition, offset);
-      return;
-    }
-    try {
-      await buffer.append(rows, partition, offset, value.length);
-    } catch (e) {
-      // Out of memory may pass after a flush: fail the batch so it is fetched again.
-      if (/out of memory/i.test((e as Error).message)) throw e;
-      await this.dlq.send(message, partition, offset, 'APPEND_FAILED', (e as Error).message);
       buffer.skip(partition, offset);
     }
   }

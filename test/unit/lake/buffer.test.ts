@@ -1,58 +1,78 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { LogBuffer, mapToJson } from '../../../src/lake/buffer.js';
-import type { LogRow } from '../../../src/otlp/logs-mapping.js';
+import { LogBuffer } from '../../../src/lake/buffer.js';
+import { encodeLogsRequest } from '../../../src/otlp/codec.js';
+import { kv } from '../../helpers/otlp.js';
 
-function row(attributes: Map<string, string>, resourceAttributes = new Map<string, string>()): LogRow {
-  return {
-    timestamp: 1_700_000_000_000_000n, observedTimestamp: null, tenantId: 't', severity: 'INFO', severityNumber: 9, body: 'b',
-    traceId: null, spanId: null, serviceName: 's', deploymentEnvironment: null, hostName: null, scopeName: null, scopeVersion: null,
-    attributes, resourceAttributes,
-  };
+const TIME = 1_700_000_000_123_456_789n;
+
+function request(attributes: [string, string][], body = 'b') {
+  return encodeLogsRequest({
+    resourceLogs: [{
+      resource: { attributes: [kv('service.name', 'svc'), kv('k8s.pod.name', 'p')] },
+      scopeLogs: [{ logRecords: [{ timeUnixNano: TIME.toString(), severityNumber: 9, body: { stringValue: body }, attributes: attributes.map(([k, v]) => kv(k, v)) }, {}] }],
+    }],
+  } as never);
 }
 
+async function buffer() {
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  const b = new LogBuffer(c);
+  await b.init();
+  return { b, c };
+}
+
+const asObject = (entries: { key: string; value: string }[]) => Object.fromEntries(entries.map((e) => [e.key, e.value]));
+
 describe('LogBuffer (real in-memory DuckDB)', () => {
-  it('turns attribute maps into MAP(VARCHAR, VARCHAR) exactly, whatever the strings hold', async () => {
-    const db = await DuckDBInstance.create(':memory:');
-    const c = await db.connect();
-    const buffer = new LogBuffer(c);
-    await buffer.init();
-    const tricky = new Map([
+  it('loads rows with their columns and maps exactly, whatever the strings hold', async () => {
+    const { b, c } = await buffer();
+    const tricky: [string, string][] = [
       ['quote"key', 'va"lue'],
       ['back\\slash', 'new\nline\ttab'],
       ['ünïcødé 🚀', '日本語'],
-      ['lone', 'a\ud800b'],
-      ['\udc00', 'lone key'],
       ['nul', 'a\u0000b'],
       ['__proto__', 'not a prototype'],
       ['empty', ''],
-    ]);
-    await buffer.append([row(tricky, new Map([['k8s.pod.name', 'p']])), row(new Map())], 3, 41n, 100);
+    ];
+    expect(b.stage(request(tricky, 'line "one"\n'), { tenant: 'acme', fallbackMicros: 5n, partition: 3, offset: 41n })).toBe(2);
+    expect(await b.load()).toEqual([]);
     const r = await c.runAndReadAll(
-      `SELECT CAST(CAST(attributes AS JSON) AS MAP(VARCHAR, VARCHAR)) AS a, CAST(CAST(resource_attributes AS JSON) AS MAP(VARCHAR, VARCHAR)) AS ra, kafka_partition, kafka_offset FROM buffer_logs`,
+      `SELECT epoch_us("timestamp"), tenant_id, severity, body, service_name, attributes, resource_attributes, kafka_partition, kafka_offset FROM buffer_logs ORDER BY body NULLS LAST`,
     );
-    const rows = r.getRowsJson() as unknown as [{ key: string; value: string }[], { key: string; value: string }[], number, string][];
-    const asObject = (entries: { key: string; value: string }[]) => Object.fromEntries(entries.map((e) => [e.key, e.value]));
-    expect(asObject(rows[0]![0])).toEqual({
-      'quote"key': 'va"lue',
-      'back\\slash': 'new\nline\ttab',
-      'ünïcødé 🚀': '日本語',
-      lone: 'a\ufffdb',
-      '\ufffd': 'lone key',
-      nul: 'a\u0000b',
-      __proto__: 'not a prototype',
-      empty: '',
-    });
-    expect(asObject(rows[0]![1])).toEqual({ 'k8s.pod.name': 'p' });
-    expect(rows[1]![0]).toEqual([]);
-    expect([rows[0]![2], rows[0]![3]]).toEqual([3, '41']);
-    expect(buffer.recordCount).toBe(2);
-    expect(buffer.partitionRanges.get(3)).toEqual({ first: 41n, last: 41n });
+    const rows = r.getRowsJson() as unknown as [string, string, string, string, string, { key: string; value: string }[], { key: string; value: string }[], number, string][];
+    expect(rows[0]!.slice(0, 5)).toEqual([String(TIME / 1000n), 'acme', 'INFO', 'line "one"\n', 'svc']);
+    expect(asObject(rows[0]![5])).toEqual(Object.fromEntries(tricky));
+    expect(asObject(rows[0]![6])).toEqual({ 'k8s.pod.name': 'p' });
+    expect([rows[0]![7], rows[0]![8]]).toEqual([3, '41']);
+    // the empty record: receive time, no body, an empty map
+    expect([rows[1]![0], rows[1]![3], rows[1]![5]]).toEqual(['5', null, []]);
+    expect(b.recordCount).toBe(2);
+    expect(b.byteSize).toBeGreaterThan(0);
+    expect(b.partitionRanges.get(3)).toEqual({ first: 41n, last: 41n });
   });
 
-  it('writes maps as JSON objects', () => {
-    expect(mapToJson(new Map())).toBe('{}');
-    expect(mapToJson(new Map([['a', '1']]))).toBe('{"a":"1"}');
-    expect(mapToJson(new Map([['a', '\ud83d']]))).toBe('{"a":"\ufffd"}');
+  it('leaves out, whole, a record whose rows DuckDB refuses, and loads its neighbours', async () => {
+    const { b, c } = await buffer();
+    b.stage(request([['a', '1']]), { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 10n });
+    // a partition number that is not one makes that record's rows invalid JSON
+    b.stage(request([['a', '2']]), { tenant: 't', fallbackMicros: 5n, partition: Number.NaN, offset: 11n });
+    b.skip(0, 12n);
+    b.stage(request([['a', '3']]), { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 13n });
+    const rejected = await b.load();
+    expect(rejected.map((r) => r.offset)).toEqual([11n]);
+    expect(rejected[0]!.error.message).toMatch(/json|malformed|NaN/i);
+    const offsets = (await c.runAndReadAll('SELECT DISTINCT kafka_offset FROM buffer_logs ORDER BY 1')).getRows().map((r) => r[0]);
+    expect(offsets).toEqual([10n, 13n]);
+    expect(b.recordCount).toBe(4);
+    expect(b.partitionRanges.get(0)).toEqual({ first: 10n, last: 13n });
+  });
+
+  it('takes in nothing of a request it cannot decode', async () => {
+    const { b } = await buffer();
+    expect(() => b.stage(Buffer.from([0x0a, 0xff, 0x01]), { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 1n })).toThrow(/malformed protobuf/);
+    expect(await b.load()).toEqual([]);
+    expect(b.isEmpty).toBe(true);
   });
 });
