@@ -1,4 +1,4 @@
-import { unlink, writeFile } from 'node:fs/promises';
+import { readdir, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -57,6 +57,16 @@ export function isResourceError(e: unknown): boolean {
 
 let spoolSeq = 0;
 
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** The NDJSON size of the largest staged record: no row of the load is longer. */
 function maxRecordBytes(staged: Staged[]): number {
   let max = 0;
@@ -91,6 +101,22 @@ export class LogBuffer {
 
   async init(): Promise<void> {
     await this.connection.run(BUFFER_DDL);
+    await this.removeStaleSpoolFiles();
+  }
+
+  /** Spool files left behind by an appender that was killed between writing and loading one. */
+  private async removeStaleSpoolFiles(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.spoolDir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const m = /^otel-lakehouse-(\d+)-\d+\.ndjson$/.exec(name);
+      if (!m || isAlive(Number(m[1]))) continue;
+      await unlink(join(this.spoolDir, name)).catch(() => {});
+    }
   }
 
   /**

@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { LogBuffer } from '../../../src/lake/buffer.js';
@@ -67,6 +70,18 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     expect(offsets).toEqual([10n, 13n]);
     expect(b.recordCount).toBe(4);
     expect(b.partitionRanges.get(0)).toEqual({ first: 10n, last: 13n });
+  });
+
+  it('removes spool files that a killed appender left behind, and only those', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    const dead = 2 ** 22 + 12345; // above Linux's pid_max default: no such process
+    writeFileSync(join(dir, `otel-lakehouse-${dead}-1.ndjson`), '{}');
+    writeFileSync(join(dir, `otel-lakehouse-${process.pid}-1.ndjson`), '{}');
+    writeFileSync(join(dir, 'unrelated.ndjson'), '{}');
+    const db = await DuckDBInstance.create(':memory:');
+    await new LogBuffer(await db.connect(), dir).init();
+    expect(readdirSync(dir).sort()).toEqual([`otel-lakehouse-${process.pid}-1.ndjson`, 'unrelated.ndjson']);
+    rmSync(dir, { recursive: true });
   });
 
   it('takes in nothing of a request it cannot decode', async () => {
