@@ -97,6 +97,11 @@ class Reader {
   hi = 0;
   /** the oneof member (field number) of the AnyValue last read by anyValueJs; 0 when none */
   member = 0;
+  /** byte ranges of the KeyValue last read by readKeyValue */
+  keyStart = 0;
+  keyEnd = 0;
+  valueStart = -1;
+  valueEnd = -1;
   constructor(readonly buf: Uint8Array) {}
 
   fail(what: string): never {
@@ -407,50 +412,43 @@ function anyValueString(r: Reader, start: number, end: number): string | null {
   return r.member === 1 ? (v as string) : JSON.stringify(v);
 }
 
-/** A KeyValue message as [key, JSON value]; a missing value is null. */
-function keyValueJs(r: Reader, start: number, end: number, depth: number): [string, unknown] {
-  let key = '';
-  let vs = -1;
-  let ve = -1;
+/**
+ * Finds the key and value of a KeyValue message [start, end): leaves their byte ranges in
+ * r.keyStart/keyEnd and r.valueStart/valueEnd (valueStart -1 when there is no value).
+ */
+function readKeyValue(r: Reader, start: number, end: number): void {
+  r.keyStart = r.keyEnd = start;
+  r.valueStart = r.valueEnd = -1;
   r.pos = start;
   while (r.pos < end) {
     const tag = r.uint32(end);
     if (tag === 0x0a) {
-      const e = r.lengthEnd(end);
-      key = text(r.buf, r.pos, e);
-      r.pos = e;
+      r.keyEnd = r.lengthEnd(end);
+      r.keyStart = r.pos;
+      r.pos = r.keyEnd;
     } else if (tag === 0x12) {
-      ve = r.lengthEnd(end);
-      vs = r.pos;
-      r.pos = ve;
+      r.valueEnd = r.lengthEnd(end);
+      r.valueStart = r.pos;
+      r.pos = r.valueEnd;
     } else if (tag >>> 3 === 1 || tag >>> 3 === 2) r.fail('KeyValue field with the wrong wire type');
     else r.skip(tag & 7, end);
   }
-  const value = vs < 0 ? null : anyValueJs(r, vs, ve, depth);
+}
+
+/** A KeyValue message as [key, JSON value]; a missing value is null. */
+function keyValueJs(r: Reader, start: number, end: number, depth: number): [string, unknown] {
+  readKeyValue(r, start, end);
+  const key = text(r.buf, r.keyStart, r.keyEnd);
+  const value = r.valueStart < 0 ? null : anyValueJs(r, r.valueStart, r.valueEnd, depth);
   r.pos = end;
   return [key, value];
 }
 
 /** A KeyValue message as [key, anyValueToString of its value]. */
 function keyValueString(r: Reader, start: number, end: number): [string, string | null] {
-  let key = '';
-  let vs = -1;
-  let ve = -1;
-  r.pos = start;
-  while (r.pos < end) {
-    const tag = r.uint32(end);
-    if (tag === 0x0a) {
-      const e = r.lengthEnd(end);
-      key = text(r.buf, r.pos, e);
-      r.pos = e;
-    } else if (tag === 0x12) {
-      ve = r.lengthEnd(end);
-      vs = r.pos;
-      r.pos = ve;
-    } else if (tag >>> 3 === 1 || tag >>> 3 === 2) r.fail('KeyValue field with the wrong wire type');
-    else r.skip(tag & 7, end);
-  }
-  const value = vs < 0 ? null : anyValueString(r, vs, ve);
+  readKeyValue(r, start, end);
+  const key = text(r.buf, r.keyStart, r.keyEnd);
+  const value = r.valueStart < 0 ? null : anyValueString(r, r.valueStart, r.valueEnd);
   r.pos = end;
   return [key, value];
 }
@@ -513,24 +511,11 @@ function sameBytes(b: Uint8Array, s1: number, e1: number, s2: number, e2: number
 /** Reads one attribute (KeyValue at [start, end)) into scratch slot `i`. */
 function readAttribute(r: Reader, a: AttrScratch, i: number, start: number, end: number): void {
   const b = r.buf;
-  let ks = start;
-  let ke = start;
-  let vs = -1;
-  let ve = -1;
-  r.pos = start;
-  while (r.pos < end) {
-    const tag = r.uint32(end);
-    if (tag === 0x0a) {
-      ke = r.lengthEnd(end);
-      ks = r.pos;
-      r.pos = ke;
-    } else if (tag === 0x12) {
-      ve = r.lengthEnd(end);
-      vs = r.pos;
-      r.pos = ve;
-    } else if (tag >>> 3 === 1 || tag >>> 3 === 2) r.fail('KeyValue field with the wrong wire type');
-    else r.skip(tag & 7, end);
-  }
+  readKeyValue(r, start, end);
+  const ks = r.keyStart;
+  const ke = r.keyEnd;
+  const vs = r.valueStart;
+  const ve = r.valueEnd;
   let h = 0x811c9dc5 | 0;
   for (let k = ks; k < ke; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
   a.keyStart[i] = ks;

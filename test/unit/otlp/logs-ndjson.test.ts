@@ -30,6 +30,19 @@ function expected(rows: LogRow[]): unknown[] {
   }));
 }
 
+/** A length-delimited protobuf field: tag byte, varint length, bytes. */
+function field(tag: number, body: Uint8Array): Buffer {
+  const len: number[] = [];
+  for (let n = body.length; ; n >>>= 7) {
+    if (n < 0x80) {
+      len.push(n);
+      break;
+    }
+    len.push((n & 0x7f) | 0x80);
+  }
+  return Buffer.concat([Buffer.from([tag, ...len]), body]);
+}
+
 function ndjsonRows(bytes: Uint8Array): unknown[] {
   const out = new ByteSink(16);
   const n = logsRequestToNdjson(bytes, CTX, out);
@@ -131,16 +144,7 @@ describe('logsRequestToNdjson', () => {
       while (b[p]! & 0x80) p++;
       return b.subarray(p + 1);
     };
-    const body = Buffer.concat([inner(scopes), inner(resource)]);
-    const len: number[] = [];
-    for (let n = body.length; ; n >>>= 7) {
-      if (n < 0x80) {
-        len.push(n);
-        break;
-      }
-      len.push((n & 0x7f) | 0x80);
-    }
-    const req = Buffer.concat([Buffer.from([0x0a, ...len]), body]);
+    const req = field(0x0a, Buffer.concat([inner(scopes), inner(resource)]));
     const [row] = ndjsonRows(req) as { service_name: string; body: string }[];
     expect(row).toMatchObject({ service_name: 'late', body: 'x' });
   });
@@ -168,17 +172,6 @@ describe('logsRequestToNdjson', () => {
   });
 
   it('refuses AnyValues nested without bound', () => {
-    const field = (tag: number, body: Uint8Array) => {
-      const len: number[] = [];
-      for (let n = body.length; ; n >>>= 7) {
-        if (n < 0x80) {
-          len.push(n);
-          break;
-        }
-        len.push((n & 0x7f) | 0x80);
-      }
-      return Buffer.concat([Buffer.from([tag, ...len]), body]);
-    };
     // AnyValue{array_value: ArrayValue{values: [...]}} 100 deep, as a record's body
     let v: Uint8Array = field(0x0a, Buffer.from('deep'));
     for (let i = 0; i < 100; i++) v = field(0x2a, field(0x0a, v));
