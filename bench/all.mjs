@@ -5,7 +5,7 @@
 //   2. ingester OTLP/HTTP protobuf, 1000-record requests, a concurrency sweep
 //   3. appender a pre-filled topic drained to committed Iceberg rows (BENCH_RECORDS, default 1M)
 //   4. stages   decode, rows, DuckDB load, Parquet, Iceberg commit, each alone on the same data
-//   5. peer     the Apache Iceberg Kafka Connect sink on the same stack, when it can run here
+//   5. peer     the Apache Iceberg Kafka Connect sink on the same stack (an equivalent JSON topic)
 //
 // Each part is its own script (bench/<part>.mjs, also runnable alone) and its own process.
 // BENCH_PARTS=broker,ingester,... runs a subset. The machine is shared and noisy: read the
@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { round, root } from './lib.mjs';
 
-const parts = (process.env.BENCH_PARTS ?? 'broker,ingester,appender,stages').split(',');
+const parts = (process.env.BENCH_PARTS ?? 'broker,ingester,appender,stages,peer').split(',');
 const defaults = { BENCH_RECORDS: '1000000', BENCH_SECONDS: '8', BENCH_CONCURRENCY: '1,4,16,64' };
 
 function runPart(name, extraEnv = {}) {
@@ -36,7 +36,8 @@ const started = new Date().toISOString();
 const results = {};
 for (const part of parts) {
   process.stderr.write(`\n=== ${part} ===\n`);
-  const env = part === 'ingester' ? { BENCH_RECORDS: '1000', BENCH_SECONDS: process.env.BENCH_SECONDS ?? defaults.BENCH_SECONDS, BENCH_CONCURRENCY: process.env.BENCH_CONCURRENCY ?? defaults.BENCH_CONCURRENCY }
+  const env = part === 'peer' ? {}
+    : part === 'ingester' ? { BENCH_RECORDS: '1000', BENCH_SECONDS: process.env.BENCH_SECONDS ?? defaults.BENCH_SECONDS, BENCH_CONCURRENCY: process.env.BENCH_CONCURRENCY ?? defaults.BENCH_CONCURRENCY }
     : part === 'appender' ? { BENCH_RECORDS: process.env.BENCH_RECORDS ?? defaults.BENCH_RECORDS }
       : {};
   try {
@@ -46,16 +47,11 @@ for (const part of parts) {
   }
 }
 
-// The peer: not wired up yet (see README "Benchmarks").
-results.peer = {
-  run: false,
-  reason: 'not run yet: the Iceberg Kafka Connect sink (Maven Central: iceberg-kafka-connect 1.10.1, ' +
-    'connect-runtime 4.1.1) needs a Connect worker and an equivalent JSON topic, not yet part of the stack',
-};
 
 const broker = results.broker?.produce ? results.broker : undefined;
 const bestIngester = results.ingester?.results?.reduce((a, b) => (b.recordsPerSecond > (a?.recordsPerSecond ?? 0) ? b : a), undefined);
 const appender = results.appender?.recordsPerSecond ? results.appender : undefined;
+const peer = results.peer?.recordsPerSecond ? results.peer : undefined;
 const ratio = (a, b) => (a && b ? round(a / b, 3) : null);
 const summary = {
   brokerProduceRecordsPerSecond: broker?.produce.recordsPerSecond ?? null,
@@ -67,7 +63,10 @@ const summary = {
   appenderRecordsPerCpuSecond: appender ? round(1e6 / appender.cpuSecondsPerMillionRecords, 0) : null,
   appenderPeakRssMb: appender?.peakRssMb ?? null,
   appenderOverBrokerFetch: ratio(appender?.recordsPerSecond, broker?.fetch.recordsPerSecond),
-  appenderOverPeer: null,
+  peerRecordsPerSecond: peer?.recordsPerSecond ?? null,
+  peerRecordsPerCpuSecond: peer?.recordsPerCpuSecond ?? null,
+  appenderOverPeer: ratio(appender?.recordsPerSecond, peer?.recordsPerSecond),
+  appenderOverPeerPerCpuSecond: ratio(appender ? 1e6 / appender.cpuSecondsPerMillionRecords : undefined, peer?.recordsPerCpuSecond),
 };
 const doc = { bench: 'all', started, machine: { cores: cpus().length, memoryGb: round(totalmem() / 2 ** 30, 1), node: process.version }, summary, results };
 process.stdout.write(JSON.stringify(doc) + '\n');
@@ -80,4 +79,5 @@ row('ingester accepted (log records/s)', summary.ingesterRecordsPerSecond, `conc
 row('appender to Iceberg (log records/s)', summary.appenderRecordsPerSecond, `÷ broker fetch = ${summary.appenderOverBrokerFetch}`);
 row('appender per CPU second (log records)', summary.appenderRecordsPerCpuSecond, `peak RSS ${summary.appenderPeakRssMb} MB`);
 for (const s of results.stages?.stages ?? []) row(`  stage: ${s.stage}`, s.recordsPerCpuSecond, 'records per CPU second');
-row('peer (Iceberg Kafka Connect sink)', null, results.peer.reason);
+row('peer: Iceberg Kafka Connect sink (records/s)', summary.peerRecordsPerSecond, `appender ÷ peer = ${summary.appenderOverPeer}`);
+row('peer per CPU second (log records)', summary.peerRecordsPerCpuSecond, `appender ÷ peer = ${summary.appenderOverPeerPerCpuSecond}`);

@@ -466,10 +466,11 @@ EOF
 
 case "${1:-}" in
   install) cmd_install ;;
+  install-peer) install_maven kafka-connect-iceberg; echo "$CACHE/kafka-connect-iceberg/lib" ;;
   up) shift; cmd_up "$@"; cmd_env ;;
   down) shift; cmd_down "$@" ;;
   status) cmd_status ;;
   env) cmd_env ;;
   logs) [ -n "${2:-}" ] || die "usage: stack.sh logs SERVICE"; tail -n 100 "$LOGS/$2.log" ;;
-  *) echo "usage: stack.sh install | up [service…] | down [service…] | status | env | logs SERVICE" >&2; exit 2 ;;
+  *) echo "usage: stack.sh install | install-peer | up [service…] | down [service…] | status | env | logs SERVICE" >&2; exit 2 ;;
 esac
