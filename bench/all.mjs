@@ -67,6 +67,11 @@ const summary = {
   peerRecordsPerCpuSecond: peer?.recordsPerCpuSecond ?? null,
   appenderOverPeer: ratio(appender?.recordsPerSecond, peer?.recordsPerSecond),
   appenderOverPeerPerCpuSecond: ratio(appender ? 1e6 / appender.cpuSecondsPerMillionRecords : undefined, peer?.recordsPerCpuSecond),
+  // the peer after its first commit, without the JVM start-up (the appender's figures keep theirs)
+  peerSteadyRecordsPerSecond: peer?.steady.recordsPerSecond ?? null,
+  peerSteadyRecordsPerCpuSecond: peer ? round(1e6 / peer.steady.cpuSecondsPerMillionRecords, 0) : null,
+  appenderOverPeerSteady: ratio(appender?.recordsPerSecond, peer?.steady.recordsPerSecond),
+  appenderOverPeerSteadyPerCpuSecond: ratio(appender ? 1e6 / appender.cpuSecondsPerMillionRecords : undefined, peer ? 1e6 / peer.steady.cpuSecondsPerMillionRecords : undefined),
 };
 const doc = { bench: 'all', started, machine: { cores: cpus().length, memoryGb: round(totalmem() / 2 ** 30, 1), node: process.version }, summary, results };
 process.stdout.write(JSON.stringify(doc) + '\n');
@@ -81,3 +86,5 @@ row('appender per CPU second (log records)', summary.appenderRecordsPerCpuSecond
 for (const s of results.stages?.stages ?? []) row(`  stage: ${s.stage}`, s.recordsPerCpuSecond, 'records per CPU second');
 row('peer: Iceberg Kafka Connect sink (records/s)', summary.peerRecordsPerSecond, `appender ÷ peer = ${summary.appenderOverPeer}`);
 row('peer per CPU second (log records)', summary.peerRecordsPerCpuSecond, `appender ÷ peer = ${summary.appenderOverPeerPerCpuSecond}`);
+row('peer after its first commit (records/s)', summary.peerSteadyRecordsPerSecond, `appender ÷ peer = ${summary.appenderOverPeerSteady}`);
+row('peer after its first commit (per CPU second)', summary.peerSteadyRecordsPerCpuSecond, `appender ÷ peer = ${summary.appenderOverPeerSteadyPerCpuSecond}`);
