@@ -26,6 +26,15 @@ export class CatalogClient {
     return this.prefix;
   }
 
+  /** The table's location (its base URI in the warehouse). */
+  async tableLocation(namespace: string, table: string): Promise<string> {
+    const prefix = await this.urlPrefix();
+    const body = (await this.get(`/v1${prefix}/namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(table)}?snapshots=refs`)) as {
+      metadata: { location: string };
+    };
+    return body.metadata.location;
+  }
+
   /** The summary of the table's current snapshot (string values, as the catalog gives them). */
   async currentSnapshotSummary(namespace: string, table: string): Promise<Record<string, string> | undefined> {
     const prefix = await this.urlPrefix();

@@ -1,5 +1,6 @@
 import { DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
 import { TENANT_ID_PATTERN, type Config } from '../config/schema.js';
+import { CatalogClient } from './catalog-client.js';
 import { openLakeSession, qualifiedNamespace, sqlString } from './session.js';
 
 export type OutputFormat = 'table' | 'json' | 'csv';
@@ -32,11 +33,88 @@ function plain(v: unknown, typeId: DuckDBTypeId | undefined): unknown {
   return v;
 }
 
-/** Runs `sql` on a fresh lake session with the `logs` view, returning JSON-safe values. */
+/** Kinds of FROM items a tenant-scoped query may use (BASE_TABLE only for `logs` and its CTEs). */
+const TABLE_REF_TYPES_ALLOWED = new Set(['BASE_TABLE', 'SUBQUERY', 'JOIN', 'EXPRESSION_LIST', 'EMPTY', 'TABLE_FUNCTION']);
+/** Table functions that read only their arguments. */
+const TABLE_FUNCTIONS_ALLOWED = new Set(['unnest', 'range', 'generate_series']);
+/** Scalar functions that read settings, variables or the catalog rather than rows. */
+const FUNCTIONS_REFUSED = new Set(['current_setting', 'getvariable', 'current_database', 'current_schema', 'current_schemas', 'current_query']);
+
+/**
+ * Checks that `sql` is one or more SELECTs that read nothing but the view `logs` (and CTEs of
+ * its own): no table functions (read_parquet, iceberg_scan, query, duckdb_secrets, …), no
+ * other table or schema, no statement other than SELECT (ATTACH, COPY, SET, PRAGMA, …). It
+ * walks DuckDB's own parse tree (json_serialize_sql), so what is checked is what will run.
+ */
+export async function assertTenantSafe(connection: DuckDBConnection, sql: string): Promise<void> {
+  const reader = await connection.runAndReadAll(`SELECT json_serialize_sql(${sqlString(sql)})`);
+  const tree = JSON.parse(String(reader.getRows()[0]?.[0])) as { error: boolean; error_message?: string; error_type?: string; statements?: unknown[] };
+  if (tree.error) {
+    if (/Only SELECT statements/i.test(tree.error_message ?? '')) {
+      throw new QueryError('with --tenant, only SELECT statements over the view logs can run');
+    }
+    throw new QueryError(tree.error_message ?? 'the query could not be parsed');
+  }
+  const ctes = new Set<string>();
+  const refs: { type: string; catalog: string; schema: string; table: string; fn: string }[] = [];
+  const functions: string[] = [];
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const n of node) visit(n);
+      return;
+    }
+    if (!node || typeof node !== 'object') return;
+    const o = node as Record<string, unknown>;
+    if (o.cte_map && typeof o.cte_map === 'object') {
+      for (const entry of ((o.cte_map as { map?: { key: string }[] }).map ?? [])) ctes.add(entry.key.toLowerCase());
+    }
+    // A FROM item (TableRef): a type and a query location, and no expression class.
+    if (typeof o.type === 'string' && 'query_location' in o && !('class' in o)) {
+      const fn = (o.function as { function_name?: string } | undefined)?.function_name ?? '';
+      refs.push({ type: o.type, catalog: String(o.catalog_name ?? ''), schema: String(o.schema_name ?? ''), table: String(o.table_name ?? '').toLowerCase(), fn: fn.toLowerCase() });
+    }
+    if (o.class === 'FUNCTION' && typeof o.function_name === 'string') functions.push(o.function_name.toLowerCase());
+    for (const v of Object.values(o)) visit(v);
+  };
+  visit(tree.statements);
+  for (const r of refs) {
+    if (!TABLE_REF_TYPES_ALLOWED.has(r.type)) throw new QueryError(`with --tenant, queries read only the view logs: ${r.type} is not allowed`);
+    if (r.type === 'TABLE_FUNCTION' && !TABLE_FUNCTIONS_ALLOWED.has(r.fn)) {
+      throw new QueryError(`with --tenant, queries read only the view logs: the table function ${r.fn || '(unknown)'}() is not allowed`);
+    }
+    if (r.type === 'BASE_TABLE' && (r.catalog || r.schema || (r.table !== 'logs' && !ctes.has(r.table)))) {
+      const name = [r.catalog, r.schema, r.table].filter(Boolean).join('.');
+      throw new QueryError(`with --tenant, queries read only the view logs, not ${name}`);
+    }
+  }
+  const refused = functions.find((f) => FUNCTIONS_REFUSED.has(f));
+  if (refused) throw new QueryError(`with --tenant, the function ${refused}() is not allowed`);
+}
+
+/**
+ * After the view is built: no file or network access outside the logs table's own files, and
+ * no way to change that (defence in depth behind assertTenantSafe).
+ */
+async function lockDown(connection: DuckDBConnection, cfg: Config): Promise<void> {
+  const location = await new CatalogClient(cfg).tableLocation(cfg.ICEBERG_NAMESPACE, 'logs');
+  await connection.run(`SET allowed_directories = [${sqlString(location.replace(/\/?$/, '/'))}]`);
+  await connection.run('SET enable_external_access = false');
+  await connection.run('SET lock_configuration = true');
+}
+
+/**
+ * Runs `sql` on a fresh lake session with the `logs` view, returning JSON-safe values. With
+ * `tenant`, the view holds that tenant's rows only and the query may read nothing else (see
+ * assertTenantSafe and lockDown).
+ */
 export async function runQuery(cfg: Config, sql: string, tenant?: string): Promise<QueryResult> {
   const session = await openLakeSession(cfg);
   try {
     await createLogsView(session.connection, cfg, tenant);
+    if (tenant !== undefined) {
+      await assertTenantSafe(session.connection, sql);
+      await lockDown(session.connection, cfg);
+    }
     let reader;
     try {
       reader = await session.connection.runAndReadAll(sql);

@@ -1,0 +1,108 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { QueryError, runQuery } from '../../src/lake/query.js';
+import { ensureLakeTables, openLakeSession, qualifiedNamespace } from '../../src/lake/session.js';
+import { runId, testConfig } from '../helpers/stack.js';
+
+// A table with rows of two tenants, written straight through the catalog.
+const cfg = testConfig(runId());
+const ns = qualifiedNamespace(cfg);
+const bare = cfg.ICEBERG_NAMESPACE;
+
+beforeAll(async () => {
+  const session = await openLakeSession(cfg);
+  try {
+    await ensureLakeTables(session.connection, cfg);
+    await session.connection.run(
+      `INSERT INTO ${ns}.logs ("timestamp", tenant_id, body, attributes, resource_attributes) ` +
+        `SELECT TIMESTAMPTZ '2026-11-22 10:00:00+00' + INTERVAL (i) SECOND, t, t || '-secret-' || i, MAP {'k': t}, MAP {} ` +
+        `FROM range(5) r(i), (VALUES ('acme'), ('beta')) v(t)`,
+    );
+  } finally {
+    session.close();
+  }
+});
+
+/** Whatever a query returns, none of it may be beta's. */
+function noBetaIn(rows: unknown[][]): void {
+  expect(JSON.stringify(rows)).not.toMatch(/beta/);
+}
+
+describe('query --tenant', () => {
+  it('runs ordinary queries over the tenant\'s rows only', async () => {
+    const all = await runQuery(cfg, 'SELECT tenant_id, count(*) FROM logs GROUP BY ALL ORDER BY 1');
+    expect(all.rows).toEqual([['acme', '5'], ['beta', '5']]);
+    for (const sql of [
+      'SELECT tenant_id, count(*) FROM logs GROUP BY ALL',
+      `SELECT * FROM logs WHERE tenant_id = 'beta' OR true`,
+      'WITH t AS (SELECT body FROM logs) SELECT * FROM t ORDER BY body',
+      'SELECT k, count(*) FROM logs, unnest(map_keys(attributes)) u(k) GROUP BY k',
+      'SELECT body FROM LOGS ORDER BY "timestamp" DESC LIMIT 2',
+    ]) {
+      const r = await runQuery(cfg, sql, 'acme');
+      expect(r.rows.length, sql).toBeGreaterThan(0);
+      noBetaIn(r.rows);
+    }
+  });
+
+  // Each of these tries to read another tenant's rows, the warehouse's files, the settings or
+  // the secrets, or to lift the restriction. Each must be refused with a message.
+  const hostile = [
+    `SELECT * FROM lake.${bare}.logs`,
+    `SELECT * FROM "lake"."${bare}"."logs"`,
+    `SELECT * FROM ${bare}.logs`,
+    'SELECT * FROM temp.main.logs',
+    `SELECT * FROM logs UNION ALL SELECT * FROM lake.${bare}.logs`,
+    `SELECT (SELECT count(*) FROM lake.${bare}.logs)`,
+    `SELECT * FROM logs WHERE body IN (SELECT body FROM lake.${bare}.logs)`,
+    `WITH logs AS (SELECT * FROM lake.${bare}.logs) SELECT * FROM logs`,
+    `SELECT * FROM iceberg_scan('s3://${cfg.S3_BUCKET}/${bare}/logs')`,
+    `SELECT * FROM read_parquet('s3://${cfg.S3_BUCKET}/${bare}/logs/data/**/*.parquet')`,
+    `SELECT * FROM parquet_scan('s3://${cfg.S3_BUCKET}/**/*.parquet')`,
+    `SELECT * FROM glob('s3://${cfg.S3_BUCKET}/**')`,
+    `SELECT * FROM read_text('/etc/passwd')`,
+    `SELECT * FROM read_blob('s3://${cfg.S3_BUCKET}/${bare}/logs/metadata/*')`,
+    `SELECT * FROM query('SELECT * FROM lake.${bare}.logs')`,
+    `SELECT * FROM query_table('lake.${bare}.logs')`,
+    `SELECT * FROM iceberg_snapshots(lake.${bare}.logs)`,
+    'SELECT * FROM duckdb_secrets()',
+    'SELECT * FROM duckdb_settings()',
+    'SELECT * FROM duckdb_tables()',
+    'SELECT * FROM information_schema.tables',
+    `SELECT current_setting('s3_access_key_id')`,
+    'SELECT 1; SET lock_configuration = false',
+    `SELECT 1; SELECT * FROM lake.${bare}.logs`,
+    `ATTACH '${cfg.ICEBERG_WAREHOUSE}' AS other (TYPE iceberg, ENDPOINT '${cfg.ICEBERG_CATALOG_URI}')`,
+    `COPY (SELECT * FROM lake.${bare}.logs) TO '/tmp/leak.csv'`,
+    `CREATE OR REPLACE TEMP VIEW logs AS SELECT * FROM lake.${bare}.logs`,
+    'DROP VIEW logs',
+    'SET enable_external_access = true',
+    `PRAGMA table_info('lake.${bare}.logs')`,
+    `DESCRIBE lake.${bare}.logs`,
+    `SUMMARIZE lake.${bare}.logs`,
+    'INSTALL httpfs',
+    `LOAD '/tmp/evil.duckdb_extension'`,
+    `EXPORT DATABASE '/tmp/leak'`,
+  ];
+
+  it(`refuses ${hostile.length} attempts to read beyond the tenant's view, each with a message`, async () => {
+    for (const sql of hostile) {
+      let error: unknown;
+      try {
+        const r = await runQuery(cfg, sql, 'acme');
+        noBetaIn(r.rows);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, sql).toBeInstanceOf(QueryError);
+      const message = (error as Error).message;
+      expect(message.length, sql).toBeGreaterThan(10);
+      // no secret in what the user is told
+      expect(message, sql).not.toContain(cfg.S3_SECRET_KEY);
+      expect(message, sql).not.toContain(cfg.S3_ACCESS_KEY);
+    }
+  });
+
+  it('refuses a tenant id outside the allowed pattern before anything runs', async () => {
+    await expect(runQuery(cfg, 'SELECT 1', "acme' OR '1'='1")).rejects.toThrow(/does not match/);
+  });
+});
