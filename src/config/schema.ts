@@ -30,6 +30,8 @@ export const configSchema = z
     INGESTER_GRPC_PORT: int(0, 65_535).default(4317),
     MAX_BODY_BYTES: int(1).default(16 * 1024 * 1024),
     MAX_RECORD_BYTES: int(1024).default(1_000_000),
+    MAX_MESSAGE_DEPTH: int(8, 1000).default(64),
+    MAX_ATTRIBUTES: int(1).default(1024),
     MAX_INFLIGHT_REQUESTS: int(1).default(512),
     MAX_INFLIGHT_BYTES: int(1).default(256 * 1024 * 1024),
     PRODUCE_TIMEOUT_MS: int(100).default(10_000),

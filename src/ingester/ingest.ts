@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type protobuf from 'protobufjs';
 import type { Config } from '../config/schema.js';
 import { LakehouseError } from '../core/errors.js';
@@ -5,6 +6,7 @@ import type { RecordProducer } from '../kafka/producer.js';
 import { recordHeaders, type Signal } from '../kafka/record.js';
 import { PromWriteRequest } from '../otlp/codec.js';
 import { otlpJsonToMessage, OtlpJsonError } from '../otlp/json.js';
+import { checkWire, WireError, type WireLimits } from '../otlp/wire-check.js';
 import { assemble, leaves, type Leaf, type SignalSpec } from '../otlp/signals.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Admission } from './admission.js';
@@ -61,16 +63,42 @@ export class Ingest {
     private readonly admission: Admission,
     private readonly metrics: Metrics,
     readonly topics: Topics,
-  ) {}
+  ) {
+    this.limits = { maxDepth: cfg.MAX_MESSAGE_DEPTH, maxAttributes: cfg.MAX_ATTRIBUTES };
+  }
+
+  private readonly limits: WireLimits;
+
+  /**
+   * Refuses (400) what is not a well-formed `type` message within the limits: checked on the
+   * wire before decoding, since the decoder is lenient (see wire-check.ts).
+   */
+  private check(type: protobuf.Type, bytes: Uint8Array, what: string): void {
+    try {
+      checkWire(type, bytes, this.limits);
+    } catch (e) {
+      if (e instanceof WireError) throw new LakehouseError('DECODE_FAILED', `body is not a valid ${what}: ${e.message}`);
+      throw e;
+    }
+  }
 
   async otlp(spec: SignalSpec, format: BodyFormat, body: Buffer, tenant: string, receivedAt: number): Promise<IngestResult> {
     let msg: protobuf.Message;
+    let encoded: Uint8Array | undefined;
+    if (format === 'protobuf') this.check(spec.request, body, spec.request.name);
+    else if (!isUtf8(body)) throw new LakehouseError('DECODE_FAILED', 'JSON body is not valid UTF-8');
     try {
-      msg = format === 'json' ? otlpJsonToMessage(spec.request, body.toString('utf8')) : spec.request.decode(body);
+      if (format === 'json') {
+        msg = otlpJsonToMessage(spec.request, body.toString('utf8'));
+        encoded = spec.request.encode(msg).finish();
+      } else {
+        msg = spec.request.decode(body);
+      }
     } catch (e) {
       const problem = e instanceof OtlpJsonError ? e.message : `body is not a valid ${spec.request.name}: ${(e as Error).message}`;
       throw new LakehouseError('DECODE_FAILED', problem);
     }
+    if (encoded) this.check(spec.request, encoded, `${spec.request.name} (as JSON)`);
     const all = leaves(spec, msg as unknown as Obj);
     const valid: Leaf[] = [];
     let accepted = 0;
@@ -93,8 +121,8 @@ export class Ingest {
     }
     const limit = this.cfg.MAX_RECORD_BYTES;
     const whole =
-      rejected === 0 && format === 'protobuf'
-        ? body
+      rejected === 0
+        ? (encoded ?? body)
         : spec.request.encode(assemble(spec, msg as unknown as Obj, valid)).finish();
     const parts =
       whole.length <= limit
@@ -108,6 +136,7 @@ export class Ingest {
   /** A Prometheus remote_write 1.0 request (already snappy-decompressed). */
   async promRemoteWrite(body: Buffer, tenant: string, receivedAt: number): Promise<IngestResult> {
     let msg: { timeseries?: { samples?: unknown[] }[]; metadata?: unknown[] };
+    this.check(PromWriteRequest, body, 'prometheus WriteRequest');
     try {
       msg = PromWriteRequest.decode(body) as never;
     } catch (e) {

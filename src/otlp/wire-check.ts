@@ -1,0 +1,198 @@
+import { isUtf8 } from 'node:buffer';
+import protobuf from 'protobufjs';
+
+/**
+ * A strict pass over protobuf wire data against a message type, before protobufjs decodes it.
+ *
+ * protobufjs is lenient where a receiver of untrusted input must not be: it decodes a known
+ * field by its declared type whatever wire type the sender used, it turns invalid UTF-8 in
+ * string fields into U+FFFD, and its recursive decoder has no depth limit of its own (pinned in
+ * test/unit/otlp/wire-check.test.ts). This walk refuses, with the field path and byte offset:
+ * truncated data, lengths past their enclosing message, wire types 3, 4, 6 and 7 (groups are not
+ * proto3), a known field sent with the wrong wire type, invalid UTF-8 in a string field,
+ * messages nested deeper than `maxDepth`, and more than `maxAttributes` KeyValues in one
+ * message. Unknown fields are skipped, as protobuf requires. It allocates nothing per field.
+ */
+
+export class WireError extends Error {
+  constructor(
+    readonly problem: string,
+    readonly at: number,
+    /** field names from the request down to where the problem is */
+    readonly path: string[],
+  ) {
+    super(problem);
+  }
+}
+
+export interface WireLimits {
+  /** message nesting levels below the request (AnyValue → KeyValueList → KeyValue → AnyValue is 3) */
+  maxDepth: number;
+  /** KeyValue entries in one message (its attributes, or the values of a kvlist) */
+  maxAttributes: number;
+}
+
+const enum Kind {
+  Varint = 0,
+  Fixed64 = 1,
+  Len = 2,
+  Fixed32 = 5,
+}
+
+interface FieldRule {
+  name: string;
+  wire: Kind;
+  /** repeated scalar: packed (LEN) accepted too */
+  packable: boolean;
+  utf8: boolean;
+  message?: MessageRule;
+  keyValues: boolean;
+}
+
+interface MessageRule {
+  name: string;
+  /** by field number */
+  byId: (FieldRule | undefined)[];
+}
+
+const VARINT_TYPES = new Set(['int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'bool']);
+const FIXED64_TYPES = new Set(['fixed64', 'sfixed64', 'double']);
+const FIXED32_TYPES = new Set(['fixed32', 'sfixed32', 'float']);
+
+const rules = new Map<protobuf.Type, MessageRule>();
+
+/** The rule of a message type, built once from protobufjs reflection. */
+function ruleOf(type: protobuf.Type): MessageRule {
+  let rule = rules.get(type);
+  if (rule) return rule;
+  rule = { name: type.name, byId: [] };
+  rules.set(type, rule); // before the fields: types refer to themselves (AnyValue)
+  for (const f of type.fieldsArray) {
+    f.resolve();
+    const t = f.resolvedType;
+    let wire: Kind;
+    let message: MessageRule | undefined;
+    if (t instanceof protobuf.Type) {
+      wire = Kind.Len;
+      message = ruleOf(t);
+    } else if (t instanceof protobuf.Enum || VARINT_TYPES.has(f.type)) {
+      wire = Kind.Varint;
+    } else if (FIXED64_TYPES.has(f.type)) {
+      wire = Kind.Fixed64;
+    } else if (FIXED32_TYPES.has(f.type)) {
+      wire = Kind.Fixed32;
+    } else {
+      wire = Kind.Len; // string, bytes
+    }
+    rule.byId[f.id] = {
+      name: f.name,
+      wire,
+      packable: f.repeated && wire !== Kind.Len,
+      utf8: f.type === 'string',
+      message,
+      keyValues: f.repeated && t instanceof protobuf.Type && t.name === 'KeyValue',
+    };
+  }
+  return rule;
+}
+
+class Walker {
+  pos = 0;
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly limits: WireLimits,
+  ) {}
+
+  /** Fails at the current byte; `field` is the name of the field being read, if any. */
+  fail(problem: string, field?: string): never {
+    throw new WireError(problem, this.pos, field === undefined ? [] : [field]);
+  }
+
+  varint(end: number, field?: string): number {
+    const buf = this.buf;
+    if (this.pos < end && buf[this.pos]! < 0x80) return buf[this.pos++]!;
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= end) this.fail('truncated varint', field);
+      const b = buf[this.pos++]!;
+      value += (b & 0x7f) * scale; // exact up to 2^53, enough for tags and lengths
+      if (b < 0x80) return value;
+      scale *= 128;
+    }
+    this.fail('varint longer than 10 bytes', field);
+  }
+
+  message(rule: MessageRule, end: number, depth: number): void {
+    if (depth > this.limits.maxDepth) this.fail(`nested deeper than ${this.limits.maxDepth} messages`);
+    const fields = rule.byId;
+    let keyValues = 0;
+    while (this.pos < end) {
+      const tag = this.varint(end);
+      const id = Math.floor(tag / 8);
+      const wire = tag & 7;
+      if (id === 0 || id > 0x1fffffff) this.fail(`invalid field number ${id}`);
+      const field = id < fields.length ? fields[id] : undefined;
+      const name = field?.name;
+      if (field && wire !== field.wire && !(field.packable && wire === Kind.Len)) {
+        this.fail(`wire type ${wire} where ${rule.name}.${field.name} needs ${field.wire}`, name);
+      }
+      if (wire === Kind.Len) {
+        const len = this.varint(end, name ?? String(id));
+        if (len > end - this.pos) this.fail(`length ${len} runs past the end of its message (${end - this.pos} bytes left)`, name ?? String(id));
+        const stop = this.pos + len;
+        if (field?.message) {
+          if (field.keyValues && ++keyValues > this.limits.maxAttributes) this.fail(`more than ${this.limits.maxAttributes} key-value pairs in one message`, name);
+          try {
+            this.message(field.message, stop, depth + 1);
+          } catch (e) {
+            if (e instanceof WireError) e.path.unshift(name!);
+            throw e;
+          }
+        } else if (field?.utf8) {
+          this.utf8(stop, name!);
+        } else if (field?.packable) {
+          this.packed(field.wire, stop, name!);
+        }
+        this.pos = stop;
+      } else if (wire === Kind.Varint) {
+        this.varint(end, name ?? String(id));
+      } else if (wire === Kind.Fixed64 || wire === Kind.Fixed32) {
+        const size = wire === Kind.Fixed64 ? 8 : 4;
+        if (end - this.pos < size) this.fail('truncated fixed-width value', name ?? String(id));
+        this.pos += size;
+      } else {
+        this.fail(`invalid wire type ${wire}`, name ?? String(id));
+      }
+    }
+  }
+
+  utf8(stop: number, field: string): void {
+    const buf = this.buf;
+    for (let i = this.pos; i < stop; i++) {
+      if (buf[i]! >= 0x80) {
+        if (!isUtf8(buf.subarray(this.pos, stop))) this.fail('string is not valid UTF-8', field);
+        return;
+      }
+    }
+  }
+
+  packed(wire: Kind, stop: number, field: string): void {
+    if (wire === Kind.Varint) {
+      while (this.pos < stop) this.varint(stop, field);
+    } else if ((stop - this.pos) % (wire === Kind.Fixed64 ? 8 : 4) !== 0) {
+      this.fail('packed fixed-width values of a partial length', field);
+    }
+  }
+}
+
+/** Throws WireError naming the first problem of `buf` as a `type` message within `limits`. */
+export function checkWire(type: protobuf.Type, buf: Uint8Array, limits: WireLimits): void {
+  const w = new Walker(buf, limits);
+  try {
+    w.message(ruleOf(type), buf.length, 0);
+  } catch (e) {
+    if (e instanceof WireError) e.message = `${e.path.join('.') || 'message'}: ${e.problem} (at byte ${e.at})`;
+    throw e;
+  }
+}
