@@ -52,6 +52,30 @@ describe('otlpJsonToMessage', () => {
     expect(span.startTimeUnixNano.toString()).toBe('1544712660000000000');
     expect(span.kind).toBe(2);
   });
+
+  it('accepts snake_case keys, enum names, base64 bytes and numeric strings for doubles', () => {
+    const msg = otlpJsonToMessage(SIGNALS.logs.request, JSON.stringify({
+      resource_logs: [{ scope_logs: [{ log_records: [{ severity_number: 'SEVERITY_NUMBER_WARN', body: { bytesValue: 'AAEC' }, attributes: [{ key: 'd', value: { doubleValue: '1.5' } }], time_unix_nano: 17 }] }] }],
+    }));
+    const r = leaves(SIGNALS.logs, msg as never)[0]!.item as { severityNumber: number; body: { bytesValue: Uint8Array }; attributes: { value: { doubleValue: number } }[] };
+    expect(r.severityNumber).toBe(13);
+    expect([...r.body.bytesValue]).toEqual([0, 1, 2]);
+    expect(r.attributes[0]!.value.doubleValue).toBe(1.5);
+  });
+
+  it('refuses a known field of the wrong JSON type, naming where (protobufjs alone would coerce it)', () => {
+    const bad = (record: unknown) => () => otlpJsonToMessage(SIGNALS.logs.request, JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [record] }] }] }));
+    const at = 'resourceLogs[0].scopeLogs[0].logRecords[0]';
+    expect(bad({ timeUnixNano: {} })).toThrow(`${at}.timeUnixNano: expected an integer, got an object`);
+    expect(bad({ timeUnixNano: '12abc' })).toThrow(/timeUnixNano: expected an integer/);
+    expect(bad({ severityNumber: 'loud' })).toThrow(/severityNumber: expected an integer or a SeverityNumber name/);
+    expect(bad({ body: [1] })).toThrow(`${at}.body: expected an object (AnyValue), got an array`);
+    expect(bad({ attributes: [{ key: 5 }] })).toThrow(`${at}.attributes[0].key: expected a string, got number 5`);
+    expect(bad({ droppedAttributesCount: -1 })).toThrow(/out of range for uint32/);
+    expect(bad({ body: { boolValue: 'yes' } })).toThrow(/body.boolValue: expected true or false/);
+    expect(bad({ body: { bytesValue: '!!' } })).toThrow(/body.bytesValue: is not a base64 string/);
+    expect(() => otlpJsonToMessage(SIGNALS.logs.request, JSON.stringify({ resourceLogs: [{ unknownField: { a: [1] } }] }))).not.toThrow();
+  });
 });
 
 describe('Admission', () => {
