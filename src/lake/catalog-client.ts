@@ -9,12 +9,61 @@ export class CatalogClient {
 
   constructor(private readonly cfg: Pick<Config, 'ICEBERG_CATALOG_URI' | 'ICEBERG_WAREHOUSE' | 'ICEBERG_CATALOG_TOKEN'>) {}
 
-  private async get(path: string): Promise<unknown> {
+  private async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
     const headers: Record<string, string> = {};
     if (this.cfg.ICEBERG_CATALOG_TOKEN) headers.authorization = `Bearer ${this.cfg.ICEBERG_CATALOG_TOKEN}`;
-    const res = await fetch(`${this.cfg.ICEBERG_CATALOG_URI.replace(/\/$/, '')}${path}`, { headers, signal: AbortSignal.timeout(5000) });
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${this.cfg.ICEBERG_CATALOG_URI.replace(/\/$/, '')}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`catalog answered ${res.status} for ${method} ${path}: ${(await res.text()).slice(0, 300)}`);
+    return res.status === 204 ? undefined : res.json();
+  }
+
+  private get(path: string): Promise<unknown> {
+    return this.request('GET', path);
+  }
+
+  /** The table's current snapshot: its id, its parent's and its manifest list; undefined when it has none. */
+  async currentSnapshot(namespace: string, table: string): Promise<{ id: string; parentId: string | undefined; manifestList: string } | undefined> {
+    const prefix = await this.urlPrefix();
+    const headers: Record<string, string> = {};
+    if (this.cfg.ICEBERG_CATALOG_TOKEN) headers.authorization = `Bearer ${this.cfg.ICEBERG_CATALOG_TOKEN}`;
+    const path = `/v1${prefix}/namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(table)}?snapshots=refs`;
+    const res = await fetch(`${this.cfg.ICEBERG_CATALOG_URI.replace(/\/$/, '')}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
     if (!res.ok) throw new Error(`catalog answered ${res.status} for GET ${path}`);
-    return res.json();
+    // Snapshot ids are 64-bit: read them as strings, not through a double.
+    const text = (await res.text()).replace(/("(?:current-snapshot-id|snapshot-id|parent-snapshot-id)"\s*:\s*)(-?\d+)/g, '$1"$2"');
+    const body = JSON.parse(text) as {
+      metadata: { 'current-snapshot-id'?: number | string | null; snapshots?: { 'snapshot-id': number | string; 'parent-snapshot-id'?: number | string; 'manifest-list': string }[] };
+    };
+    const current = body.metadata['current-snapshot-id'];
+    if (current === undefined || current === null || String(current) === '-1') return undefined;
+    const snap = body.metadata.snapshots?.find((s) => String(s['snapshot-id']) === String(current));
+    if (!snap) return undefined;
+    return { id: String(snap['snapshot-id']), parentId: snap['parent-snapshot-id'] === undefined ? undefined : String(snap['parent-snapshot-id']), manifestList: snap['manifest-list'] };
+  }
+
+  /**
+   * Points each table's main branch back from `from` to `to` (or removes the branch when `to`
+   * is undefined), in one multi-table commit that fails if any branch moved meanwhile.
+   */
+  async rollBack(namespace: string, tables: { table: string; from: string; to: string | undefined }[]): Promise<void> {
+    const prefix = await this.urlPrefix();
+    // Snapshot ids are 64-bit: written as JSON numbers without going through a double.
+    const changes = tables.map(({ table, from, to }) => ({
+      identifier: { namespace: [namespace], name: table },
+      requirements: [{ type: 'assert-ref-snapshot-id', ref: 'main', 'snapshot-id': `@@${from}@@` }],
+      updates: [to === undefined ? { action: 'remove-snapshot-ref', 'ref-name': 'main' } : { action: 'set-snapshot-ref', 'ref-name': 'main', type: 'branch', 'snapshot-id': `@@${to}@@` }],
+    }));
+    const text = JSON.stringify({ 'table-changes': changes }).replace(/"@@(-?\d+)@@"/g, '$1');
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.cfg.ICEBERG_CATALOG_TOKEN) headers.authorization = `Bearer ${this.cfg.ICEBERG_CATALOG_TOKEN}`;
+    const res = await fetch(`${this.cfg.ICEBERG_CATALOG_URI.replace(/\/$/, '')}/v1${prefix}/transactions/commit`, { method: 'POST', headers, body: text, signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`catalog answered ${res.status} to the rollback: ${(await res.text()).slice(0, 300)}`);
   }
 
   /** The URL prefix the catalog asks for (GET /v1/config overrides.prefix), '' when none. */

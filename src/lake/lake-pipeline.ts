@@ -15,6 +15,7 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import type { Admin } from 'kafkajs';
 import { isResourceError, LogBuffer } from './buffer.js';
 import { CatalogClient } from './catalog-client.js';
+import { SnapshotRepair } from './snapshot-repair.js';
 import { IcebergCommitter } from './committer.js';
 import { OffsetsTable, type PartitionOffsets } from './offsets-table.js';
 import { ensureLakeTables, isTransientLakeError, openLakeSession, qualifiedNamespace, type LakeSession } from './session.js';
@@ -44,6 +45,7 @@ export class LakePipeline implements Component {
   private committer: IcebergCommitter | undefined;
   private offsetsTable: OffsetsTable;
   private readonly catalog: CatalogClient;
+  private repair: SnapshotRepair | undefined;
   private lakeOffsets: PartitionOffsets = new Map();
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -85,6 +87,10 @@ export class LakePipeline implements Component {
     this.buffer = new LogBuffer(this.session.connection, cfg.LAKE_SPOOL_DIR);
     await this.buffer.init();
     this.committer = new IcebergCommitter(this.session.connection, `${qualifiedNamespace(cfg)}.logs`, this.offsetsTable);
+    this.repair = new SnapshotRepair(this.session.connection, this.catalog, cfg.ICEBERG_NAMESPACE, ['logs', 'appender_offsets'], this.log);
+    // A writer that failed right after a commit whose files were then deleted leaves a broken
+    // snapshot behind (see SnapshotRepair): mend it before reading the offsets.
+    await retry(() => this.repair!.run(), this.retryOptions('check the current snapshots'));
     this.lakeOffsets = await this.offsetsTable.load(this.session.connection);
 
     const consumer = this.kafka.consumer({
@@ -245,7 +251,9 @@ export class LakePipeline implements Component {
         try {
           return await this.committer!.commit(buffer.partitionRanges, batchId);
         } catch (e) {
-          // An unknown outcome may have landed: look before writing again.
+          // An unknown outcome may have landed, and DuckDB deletes the data files of a commit it
+          // saw fail: roll back a snapshot left without its files, else look before writing again.
+          if (e instanceof LakehouseError && e.kind === 'unknown-outcome' && (await this.rolledBackBrokenCommit())) throw e;
           if (e instanceof LakehouseError && e.kind === 'unknown-outcome' && (await this.batchLanded(batchId))) {
             return { rows: records, committed: nextOffsets(buffer), alreadyCommitted: [] };
           }
@@ -321,6 +329,18 @@ export class LakePipeline implements Component {
       if (this.buffer) this.updateBufferGauges(this.buffer);
     } catch (err) {
       this.log.debug({ err }, 'lag update failed');
+    }
+  }
+
+  /** Whether a snapshot without its data files was found and rolled back (see SnapshotRepair). */
+  private async rolledBackBrokenCommit(): Promise<boolean> {
+    try {
+      const tables = (await this.repair?.run()) ?? [];
+      if (tables.length > 0) this.metrics.lakeCommitRetries.inc({ kind: 'rolled_back' });
+      return tables.length > 0;
+    } catch (err) {
+      this.log.warn({ err }, 'checking the current snapshots failed');
+      return false;
     }
   }
 
