@@ -13,13 +13,24 @@ if [ "$was_running" = 0 ] && [ "${STACK_KEEP:-0}" != 1 ]; then
   trap 'bash stack/stack.sh down' EXIT
 fi
 
-report=$(mktemp -t vitest-report.XXXXXX.json)
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
-# One plain closing line that any CI can read.
-node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
-' "$report" || true
-rm -f "$report"
+run_vitest() {
+  local report
+  report=$(mktemp -t vitest-report.XXXXXX.json)
+  npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+  # One plain closing line that any CI can read.
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    console.log(`vitest ${process.argv.slice(2).join(" ")}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  ' "$report" "$@" || true
+  rm -f "$report"
+}
+
+if [ $# -gt 0 ]; then
+  run_vitest "$@"
+else
+  # The chaos suite stops and starts parts of the shared stack: never beside the integration tests.
+  run_vitest --project unit --project integration
+  run_vitest --project chaos
+fi
 exit $status
