@@ -1,4 +1,5 @@
 import type protobuf from 'protobufjs';
+import type { ItemRules } from './wire-check.js';
 import {
   ExportLogsServiceRequest,
   ExportLogsServiceResponse,
@@ -33,6 +34,8 @@ export interface SignalSpec {
   weight(item: Obj): number;
   /** why an item must be rejected, or null when it is fine */
   invalid(item: Obj): string | null;
+  /** the same judgement (weight and invalid), made on the wire by checkWire */
+  items: ItemRules;
 }
 
 const len = (v: unknown): number => (v instanceof Uint8Array ? v.length : 0);
@@ -65,6 +68,10 @@ export const SIGNALS: Record<OtlpSignal, SignalSpec> = {
     partialField: 'rejectedLogRecords',
     weight: () => 1,
     invalid: (r) => idProblem(r, 'traceId', 16, false) ?? idProblem(r, 'spanId', 8, false),
+    items: {
+      type: ExportLogsServiceRequest.lookupType('opentelemetry.proto.logs.v1.LogRecord'),
+      ids: [{ id: 9, name: 'traceId', size: 16, required: false }, { id: 10, name: 'spanId', size: 8, required: false }],
+    },
   },
   traces: {
     signal: 'traces',
@@ -80,6 +87,10 @@ export const SIGNALS: Record<OtlpSignal, SignalSpec> = {
     weight: () => 1,
     invalid: (s) =>
       idProblem(s, 'traceId', 16, true) ?? idProblem(s, 'spanId', 8, true) ?? idProblem(s, 'parentSpanId', 8, false),
+    items: {
+      type: ExportTraceServiceRequest.lookupType('opentelemetry.proto.trace.v1.Span'),
+      ids: [{ id: 1, name: 'traceId', size: 16, required: true }, { id: 2, name: 'spanId', size: 8, required: true }, { id: 4, name: 'parentSpanId', size: 8, required: false }],
+    },
   },
   metrics: {
     signal: 'metrics',
@@ -94,6 +105,12 @@ export const SIGNALS: Record<OtlpSignal, SignalSpec> = {
     partialField: 'rejectedDataPoints',
     weight: dataPoints,
     invalid: (m) => (typeof m.name === 'string' && m.name.length > 0 ? null : 'metric name is empty'),
+    items: {
+      type: ExportMetricsServiceRequest.lookupType('opentelemetry.proto.metrics.v1.Metric'),
+      ids: [],
+      nonEmpty: { id: 1, problem: 'metric name is empty' },
+      weightFields: [5, 7, 9, 10, 11],
+    },
   },
 };
 

@@ -32,6 +32,32 @@ export interface WireLimits {
   maxAttributes: number;
 }
 
+/**
+ * What makes one item of a request (a LogRecord, Span or Metric) acceptable, checked during the
+ * walk so that a request whose items are all fine never needs a full decode.
+ */
+export interface ItemRules {
+  type: protobuf.Type;
+  /** bytes fields of a fixed size: empty allowed unless required */
+  ids: { id: number; name: string; size: number; required: boolean }[];
+  /** a string field that must not be empty (with the message when it is) */
+  nonEmpty?: { id: number; problem: string };
+  /** the oneof of message fields whose repeated field 1 is counted as the item's weight (metric data points); else weight 1 */
+  weightFields?: number[];
+}
+
+/** What the walk found of the items. */
+export interface ItemReport {
+  items: number;
+  /** sum of the valid items' weights */
+  accepted: number;
+  /** sum of max(1, weight) of the invalid items */
+  rejected: number;
+  firstProblem?: string;
+  /** the walk could not judge the items exactly (e.g. a oneof set twice): decode instead */
+  undecided: boolean;
+}
+
 const enum Kind {
   Varint = 0,
   Fixed64 = 1,
@@ -98,10 +124,35 @@ function ruleOf(type: protobuf.Type): MessageRule {
 
 class Walker {
   pos = 0;
+  readonly report: ItemReport = { items: 0, accepted: 0, rejected: 0, undecided: false };
+  private readonly itemRule: MessageRule | undefined;
   constructor(
     private readonly buf: Uint8Array,
     private readonly limits: WireLimits,
-  ) {}
+    private readonly itemRules?: ItemRules,
+  ) {
+    this.itemRule = itemRules ? ruleOf(itemRules.type) : undefined;
+  }
+
+  /** Count of field-1 entries directly in the message at [from, stop), already walked. */
+  private countFieldOne(from: number, stop: number): number {
+    const saved = this.pos;
+    this.pos = from;
+    let n = 0;
+    while (this.pos < stop) {
+      const tag = this.varint(stop);
+      const wire = tag & 7;
+      if (tag >>> 3 === 1) n++;
+      if (wire === Kind.Len) {
+        const l = this.varint(stop);
+        this.pos += l;
+      }
+      else if (wire === Kind.Varint) this.varint(stop);
+      else this.pos += wire === Kind.Fixed64 ? 8 : 4;
+    }
+    this.pos = saved;
+    return n;
+  }
 
   /** Fails at the current byte; `field` is the name of the field being read, if any. */
   fail(problem: string, field?: string): never {
@@ -127,6 +178,11 @@ class Walker {
     if (depth > this.limits.maxDepth) this.fail(`nested deeper than ${this.limits.maxDepth} messages`);
     const fields = rule.byId;
     let keyValues = 0;
+    const item = rule === this.itemRule ? this.itemRules : undefined;
+    const idLengths = item ? item.ids.map(() => 0) : undefined;
+    let nonEmptyLength = 0;
+    let weight = 1;
+    let weightFieldsSeen = 0;
     while (this.pos < end) {
       const tag = this.varint(end);
       const id = Math.floor(tag / 8);
@@ -141,10 +197,19 @@ class Walker {
         const len = this.varint(end, name ?? String(id));
         if (len > end - this.pos) this.fail(`length ${len} runs past the end of its message (${end - this.pos} bytes left)`, name ?? String(id));
         const stop = this.pos + len;
+        if (item) {
+          for (let i = 0; i < item.ids.length; i++) if (item.ids[i]!.id === id) idLengths![i] = len;
+          if (item.nonEmpty?.id === id) nonEmptyLength = len;
+        }
         if (field?.message) {
           if (field.keyValues && ++keyValues > this.limits.maxAttributes) this.fail(`more than ${this.limits.maxAttributes} key-value pairs in one message`, name);
           try {
+            const from = this.pos;
             this.message(field.message, stop, depth + 1);
+            if (item?.weightFields?.includes(id)) {
+              weight = this.countFieldOne(from, stop);
+              weightFieldsSeen++;
+            }
           } catch (e) {
             if (e instanceof WireError) e.path.unshift(name!);
             throw e;
@@ -164,6 +229,27 @@ class Walker {
       } else {
         this.fail(`invalid wire type ${wire}`, name ?? String(id));
       }
+    }
+    if (item) this.judge(item, idLengths!, nonEmptyLength, item.weightFields ? (weightFieldsSeen === 0 ? 0 : weight) : 1, weightFieldsSeen > 1);
+  }
+
+  /** Counts one item as accepted or rejected, with the same reasons as SignalSpec.invalid. */
+  private judge(item: ItemRules, idLengths: number[], nonEmptyLength: number, weight: number, ambiguous: boolean): void {
+    const r = this.report;
+    r.items++;
+    if (ambiguous) r.undecided = true;
+    let problem: string | undefined;
+    for (let i = 0; i < item.ids.length && problem === undefined; i++) {
+      const { name, size, required } = item.ids[i]!;
+      const n = idLengths[i]!;
+      if (n === 0 ? required : n !== size) problem = `${name} must be ${size} bytes${required ? '' : ' or empty'}, got ${n}`;
+    }
+    if (problem === undefined && item.nonEmpty && nonEmptyLength === 0) problem = item.nonEmpty.problem;
+    if (problem === undefined) {
+      r.accepted += weight;
+    } else {
+      r.rejected += Math.max(1, weight);
+      r.firstProblem ??= problem;
     }
   }
 
@@ -186,13 +272,17 @@ class Walker {
   }
 }
 
-/** Throws WireError naming the first problem of `buf` as a `type` message within `limits`. */
-export function checkWire(type: protobuf.Type, buf: Uint8Array, limits: WireLimits): void {
-  const w = new Walker(buf, limits);
+/**
+ * Throws WireError naming the first problem of `buf` as a `type` message within `limits`; with
+ * `items`, also reports how many of the request's items are acceptable.
+ */
+export function checkWire(type: protobuf.Type, buf: Uint8Array, limits: WireLimits, items?: ItemRules): ItemReport {
+  const w = new Walker(buf, limits, items);
   try {
     w.message(ruleOf(type), buf.length, 0);
   } catch (e) {
     if (e instanceof WireError) e.message = `${e.path.join('.') || 'message'}: ${e.problem} (at byte ${e.at})`;
     throw e;
   }
+  return w.report;
 }

@@ -1,6 +1,8 @@
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { ExportLogsServiceRequest, ExportMetricsServiceRequest, PromWriteRequest, type AnyValue } from '../../../src/otlp/codec.js';
+import { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, PromWriteRequest, type AnyValue } from '../../../src/otlp/codec.js';
+import { leaves, SIGNALS } from '../../../src/otlp/signals.js';
+import { prng } from '../../chaos/corpus.js';
 import { checkWire, WireError } from '../../../src/otlp/wire-check.js';
 import { kv, logsRequest } from '../../helpers/otlp.js';
 
@@ -84,5 +86,56 @@ describe('checkWire', () => {
     const many = sample(Object.fromEntries(Array.from({ length: 1100 }, (_, i) => [`k${i}`, { stringValue: 'v' }])));
     expect(refuse(ExportLogsServiceRequest, many)).toThrow(/attributes: more than 1024 key-value pairs/);
     checkWire(ExportLogsServiceRequest, many, { maxDepth: 64, maxAttributes: 2000 });
+  });
+});
+
+describe('checkWire item report', () => {
+  /** What the decode path decides: accepted weight, rejected count and first problem. */
+  function decoded(spec: (typeof SIGNALS)[keyof typeof SIGNALS], bytes: Uint8Array) {
+    let accepted = 0;
+    let rejected = 0;
+    let firstProblem: string | undefined;
+    const all = leaves(spec, spec.request.decode(bytes) as never);
+    for (const leaf of all) {
+      const problem = spec.invalid(leaf.item);
+      if (problem === null) accepted += spec.weight(leaf.item);
+      else {
+        rejected += Math.max(1, spec.weight(leaf.item));
+        firstProblem ??= problem;
+      }
+    }
+    return { items: all.length, accepted, rejected, firstProblem };
+  }
+
+  it('judges items as the decode path does, on generated logs, traces and metrics', () => {
+    const rand = prng(7);
+    const id = (sizes: number[]) => Buffer.alloc(sizes[Math.floor(rand() * sizes.length)]!, 7);
+    for (let n = 0; n < 300; n++) {
+      const count = Math.floor(rand() * 6);
+      const logs = ExportLogsServiceRequest.encode({ resourceLogs: [{ scopeLogs: [{ logRecords: Array.from({ length: count }, () => ({ traceId: id([0, 16, 16, 16, 15]), spanId: id([0, 8, 8, 9]), body: { stringValue: 'x' } })) }] }] } as never).finish();
+      const traces = ExportTraceServiceRequest.encode({ resourceSpans: [{ scopeSpans: [{ spans: Array.from({ length: count }, () => ({ traceId: id([16, 16, 0, 4]), spanId: id([8, 8, 0]), parentSpanId: id([0, 8, 3]), name: 's', links: [{ traceId: Buffer.alloc(3) }] })) }] }, { resource: {} }] } as never).finish();
+      const kinds = ['gauge', 'sum', 'histogram', 'summary', 'none'];
+      const metrics = ExportMetricsServiceRequest.encode({
+        resourceMetrics: [{ scopeMetrics: [{ metrics: Array.from({ length: count }, () => {
+          const kind = kinds[Math.floor(rand() * kinds.length)]!;
+          const points = Array.from({ length: Math.floor(rand() * 4) }, () => ({ timeUnixNano: 1 }));
+          return { name: rand() < 0.2 ? '' : 'm', ...(kind === 'none' ? {} : { [kind]: { dataPoints: points } }) };
+        }) }] }],
+      } as never).finish();
+      for (const [spec, bytes] of [[SIGNALS.logs, logs], [SIGNALS.traces, traces], [SIGNALS.metrics, metrics]] as const) {
+        const report = checkWire(spec.request, bytes, limits, spec.items);
+        expect(report.undecided).toBe(false);
+        expect({ items: report.items, accepted: report.accepted, rejected: report.rejected, firstProblem: report.firstProblem }).toEqual(decoded(spec, bytes));
+      }
+    }
+  });
+
+  it('leaves a metric with two data kinds to the decoder', () => {
+    const w = protobuf.Writer.create();
+    w.uint32((1 << 3) | 2).string('m');
+    w.uint32((5 << 3) | 2).bytes(new Uint8Array(0));
+    w.uint32((7 << 3) | 2).bytes(new Uint8Array(0));
+    const req = len(1, len(2, len(2, w.finish())));
+    expect(checkWire(ExportMetricsServiceRequest, req, limits, SIGNALS.metrics.items).undecided).toBe(true);
   });
 });
