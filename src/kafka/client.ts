@@ -1,3 +1,4 @@
+import './crc32c.js'; // before kafkajs: see crc32c.ts
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../telemetry/logger.js';
 

@@ -1,3 +1,4 @@
+import './crc32c.js'; // before kafkajs: see crc32c.ts
 import { Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
 import { LakehouseError } from '../core/errors.js';
 import type { Component } from '../core/lifecycle.js';
