@@ -1,4 +1,4 @@
-import { readdir, unlink, writeFile } from 'node:fs/promises';
+import { readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -104,7 +104,7 @@ export class LogBuffer {
     await this.removeStaleSpoolFiles();
   }
 
-  /** Spool files left behind by an appender that was killed between writing and loading one. */
+  /** Spool files and DuckDB spill directories left behind by an appender that was killed. */
   private async removeStaleSpoolFiles(): Promise<void> {
     let names: string[];
     try {
@@ -113,9 +113,10 @@ export class LogBuffer {
       return;
     }
     for (const name of names) {
-      const m = /^otel-lakehouse-(\d+)-\d+\.ndjson$/.exec(name);
-      if (!m || isAlive(Number(m[1]))) continue;
-      await unlink(join(this.spoolDir, name)).catch(() => {});
+      const file = /^otel-lakehouse-(\d+)-\d+\.ndjson$/.exec(name);
+      if (file && !isAlive(Number(file[1]))) await unlink(join(this.spoolDir, name)).catch(() => {});
+      const spill = /^otel-lakehouse-duckdb-(\d+)$/.exec(name);
+      if (spill && !isAlive(Number(spill[1]))) await rm(join(this.spoolDir, name), { recursive: true, force: true }).catch(() => {});
     }
   }
 

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '../config/schema.js';
 import { LakehouseError } from '../core/errors.js';
@@ -82,7 +84,10 @@ export class LakePipeline implements Component {
     // DuckDB holds the buffer; cap its memory near the buffer size so a full buffer cannot
     // take the process far past it (DuckDB spills or fails instead).
     const memoryLimitMb = cfg.DUCKDB_MEMORY_LIMIT_MB ?? Math.max(256, Math.ceil(cfg.BUFFER_SIZE_MB * 3));
-    this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb }), this.retryOptions('open lake session', isTransientLakeError));
+    // Spill files go beside the spool files, one directory per process (removed by the buffer
+    // once the process is gone), not into the working directory.
+    const tempDirectory = join(cfg.LAKE_SPOOL_DIR ?? tmpdir(), `otel-lakehouse-duckdb-${process.pid}`);
+    this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb, tempDirectory }), this.retryOptions('open lake session', isTransientLakeError));
     await retry(() => ensureLakeTables(this.session!.connection, cfg), this.retryOptions('create lake tables', isTransientLakeError));
     this.buffer = new LogBuffer(this.session.connection, cfg.LAKE_SPOOL_DIR);
     await this.buffer.init();

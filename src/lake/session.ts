@@ -41,6 +41,8 @@ export interface LakeSession {
 export interface SessionOptions {
   /** DuckDB memory_limit in MB; unset leaves DuckDB's default */
   memoryLimitMb?: number | undefined;
+  /** where DuckDB spills when over its memory limit (its default is `.tmp` in the working directory) */
+  tempDirectory?: string | undefined;
   threads?: number | undefined;
 }
 
@@ -57,6 +59,7 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
   if (cfg.DUCKDB_EXTENSION_DIRECTORY) options.extension_directory = cfg.DUCKDB_EXTENSION_DIRECTORY;
   const memoryLimit = opts.memoryLimitMb ?? cfg.DUCKDB_MEMORY_LIMIT_MB;
   if (memoryLimit) options.memory_limit = `${memoryLimit}MB`;
+  if (opts.tempDirectory) options.temp_directory = opts.tempDirectory;
   const threads = opts.threads ?? cfg.DUCKDB_THREADS;
   if (threads) options.threads = String(threads);
 
