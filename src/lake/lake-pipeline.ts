@@ -18,7 +18,7 @@ import type { Admin } from 'kafkajs';
 import { isResourceError, LogBuffer } from './buffer.js';
 import { CatalogClient } from './catalog-client.js';
 import { SnapshotRepair } from './snapshot-repair.js';
-import { IcebergCommitter } from './committer.js';
+import { IcebergCommitter, type CommitResult } from './committer.js';
 import { OffsetsTable, type PartitionOffsets } from './offsets-table.js';
 import { ensureLakeTables, isTransientLakeError, openLakeSession, qualifiedNamespace, type LakeSession } from './session.js';
 
@@ -83,7 +83,7 @@ export class LakePipeline implements Component {
 
     // DuckDB holds the buffer; cap its memory near the buffer size so a full buffer cannot
     // take the process far past it (DuckDB spills or fails instead).
-    const memoryLimitMb = cfg.DUCKDB_MEMORY_LIMIT_MB ?? Math.max(256, Math.ceil(cfg.BUFFER_SIZE_MB * 3));
+    const memoryLimitMb = cfg.DUCKDB_MEMORY_LIMIT_MB ?? Math.max(128, Math.ceil(cfg.BUFFER_SIZE_MB * 1.5));
     // Spill files go beside the spool files, one directory per process (removed by the buffer
     // once the process is gone), not into the working directory.
     const tempDirectory = join(cfg.LAKE_SPOOL_DIR ?? tmpdir(), `otel-lakehouse-duckdb-${process.pid}`);
@@ -262,6 +262,12 @@ export class LakePipeline implements Component {
           if (e instanceof LakehouseError && e.kind === 'unknown-outcome' && (await this.batchLanded(batchId))) {
             return { rows: records, committed: nextOffsets(buffer), alreadyCommitted: [] };
           }
+          // Over DuckDB's memory limit (or out of disk): the same commit would fail again. Commit
+          // the partitions one at a time instead, each with its own offsets, so each needs less.
+          if (isResourceError(e) && buffer.partitionRanges.size > 1) {
+            this.log.warn({ err: e, partitions: buffer.partitionRanges.size }, 'the commit ran out of memory; committing partition by partition');
+            return await this.commitByPartition(buffer, batchId);
+          }
           throw e;
         }
       },
@@ -335,6 +341,23 @@ export class LakePipeline implements Component {
     } catch (err) {
       this.log.debug({ err }, 'lag update failed');
     }
+  }
+
+  /**
+   * One commit per partition, each with that partition's offsets. A failure part-way is retried
+   * whole: the partitions already in the lake are then skipped by the committer.
+   */
+  private async commitByPartition(buffer: LogBuffer, batchId: string): Promise<CommitResult> {
+    const total: CommitResult = { rows: 0, committed: new Map(), alreadyCommitted: [] };
+    for (const [partition, range] of buffer.partitionRanges) {
+      const part = await this.committer!.commit(new Map([[partition, range]]), `${batchId}-p${partition}`);
+      total.rows += part.rows;
+      for (const [p, next] of part.committed) total.committed.set(p, next);
+      total.alreadyCommitted.push(...part.alreadyCommitted);
+    }
+    // The caller counts one commit; the others are counted here.
+    if (buffer.partitionRanges.size > 1) this.metrics.lakeCommits.inc(buffer.partitionRanges.size - 1);
+    return total;
   }
 
   /** Whether a snapshot without its data files was found and rolled back (see SnapshotRepair). */

@@ -80,6 +80,11 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
       }
     }
     await connection.run(`SET TimeZone = 'UTC'`);
+    // Each file written to S3 holds one multipart-upload part in memory, of size
+    // s3_uploader_max_filesize / s3_uploader_max_parts: 76 MiB by default (800 GB / 10,000),
+    // for every file open at once (one per tenant and day in a commit). 50 GiB gives 5.1 MiB
+    // parts, just over S3's 5 MiB minimum, and is far above any data file we write.
+    await connection.run(`SET s3_uploader_max_filesize = '50GiB'`);
     const endpoint = new URL(cfg.S3_ENDPOINT);
     await connection.run(
       `CREATE OR REPLACE SECRET lake_s3 (TYPE s3, KEY_ID ${sqlString(cfg.S3_ACCESS_KEY)}, SECRET ${sqlString(cfg.S3_SECRET_KEY)}, ` +
