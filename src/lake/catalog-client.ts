@@ -1,42 +1,37 @@
 import type { Config } from '../config/schema.js';
 
 /**
- * A small read-only client of the Iceberg REST catalog, for what DuckDB does not report: the
- * summary of a table's current snapshot (files and records added by the last commit).
+ * A small client of the Iceberg REST catalog, for what DuckDB does not do: read a table's
+ * location and current snapshot, and roll a branch back (see SnapshotRepair).
  */
 export class CatalogClient {
   private prefix: string | undefined;
 
   constructor(private readonly cfg: Pick<Config, 'ICEBERG_CATALOG_URI' | 'ICEBERG_WAREHOUSE' | 'ICEBERG_CATALOG_TOKEN'>) {}
 
-  private async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  /** One request; the answer's text (64-bit snapshot ids must not go through JSON numbers). */
+  private async send(method: 'GET' | 'POST', path: string, body?: string): Promise<string> {
     const headers: Record<string, string> = {};
     if (this.cfg.ICEBERG_CATALOG_TOKEN) headers.authorization = `Bearer ${this.cfg.ICEBERG_CATALOG_TOKEN}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${this.cfg.ICEBERG_CATALOG_URI.replace(/\/$/, '')}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!res.ok) throw new Error(`catalog answered ${res.status} for ${method} ${path}: ${(await res.text()).slice(0, 300)}`);
-    return res.status === 204 ? undefined : res.json();
+    const res = await fetch(`${this.cfg.ICEBERG_CATALOG_URI.replace(/\/$/, '')}${path}`, { method, headers, body, signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`catalog answered ${res.status} for ${method} ${path}: ${text.slice(0, 300)}`);
+    return text;
   }
 
-  private get(path: string): Promise<unknown> {
-    return this.request('GET', path);
+  private async get(path: string): Promise<unknown> {
+    return JSON.parse(await this.send('GET', path));
+  }
+
+  private async tablePath(namespace: string, table: string): Promise<string> {
+    return `/v1${await this.urlPrefix()}/namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(table)}?snapshots=refs`;
   }
 
   /** The table's current snapshot: its id, its parent's and its manifest list; undefined when it has none. */
   async currentSnapshot(namespace: string, table: string): Promise<{ id: string; parentId: string | undefined; manifestList: string } | undefined> {
-    const prefix = await this.urlPrefix();
-    const headers: Record<string, string> = {};
-    if (this.cfg.ICEBERG_CATALOG_TOKEN) headers.authorization = `Bearer ${this.cfg.ICEBERG_CATALOG_TOKEN}`;
-    const path = `/v1${prefix}/namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(table)}?snapshots=refs`;
-    const res = await fetch(`${this.cfg.ICEBERG_CATALOG_URI.replace(/\/$/, '')}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) throw new Error(`catalog answered ${res.status} for GET ${path}`);
     // Snapshot ids are 64-bit: read them as strings, not through a double.
-    const text = (await res.text()).replace(/("(?:current-snapshot-id|snapshot-id|parent-snapshot-id)"\s*:\s*)(-?\d+)/g, '$1"$2"');
+    const text = (await this.send('GET', await this.tablePath(namespace, table))).replace(/("(?:current-snapshot-id|snapshot-id|parent-snapshot-id)"\s*:\s*)(-?\d+)/g, '$1"$2"');
     const body = JSON.parse(text) as {
       metadata: { 'current-snapshot-id'?: number | string | null; snapshots?: { 'snapshot-id': number | string; 'parent-snapshot-id'?: number | string; 'manifest-list': string }[] };
     };
@@ -60,10 +55,7 @@ export class CatalogClient {
       updates: [to === undefined ? { action: 'remove-snapshot-ref', 'ref-name': 'main' } : { action: 'set-snapshot-ref', 'ref-name': 'main', type: 'branch', 'snapshot-id': `@@${to}@@` }],
     }));
     const text = JSON.stringify({ 'table-changes': changes }).replace(/"@@(-?\d+)@@"/g, '$1');
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (this.cfg.ICEBERG_CATALOG_TOKEN) headers.authorization = `Bearer ${this.cfg.ICEBERG_CATALOG_TOKEN}`;
-    const res = await fetch(`${this.cfg.ICEBERG_CATALOG_URI.replace(/\/$/, '')}/v1${prefix}/transactions/commit`, { method: 'POST', headers, body: text, signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) throw new Error(`catalog answered ${res.status} to the rollback: ${(await res.text()).slice(0, 300)}`);
+    await this.send('POST', `/v1${prefix}/transactions/commit`, text);
   }
 
   /** The URL prefix the catalog asks for (GET /v1/config overrides.prefix), '' when none. */
@@ -77,8 +69,7 @@ export class CatalogClient {
 
   /** The table's location (its base URI in the warehouse). */
   async tableLocation(namespace: string, table: string): Promise<string> {
-    const prefix = await this.urlPrefix();
-    const body = (await this.get(`/v1${prefix}/namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(table)}?snapshots=refs`)) as {
+    const body = (await this.get(await this.tablePath(namespace, table))) as {
       metadata: { location: string };
     };
     return body.metadata.location;
@@ -86,8 +77,7 @@ export class CatalogClient {
 
   /** The summary of the table's current snapshot (string values, as the catalog gives them). */
   async currentSnapshotSummary(namespace: string, table: string): Promise<Record<string, string> | undefined> {
-    const prefix = await this.urlPrefix();
-    const body = (await this.get(`/v1${prefix}/namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(table)}?snapshots=refs`)) as {
+    const body = (await this.get(await this.tablePath(namespace, table))) as {
       metadata: { 'current-snapshot-id'?: number | string; snapshots?: { 'snapshot-id': number | string; summary?: Record<string, string> }[] };
     };
     const current = body.metadata['current-snapshot-id'];

@@ -15,7 +15,7 @@ import { TENANT_ID_PATTERN } from '../config/schema.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import type { Admin } from 'kafkajs';
-import { isResourceError, LogBuffer } from './buffer.js';
+import { isOutOfMemory, isResourceError, LogBuffer } from './buffer.js';
 import { CatalogClient } from './catalog-client.js';
 import { SnapshotRepair } from './snapshot-repair.js';
 import { IcebergCommitter, type CommitResult } from './committer.js';
@@ -264,7 +264,7 @@ export class LakePipeline implements Component {
           }
           // Over DuckDB's memory limit (or out of disk): the same commit would fail again. Commit
           // the partitions one at a time instead, each with its own offsets, so each needs less.
-          if (OUT_OF_MEMORY.test((e as Error).message) && buffer.partitionRanges.size > 1) {
+          if (isOutOfMemory(e) && buffer.partitionRanges.size > 1) {
             this.log.warn({ err: e, partitions: buffer.partitionRanges.size }, 'the commit ran out of memory; committing partition by partition');
             return await this.commitByPartition(buffer, batchId);
           }
@@ -380,9 +380,6 @@ export class LakePipeline implements Component {
     }
   }
 }
-
-/** A commit that failed for want of memory or disk (not an outage: those are retried as they are). */
-const OUT_OF_MEMORY = /out of memory|could not allocate|no space left|ENOSPC/i;
 
 function nextOffsets(buffer: LogBuffer): Map<number, bigint> {
   const m = new Map<number, bigint>();

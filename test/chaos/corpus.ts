@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 import { ExportLogsServiceRequest, ExportTraceServiceRequest, type AnyValue } from '../../src/otlp/codec.js';
 import { logsRequest } from '../helpers/otlp.js';
+import { prng } from '../helpers/prng.js';
 
 /**
  * A generated corpus of bad OTLP input. Every case in it is malformed or over a limit, so a
@@ -21,17 +22,6 @@ export interface BadCase {
   mayBeValid?: boolean;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so a failing case can be found again. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ts = 1_763_800_000_000_000_000n;
 

@@ -104,6 +104,15 @@ describe('chaos: faults under load, then reconciliation', () => {
 
   // ---- load ------------------------------------------------------------------------------
 
+  /** The trace id of one traces request attempt: the run id, the slot and the attempt. */
+  function traceIdOf(slot: number, attempt: number): Buffer {
+    const b = Buffer.alloc(16);
+    b.write(id, 0, 'hex');
+    b.writeUInt32BE(slot, 8);
+    b.writeUInt32BE(attempt, 12);
+    return b;
+  }
+
   const slots: Slot[] = [];
   const answers: Record<string, number> = {};
   let lastAckAt = 0;
@@ -126,10 +135,7 @@ describe('chaos: faults under load, then reconciliation', () => {
       return { path: '/v1/logs', body: Buffer.from(ExportLogsServiceRequest.encode({ resourceLogs: [{ resource, scopeLogs: [{ logRecords }] }] } as never).finish()) };
     }
     if (s.kind === 'traces') {
-      const traceId = Buffer.alloc(16);
-      traceId.writeUInt32BE(s.slot, 8);
-      traceId.writeUInt32BE(attempt, 12);
-      traceId.write(id, 0, 'hex');
+      const traceId = traceIdOf(s.slot, attempt);
       const span = { traceId, spanId: randomBytes(8), name: `chaos ${s.slot} ${attempt}`, kind: 2, startTimeUnixNano: now.toString(), endTimeUnixNano: (now + 1000n).toString() };
       return { path: '/v1/traces', body: Buffer.from(ExportTraceServiceRequest.encode({ resourceSpans: [{ resource, scopeSpans: [{ spans: [span] }] }] } as never).finish()) };
     }
@@ -326,13 +332,7 @@ describe('chaos: faults under load, then reconciliation', () => {
       for (const s of acked.filter((x) => x.kind === kind)) m.get(s.tenant)!.add(key(s));
       return m;
     };
-    const traceKey = (s: Slot) => {
-      const b = Buffer.alloc(16);
-      b.writeUInt32BE(s.slot, 8);
-      b.writeUInt32BE(s.acked!, 12);
-      b.write(id, 0, 'hex');
-      return b.toString('hex');
-    };
+    const traceKey = (s: Slot) => traceIdOf(s.slot, s.acked!).toString('hex');
     const expectedTraces = byTenant('traces', traceKey);
     const expectedSeries = byTenant('metrics', (s) => `${s.slot} ${s.acked}`);
     const hotStart = Date.now();

@@ -1,3 +1,4 @@
+import { prng } from '../../helpers/prng.js';
 import { describe, expect, it } from 'vitest';
 import { decodeLogsRequest, encodeLogsRequest, type AnyValue, type KeyValue, type LogsRequest } from '../../../src/otlp/codec.js';
 import { mapLogsRequest, type LogRow } from '../../../src/otlp/logs-mapping.js';
@@ -57,17 +58,6 @@ function same(bytes: Uint8Array): void {
   expect(ndjsonRows(bytes)).toEqual(expected(mapLogsRequest(decodeLogsRequest(bytes), CTX.tenant, RECEIVED)));
 }
 
-/** A small deterministic PRNG (mulberry32), so a failure names its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STRINGS = ['', 'plain', 'quote " and \\ backslash', 'new\nline\ttab\r', 'ctl \u0001\u001f\u007f', 'ünïcødé 🚀 日本語', '\u2028sep', '__proto__', '12', 'service.name', 'host.name', 'deployment.environment', 'deployment.environment.name', 'k'];
 

@@ -2,7 +2,7 @@ import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, PromWriteRequest, type AnyValue } from '../../../src/otlp/codec.js';
 import { leaves, SIGNALS } from '../../../src/otlp/signals.js';
-import { prng } from '../../chaos/corpus.js';
+import { prng } from '../../helpers/prng.js';
 import { checkWire, WireError } from '../../../src/otlp/wire-check.js';
 import { kv, logsRequest } from '../../helpers/otlp.js';
 
