@@ -120,7 +120,7 @@ export class LogBuffer {
     for (const name of names) {
       const file = /^otel-lakehouse-(\d+)-\d+\.ndjson$/.exec(name);
       if (file && !isAlive(Number(file[1]))) await unlink(join(this.spoolDir, name)).catch(() => {});
-      const spill = /^otel-lakehouse-duckdb-(\d+)$/.exec(name);
+      const spill = /^otel-lakehouse-duckdb-(\d+)-[0-9a-f]+$/.exec(name);
       if (spill && !isAlive(Number(spill[1]))) await rm(join(this.spoolDir, name), { recursive: true, force: true }).catch(() => {});
     }
   }

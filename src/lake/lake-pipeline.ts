@@ -84,9 +84,9 @@ export class LakePipeline implements Component {
     // DuckDB holds the buffer; cap its memory near the buffer size so a full buffer cannot
     // take the process far past it (DuckDB spills or fails instead).
     const memoryLimitMb = cfg.DUCKDB_MEMORY_LIMIT_MB ?? Math.max(128, Math.ceil(cfg.BUFFER_SIZE_MB * 1.5));
-    // Spill files go beside the spool files, one directory per process (removed by the buffer
-    // once the process is gone), not into the working directory.
-    const tempDirectory = join(cfg.LAKE_SPOOL_DIR ?? tmpdir(), `otel-lakehouse-duckdb-${process.pid}`);
+    // Spill files go beside the spool files, one directory per pipeline (two in one process must
+    // not share one; removed by the buffer once the process is gone), not into the working directory.
+    const tempDirectory = join(cfg.LAKE_SPOOL_DIR ?? tmpdir(), `otel-lakehouse-duckdb-${process.pid}-${randomUUID().slice(0, 8)}`);
     this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb, tempDirectory }), this.retryOptions('open lake session', isTransientLakeError));
     await retry(() => ensureLakeTables(this.session!.connection, cfg), this.retryOptions('create lake tables', isTransientLakeError));
     this.buffer = new LogBuffer(this.session.connection, cfg.LAKE_SPOOL_DIR);
