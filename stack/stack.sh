@@ -174,13 +174,25 @@ install_opensearch() {
   touch "$stamp"
 }
 
+# The REST catalog runs through a small launcher that serializes its changes (see the comment
+# in stack/iceberg/SerialCommitCatalogServer.java): compiled once per source version.
+install_iceberg() {
+  install_maven iceberg-rest
+  local classes="$CACHE/iceberg-rest/classes" src="$HERE/iceberg/SerialCommitCatalogServer.java"
+  local stamp="$classes/.built-$(digest "$src")"
+  [ -f "$stamp" ] && return 0
+  rm -rf "$classes" && mkdir -p "$classes"
+  javac -cp "$CACHE/iceberg-rest/lib/*" -d "$classes" "$src" || die "compiling the REST catalog launcher failed"
+  touch "$stamp"
+}
+
 install_for() { # service
   case "$1" in
     prometheus) install_prometheus ;;
     loki) install_loki ;;
     opensearch) install_opensearch ;;
     kafka) install_maven kafka ;;
-    iceberg) install_maven iceberg-rest ;;
+    iceberg) install_iceberg ;;
     minio) install_minio ;;
     *) die "unknown service '$1' (known: ${SERVICES[*]})" ;;
   esac
@@ -189,7 +201,7 @@ install_for() { # service
 cmd_install() {
   install_prometheus
   install_maven kafka
-  install_maven iceberg-rest
+  install_iceberg
   install_minio
   install_loki
   install_opensearch
@@ -321,8 +333,7 @@ start_iceberg() {
   CATALOG_REST_PORT=$ICEBERG_PORT \
     spawn iceberg java -Xms128m -Xmx768m -Djava.awt.headless=true \
       -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
-      -Dorg.slf4j.simpleLogger.log.org.apache.iceberg.rest.RESTCatalogServer=info \
-      -cp "$CACHE/iceberg-rest/lib/*" org.apache.iceberg.rest.RESTCatalogServer
+      -cp "$CACHE/iceberg-rest/classes:$CACHE/iceberg-rest/lib/*" org.apache.iceberg.rest.SerialCommitCatalogServer
 }
 
 start_prometheus() {

@@ -40,12 +40,13 @@ export class IcebergCommitter {
 
   async commit(ranges: ReadonlyMap<number, PartitionRange>, batchId: string): Promise<CommitResult> {
     const c = this.connection;
+    const committed = new Map<number, bigint>();
+    const alreadyCommitted: number[] = [];
+    let rows: number;
     await c.run('BEGIN TRANSACTION');
     try {
       const lake = await this.offsets.load(c);
       const conditions: string[] = [];
-      const committed = new Map<number, bigint>();
-      const alreadyCommitted: number[] = [];
       for (const [partition, range] of ranges) {
         const lakeNext = lake.get(partition) ?? 0n;
         if (range.last < lakeNext) {
@@ -63,15 +64,33 @@ export class IcebergCommitter {
       const inserted = await c.runAndReadAll(
         `INSERT INTO ${this.logsTable} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM buffer_logs WHERE ${conditions.join(' OR ')}`,
       );
-      const rows = Number(inserted.getRows()[0]?.[0] ?? 0);
+      rows = Number(inserted.getRows()[0]?.[0] ?? 0);
       await c.run(
         this.offsets.insertSql([...committed].map(([partition, nextOffset]) => ({ partition, nextOffset })), batchId),
       );
       await c.run('COMMIT');
-      return { rows, committed, alreadyCommitted };
     } catch (e) {
       await c.run('ROLLBACK').catch(() => {});
       throw classify(e);
+    }
+    await this.confirm(batchId);
+    return { rows, committed, alreadyCommitted };
+  }
+
+  /**
+   * Reads the batch back from the offsets table. A catalog may acknowledge a commit it did not
+   * keep (Apache's REST fixture does, when another commit races it): treated as a conflict, so
+   * the batch is committed again. An error of the read itself leaves the outcome unknown.
+   */
+  private async confirm(batchId: string): Promise<void> {
+    let landed: boolean;
+    try {
+      landed = await this.offsets.hasBatch(this.connection, batchId);
+    } catch (e) {
+      throw new LakehouseError('COMMIT_UNKNOWN', `Iceberg commit acknowledged, but reading it back failed: ${(e as Error).message}`, { cause: e });
+    }
+    if (!landed) {
+      throw new LakehouseError('COMMIT_CONFLICT', `Iceberg commit acknowledged by the catalog but batch ${batchId} is not in the offsets table: committing it again`);
     }
   }
 }

@@ -19,15 +19,23 @@ function toRecord(partition: number, m: KafkaMessage): ReadRecord {
   };
 }
 
-/** Total number of records in `topic` (sum of high watermarks). */
+/**
+ * Total number of records in `topic` (sum of high watermarks). A broker that has just restarted
+ * answers "does not host this topic-partition" until it has loaded the partition: asked again.
+ */
 export async function topicSize(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
-  } finally {
-    await admin.disconnect();
+  for (let attempt = 0; ; attempt++) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
+    } catch (e) {
+      if (attempt >= 60) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      await admin.disconnect();
+    }
   }
 }
 
