@@ -58,10 +58,6 @@ child.stdout.on('data', (d) => {
     if (line.includes('"flushed to Iceberg"')) flushes.push(JSON.parse(line));
   }
 });
-const metric = async (name) => {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-};
 let readyAt;
 for (;;) {
   try {
@@ -69,11 +65,27 @@ for (;;) {
   } catch {}
   await new Promise((r) => setTimeout(r, 100));
 }
+// Where the memory is: the appender's own account at the sample with the highest RSS.
+const memoryOf = (text) => {
+  const one = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0) / 1e6;
+  const sum = (name) => [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0) / 1e6;
+  return {
+    rssMb: one('otel_lakehouse_process_process_resident_memory_bytes'),
+    nodeHeapUsedMb: one('otel_lakehouse_process_nodejs_heap_size_used_bytes'),
+    nodeHeapTotalMb: one('otel_lakehouse_process_nodejs_heap_size_total_bytes'),
+    nodeExternalMb: one('otel_lakehouse_process_nodejs_external_memory_bytes'),
+    duckdbBufferManagerMb: sum('otel_lakehouse_lake_duckdb_memory_bytes'),
+  };
+};
 let peakRss = 0;
 let rows = 0;
+let memoryAtPeak;
 while (rows < total) {
   await new Promise((r) => setTimeout(r, 250));
-  rows = await metric('otel_lakehouse_lake_rows_committed_total');
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  rows = Number(/^otel_lakehouse_lake_rows_committed_total (\S+)$/m.exec(text)?.[1] ?? 0);
+  const memory = memoryOf(text);
+  if (!memoryAtPeak || memory.rssMb > memoryAtPeak.rssMb) memoryAtPeak = memory;
   peakRss = Math.max(peakRss, procStats(child.pid).peakRssMb);
 }
 const doneAt = performance.now();
@@ -101,6 +113,8 @@ const doc = {
   cpuSecondsPerMillionRecords: round((stats.cpuSeconds / total) * 1e6, 2),
   cpuSecondsTotal: round(stats.cpuSeconds, 2),
   peakRssMb: round(Math.max(peakRss, stats.peakRssMb), 0),
+  // At the sample with the highest RSS (every 250 ms; DuckDB's figure is refreshed every 5 s).
+  memoryAtPeakMb: Object.fromEntries(Object.entries(memoryAtPeak ?? {}).map(([k, v]) => [k.replace(/Mb$/, ''), round(v, 0)])),
   flushes: flushes.length,
   flushMs: { min: flushMs[0], median: flushMs[Math.floor(flushMs.length / 2)], max: flushMs.at(-1) },
   dataFiles: Number(files[0]),
@@ -109,6 +123,7 @@ const doc = {
 process.stdout.write(JSON.stringify(doc) + '\n');
 process.stderr.write(`\nappender (lake pipeline): ${total} records (${doc.otlpMegabytes} MB OTLP) from ${partitions} partitions, BUFFER_SIZE_MB=${bufferMb}\n` +
   `  ${doc.recordsPerSecond} records/s, ${doc.otlpMegabytesPerSecond} MB/s, ${doc.cpuSecondsPerMillionRecords} CPU s per million records (all threads), peak RSS ${doc.peakRssMb} MB\n` +
+  `  at the highest sample: ${JSON.stringify(doc.memoryAtPeakMb)} MB\n` +
   `  ${doc.flushes} flushes (${doc.flushMs.min}/${doc.flushMs.median}/${doc.flushMs.max} ms min/median/max), ${doc.dataFiles} data files, ${doc.parquetBytesPerRecord} Parquet bytes per record\n`);
 await admin.deleteTopics({ topics: [topic, `${topic}-dlq`] }).catch(() => {});
 await admin.disconnect();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '../config/schema.js';
 import { LakehouseError } from '../core/errors.js';
@@ -53,7 +54,10 @@ export class LakePipeline implements Component {
   private stopping = false;
   private readonly abort = new AbortController();
   private lagTimer: NodeJS.Timeout | undefined;
+  private memoryTimer: NodeJS.Timeout | undefined;
   private admin: Admin | undefined;
+  /** A second connection to the buffer's DuckDB, for memory statistics while the first is busy. */
+  private statsConnection: DuckDBConnection | undefined;
   private running = false;
   /** The consumer's heartbeat, kept from the latest batch, so a long flush keeps the membership. */
   private heartbeat: (() => Promise<void>) | undefined;
@@ -132,7 +136,9 @@ export class LakePipeline implements Component {
       }
     }, Math.min(1000, cfg.BUFFER_TIME_SECONDS * 250));
     this.admin = this.kafka.admin();
+    this.statsConnection = await this.session.instance.connect();
     this.lagTimer = setInterval(() => void this.updateLag(), 10_000);
+    this.memoryTimer = setInterval(() => void this.updateDuckdbMemory(), 5000);
     this.running = true;
     this.log.info({ topic: cfg.REDPANDA_TOPIC, group: cfg.APPENDER_GROUP_ID, bufferMb: cfg.BUFFER_SIZE_MB, bufferSeconds: cfg.BUFFER_TIME_SECONDS }, 'lake pipeline started');
   }
@@ -144,6 +150,7 @@ export class LakePipeline implements Component {
     this.running = false;
     clearInterval(this.timer);
     clearInterval(this.lagTimer);
+    clearInterval(this.memoryTimer);
     await this.admin?.disconnect().catch(() => {});
     const consumer = this.consumer;
     try {
@@ -154,6 +161,8 @@ export class LakePipeline implements Component {
       if (consumer) await consumer.disconnect();
       this.consumer = undefined;
       await this.dlq.stop();
+      this.statsConnection?.closeSync();
+      this.statsConnection = undefined;
       this.session?.close();
       this.session = undefined;
       this.log.info('lake pipeline stopped');
@@ -340,6 +349,22 @@ export class LakePipeline implements Component {
       if (this.buffer) this.updateBufferGauges(this.buffer);
     } catch (err) {
       this.log.debug({ err }, 'lag update failed');
+    }
+  }
+
+  /** DuckDB's own account of its memory, by tag, and what it has spilled. */
+  private async updateDuckdbMemory(): Promise<void> {
+    try {
+      if (!this.statsConnection) return;
+      const reader = await this.statsConnection.runAndReadAll('SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory()');
+      let spilled = 0;
+      for (const [tag, used, temp] of reader.getRows()) {
+        this.metrics.lakeDuckdbMemory.set({ tag: String(tag).toLowerCase() }, Number(used));
+        spilled += Number(temp);
+      }
+      this.metrics.lakeDuckdbSpilled.set(spilled);
+    } catch (err) {
+      this.log.debug({ err }, 'reading DuckDB memory statistics failed');
     }
   }
 

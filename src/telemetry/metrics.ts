@@ -61,6 +61,17 @@ export function createMetrics() {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers: [registry],
     }),
+    lakeDuckdbMemory: new Gauge({
+      name: 'otel_lakehouse_lake_duckdb_memory_bytes',
+      help: "Memory held by DuckDB's buffer manager, by tag (duckdb_memory()); allocations outside it are not counted.",
+      labelNames: ['tag'] as const,
+      registers: [registry],
+    }),
+    lakeDuckdbSpilled: new Gauge({
+      name: 'otel_lakehouse_lake_duckdb_spilled_bytes',
+      help: "Bytes DuckDB has spilled to its temporary directory (LAKE_SPOOL_DIR).",
+      registers: [registry],
+    }),
     lakeRowsCommitted: new Counter({ name: 'otel_lakehouse_lake_rows_committed_total', help: 'Rows committed to the Iceberg logs table.', registers: [registry] }),
     lakeDataFiles: new Counter({ name: 'otel_lakehouse_lake_data_files_committed_total', help: 'Parquet data files added to the Iceberg logs table (from the commit\'s snapshot summary).', registers: [registry] }),
     lakeCommits: new Counter({ name: 'otel_lakehouse_lake_commits_total', help: 'Iceberg commits that landed.', registers: [registry] }),
