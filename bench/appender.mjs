@@ -2,7 +2,9 @@
 // with the appender's CPU, peak RSS and flush durations, against the local stack.
 //
 //   npm run bench:appender     BENCH_RECORDS (default 500000, in 1000-record OTLP requests),
-//                              BENCH_BUFFER_MB (default 100), BENCH_PARTITIONS (default 6)
+//                              BENCH_BUFFER_MB (default 100), BENCH_PARTITIONS (default 6),
+//                              BENCH_BUFFER_SECONDS (default 1; a larger value lets the buffer fill to
+//                              BENCH_BUFFER_MB, as in production, at the cost of a late last flush)
 // Prints one JSON document on stdout and a human summary on stderr.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +16,7 @@ import { logsRequestBody, procStats, root, round, stackEnv } from './lib.mjs';
 const total = Number(process.env.BENCH_RECORDS ?? 500_000);
 const bufferMb = Number(process.env.BENCH_BUFFER_MB ?? 100);
 const partitions = Number(process.env.BENCH_PARTITIONS ?? 6);
+const bufferSeconds = Number(process.env.BENCH_BUFFER_SECONDS ?? 1);
 const perRequest = 1000;
 const run = randomBytes(3).toString('hex');
 const topic = `bench-lake-${run}`;
@@ -43,7 +46,7 @@ process.stderr.write(`pre-filled ${topic}: ${total} records, ${round(otlpBytes /
 // 2. Drain it with the appender.
 const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), 'dist/cli/appender.js'], {
   cwd: root,
-  env: { ...process.env, ...env, REDPANDA_TOPIC: topic, APPENDER_GROUP_ID: `bench-${run}`, ICEBERG_NAMESPACE: namespace, TOPIC_PARTITIONS: String(partitions), BUFFER_SIZE_MB: String(bufferMb), BUFFER_TIME_SECONDS: '1', BUFFER_MAX_RECORDS: '100000000', APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'info' },
+  env: { ...process.env, ...env, REDPANDA_TOPIC: topic, APPENDER_GROUP_ID: `bench-${run}`, ICEBERG_NAMESPACE: namespace, TOPIC_PARTITIONS: String(partitions), BUFFER_SIZE_MB: String(bufferMb), BUFFER_TIME_SECONDS: String(bufferSeconds), BUFFER_MAX_RECORDS: '100000000', APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'info' },
   stdio: ['ignore', 'pipe', 2],
 });
 process.on('exit', () => child.kill('SIGKILL')); // never leave it behind
@@ -106,6 +109,7 @@ const doc = {
   records: total,
   otlpMegabytes: round(otlpBytes / 1e6, 1),
   bufferSizeMb: bufferMb,
+  bufferTimeSeconds: bufferSeconds,
   partitions,
   seconds: round(seconds, 2),
   recordsPerSecond: round(total / seconds, 0),
