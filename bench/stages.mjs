@@ -38,7 +38,7 @@ async function stage(name, fn) {
 const env = stackEnv();
 const run = randomBytes(3).toString('hex');
 const cfg = loadConfig({ ...process.env, ...env, ICEBERG_NAMESPACE: `bench_${run}`, APPENDER_GROUP_ID: `bench-${run}` });
-const session = await openLakeSession(cfg, { memoryLimitMb: 4096 });
+const session = await openLakeSession(cfg, { memoryLimitMb: 4096, utcPartitionTransforms: process.env.BENCH_ICU_TRANSFORMS !== '1' });
 await ensureLakeTables(session.connection, cfg);
 const spool = mkdtempSync(join(tmpdir(), 'bench-stages-'));
 const buffer = new LogBuffer(session.connection, spool);

@@ -92,7 +92,7 @@ export class LakePipeline implements Component {
     // Spill files go beside the spool files, one directory per pipeline (two in one process must
     // not share one; removed by the buffer once the process is gone), not into the working directory.
     const tempDirectory = join(cfg.LAKE_SPOOL_DIR ?? tmpdir(), `otel-lakehouse-duckdb-${process.pid}-${randomUUID().slice(0, 8)}`);
-    this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb, tempDirectory }), this.retryOptions('open lake session', isTransientLakeError));
+    this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb, tempDirectory, utcPartitionTransforms: true }), this.retryOptions('open lake session', isTransientLakeError));
     await retry(() => ensureLakeTables(this.session!.connection, cfg), this.retryOptions('create lake tables', isTransientLakeError));
     this.buffer = new LogBuffer(this.session.connection, cfg.LAKE_SPOOL_DIR);
     await this.buffer.init();

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Config } from '../config/schema.js';
+import { registerUtcTransforms } from './utc-transforms.js';
 
 /** The alias the Iceberg REST catalog is attached under in every DuckDB session. */
 export const CATALOG = 'lake';
@@ -44,6 +45,8 @@ export interface SessionOptions {
   /** where DuckDB spills when over its memory limit (its default is `.tmp` in the working directory) */
   tempDirectory?: string | undefined;
   threads?: number | undefined;
+  /** compute Iceberg's day/month/year partition values by arithmetic in UTC (see utc-transforms.ts): for writers */
+  utcPartitionTransforms?: boolean | undefined;
 }
 
 /**
@@ -84,6 +87,7 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
       }
     }
     await connection.run(`SET TimeZone = 'UTC'`);
+    if (opts.utcPartitionTransforms) registerUtcTransforms(connection);
     // Each file written to S3 holds one multipart-upload part in memory, of size
     // s3_uploader_max_filesize / s3_uploader_max_parts: 76 MiB by default (800 GB / 10,000),
     // for every file open at once (one per tenant and day in a commit). 50 GiB gives 5.1 MiB
