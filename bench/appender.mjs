@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Kafka, logLevel } from 'kafkajs';
-import { logsRequestBody, procStats, root, round, stackEnv } from './lib.mjs';
+import { logsRequestBody, procStats, promSum, promValue, root, round, stackEnv } from './lib.mjs';
 
 const total = Number(process.env.BENCH_RECORDS ?? 500_000);
 const bufferMb = Number(process.env.BENCH_BUFFER_MB ?? 100);
@@ -70,8 +70,8 @@ for (;;) {
 }
 // Where the memory is: the appender's own account at the sample with the highest RSS.
 const memoryOf = (text) => {
-  const one = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0) / 1e6;
-  const sum = (name) => [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0) / 1e6;
+  const one = (name) => promValue(text, name) / 1e6;
+  const sum = (name) => promSum(text, name) / 1e6;
   return {
     rssMb: one('otel_lakehouse_process_process_resident_memory_bytes'),
     nodeHeapUsedMb: one('otel_lakehouse_process_nodejs_heap_size_used_bytes'),
@@ -86,7 +86,7 @@ let memoryAtPeak;
 while (rows < total) {
   await new Promise((r) => setTimeout(r, 250));
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  rows = Number(/^otel_lakehouse_lake_rows_committed_total (\S+)$/m.exec(text)?.[1] ?? 0);
+  rows = promValue(text, 'otel_lakehouse_lake_rows_committed_total');
   const memory = memoryOf(text);
   if (!memoryAtPeak || memory.rssMb > memoryAtPeak.rssMb) memoryAtPeak = memory;
   peakRss = Math.max(peakRss, procStats(child.pid).peakRssMb);

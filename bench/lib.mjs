@@ -69,6 +69,20 @@ export function procStats(pid) {
   return { cpuSeconds, peakRssMb: hwm, rssMb: rss };
 }
 
+/**
+ * The value of one series in a Prometheus text exposition: `series` is the name with its labels
+ * as exposed (e.g. `x_total{sink="loki"}`); 0 when absent.
+ */
+export function promValue(text, series) {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+/** The sum of a metric's values over all its label sets. */
+export function promSum(text, name) {
+  return text.split('\n').filter((l) => l.startsWith(`${name}{`)).reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
 export function percentile(sorted, p) {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { ExportMetricsServiceRequest } from '../dist/otlp/codec.js';
-import { logsRequestBody, procStats, root, round, stackEnv } from './lib.mjs';
+import { logsRequestBody, procStats, promValue, root, round, stackEnv } from './lib.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
 const rate = Number(process.env.BENCH_RATE ?? 20);
@@ -76,7 +76,7 @@ await producer.disconnect();
 const expected = sent * records;
 function rawHistogram(text, sink) {
   const buckets = [...text.matchAll(new RegExp(`^otel_lakehouse_sink_hot_path_latency_seconds_bucket\\{le="([^"]+)",sink="${sink}"\\} (\\S+)$`, 'gm'))].map((m) => [m[1], Number(m[2])]);
-  const count = Number(new RegExp(`^otel_lakehouse_sink_hot_path_latency_seconds_count\\{sink="${sink}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const count = promValue(text, `otel_lakehouse_sink_hot_path_latency_seconds_count{sink="${sink}"}`);
   return { buckets, count };
 }
 function histogram(text, sink) {
@@ -102,7 +102,7 @@ async function waitDelivered(n) {
   return t;
 }
 function items(text, sink) {
-  return Number(new RegExp(`^otel_lakehouse_sink_items_total\\{sink="${sink}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return promValue(text, `otel_lakehouse_sink_items_total{sink="${sink}"}`);
 }
 const text = await waitDelivered((warm + sent) * records);
 const elapsed = (performance.now() - start) / 1000;
