@@ -53,7 +53,7 @@ const sink = new ByteSink();
 for (let r = 0; r < total / 1000; r++) {
   const tenant = `tenant-${r % 4}`;
   sink.reset();
-  logsRequestToNdjson(logsRequestBody(1000, r % 8), { tenant, fallbackMicros: 0n, partition: 0, offset: 0n }, sink);
+  logsRequestToNdjson(logsRequestBody(1000, r), { tenant, fallbackMicros: 0n, partition: 0, offset: 0n }, sink);
   const messages = sink.view().toString('utf8').trim().split('\n').map((line) => {
     const row = JSON.parse(line);
     delete row.kafka_partition;

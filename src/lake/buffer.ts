@@ -10,17 +10,39 @@ export const LOG_COLUMNS = [
   'service_name', 'deployment_environment', 'host_name', 'scope_name', 'scope_version', 'attributes', 'resource_attributes',
 ] as const;
 
-const BUFFER_DDL = `CREATE TABLE IF NOT EXISTS buffer_logs (
+/**
+ * The buffer table. The attribute maps are kept as their JSON text and become MAPs only as the
+ * commit reads them (`BUFFER_ROWS`): DuckDB stores a MAP(VARCHAR, VARCHAR) value entry by entry,
+ * which made each load cost about twice as much (bench/stages.mjs), while the cast at commit time
+ * costs next to nothing beside the Parquet write. read_json has parsed the text already, so it
+ * is valid JSON, and the writer (logs-ndjson.ts) writes each map as an object of string values
+ * with unique keys, the shape the cast takes.
+ */
+const BUFFER_COLUMNS = `(
   "timestamp" TIMESTAMPTZ, observed_timestamp TIMESTAMPTZ, tenant_id VARCHAR, severity VARCHAR, severity_number INTEGER,
   body VARCHAR, trace_id VARCHAR, span_id VARCHAR, service_name VARCHAR, deployment_environment VARCHAR, host_name VARCHAR,
-  scope_name VARCHAR, scope_version VARCHAR, attributes MAP(VARCHAR, VARCHAR), resource_attributes MAP(VARCHAR, VARCHAR),
+  scope_name VARCHAR, scope_version VARCHAR, attributes JSON, resource_attributes JSON,
   kafka_partition INTEGER, kafka_offset BIGINT)`;
+
+/**
+ * Where the buffer table lives: an in-memory database of its own, attached with DuckDB's
+ * in-memory compression. The rows of a 100 MB buffer (OTLP bytes) took ~156 MB of DuckDB memory
+ * uncompressed and ~51 MB compressed; uncompressed they outgrew the memory limit and DuckDB
+ * spilled them to disk and read them back at the commit, which cost more than the compression
+ * (bench/appender.mjs).
+ */
+export const BUFFER_DATABASE = 'appender_buffer';
+export const BUFFER_TABLE = `${BUFFER_DATABASE}.buffer_logs`;
+
+/** The buffered rows as the Iceberg table `logs` types them, with their Kafka partition and offset. */
+export const BUFFER_ROWS = `(SELECT * REPLACE (attributes::MAP(VARCHAR, VARCHAR) AS attributes,
+  resource_attributes::MAP(VARCHAR, VARCHAR) AS resource_attributes) FROM ${BUFFER_TABLE})`;
 
 /** How read_json reads the NDJSON rows of logs-ndjson.ts (timestamps as epoch microseconds). */
 const JSON_COLUMNS = `{'timestamp': 'BIGINT', 'observed_timestamp': 'BIGINT', 'tenant_id': 'VARCHAR', 'severity': 'VARCHAR',
   'severity_number': 'INTEGER', 'body': 'VARCHAR', 'trace_id': 'VARCHAR', 'span_id': 'VARCHAR', 'service_name': 'VARCHAR',
   'deployment_environment': 'VARCHAR', 'host_name': 'VARCHAR', 'scope_name': 'VARCHAR', 'scope_version': 'VARCHAR',
-  'attributes': 'MAP(VARCHAR, VARCHAR)', 'resource_attributes': 'MAP(VARCHAR, VARCHAR)', 'kafka_partition': 'INTEGER',
+  'attributes': 'JSON', 'resource_attributes': 'JSON', 'kafka_partition': 'INTEGER',
   'kafka_offset': 'BIGINT'}`;
 
 const LOAD_SELECT = `make_timestamptz("timestamp"), make_timestamptz(observed_timestamp), tenant_id, severity,
@@ -105,7 +127,8 @@ export class LogBuffer {
   }
 
   async init(): Promise<void> {
-    await this.connection.run(BUFFER_DDL);
+    await this.connection.run(`ATTACH IF NOT EXISTS ':memory:' AS ${BUFFER_DATABASE} (COMPRESS)`);
+    await this.connection.run(`CREATE TABLE IF NOT EXISTS ${BUFFER_TABLE} ${BUFFER_COLUMNS}`);
     await this.removeStaleSpoolFiles();
   }
 
@@ -185,7 +208,7 @@ export class LogBuffer {
     try {
       await writeFile(file, bytes);
       await this.connection.run(
-        `INSERT INTO buffer_logs SELECT ${LOAD_SELECT} FROM read_json('${file.replaceAll("'", "''")}', ` +
+        `INSERT INTO ${BUFFER_TABLE} SELECT ${LOAD_SELECT} FROM read_json('${file.replaceAll("'", "''")}', ` +
           `format = 'newline_delimited', auto_detect = false, maximum_object_size = ${maxObject}, columns = ${JSON_COLUMNS})`,
       );
     } finally {
@@ -203,7 +226,9 @@ export class LogBuffer {
   }
 
   async clear(): Promise<void> {
-    await this.connection.run('DELETE FROM buffer_logs');
+    // A new table rather than DELETE: the deleted rows' storage stays behind in DuckDB and made
+    // the next loads slower (bench/stages.mjs over several flushes).
+    await this.connection.run(`CREATE OR REPLACE TABLE ${BUFFER_TABLE} ${BUFFER_COLUMNS}`);
     this.ranges.clear();
     this.bytes = 0;
     this.records = 0;

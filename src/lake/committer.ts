@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.js';
-import { LOG_COLUMNS, type PartitionRange } from './buffer.js';
+import { BUFFER_ROWS, LOG_COLUMNS, type PartitionRange } from './buffer.js';
 import type { OffsetsTable } from './offsets-table.js';
 import { sqlIdent } from './session.js';
 
@@ -62,7 +62,7 @@ export class IcebergCommitter {
         return { rows: 0, committed, alreadyCommitted };
       }
       const inserted = await c.runAndReadAll(
-        `INSERT INTO ${this.logsTable} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM buffer_logs WHERE ${conditions.join(' OR ')}`,
+        `INSERT INTO ${this.logsTable} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${BUFFER_ROWS} WHERE ${conditions.join(' OR ')}`,
       );
       rows = Number(inserted.getRows()[0]?.[0] ?? 0);
       await c.run(

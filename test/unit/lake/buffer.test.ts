@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { LogBuffer } from '../../../src/lake/buffer.js';
+import { BUFFER_ROWS, BUFFER_TABLE, LogBuffer } from '../../../src/lake/buffer.js';
+import { sqlString } from '../../../src/lake/session.js';
 import { encodeLogsRequest } from '../../../src/otlp/codec.js';
 import { kv } from '../../helpers/otlp.js';
 
@@ -42,11 +43,13 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     expect(b.stage(request(tricky, 'line "one"\n'), { tenant: 'acme', fallbackMicros: 5n, partition: 3, offset: 41n })).toBe(2);
     expect(await b.load()).toEqual([]);
     const r = await c.runAndReadAll(
-      `SELECT epoch_us("timestamp"), tenant_id, severity, body, service_name, attributes, resource_attributes, kafka_partition, kafka_offset FROM buffer_logs ORDER BY body NULLS LAST`,
+      `SELECT epoch_us("timestamp"), tenant_id, severity, body, service_name, attributes, resource_attributes, kafka_partition, kafka_offset FROM ${BUFFER_ROWS} ORDER BY body NULLS LAST`,
     );
     const rows = r.getRowsJson() as unknown as [string, string, string, string, string, { key: string; value: string }[], { key: string; value: string }[], number, string][];
     expect(rows[0]!.slice(0, 5)).toEqual([String(TIME / 1000n), 'acme', 'INFO', 'line "one"\n', 'svc']);
     expect(asObject(rows[0]![5])).toEqual(Object.fromEntries(tricky));
+    // in the order they were sent
+    expect(rows[0]![5].map((e) => e.key)).toEqual(tricky.map(([k]) => k));
     expect(asObject(rows[0]![6])).toEqual({ 'k8s.pod.name': 'p' });
     expect([rows[0]![7], rows[0]![8]]).toEqual([3, '41']);
     // the empty record: receive time, no body, an empty map
@@ -54,6 +57,12 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     expect(b.recordCount).toBe(2);
     expect(b.byteSize).toBeGreaterThan(0);
     expect(b.partitionRanges.get(3)).toEqual({ first: 41n, last: 41n });
+    // the rows are MAPs as the commit reads them
+    const types = (await c.runAndReadAll(`SELECT typeof(attributes), typeof(resource_attributes) FROM ${BUFFER_ROWS} LIMIT 1`)).getRows()[0];
+    expect(types).toEqual(['MAP(VARCHAR, VARCHAR)', 'MAP(VARCHAR, VARCHAR)']);
+    await b.clear();
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${BUFFER_TABLE}`)).getRows()[0]![0]).toBe(0n);
+    expect(b.isEmpty).toBe(true);
   });
 
   it('leaves out, whole, a record whose rows DuckDB refuses, and loads its neighbours', async () => {
@@ -66,10 +75,29 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     const rejected = await b.load();
     expect(rejected.map((r) => r.offset)).toEqual([11n]);
     expect(rejected[0]!.error.message).toMatch(/json|malformed|NaN/i);
-    const offsets = (await c.runAndReadAll('SELECT DISTINCT kafka_offset FROM buffer_logs ORDER BY 1')).getRows().map((r) => r[0]);
+    const offsets = (await c.runAndReadAll(`SELECT DISTINCT kafka_offset FROM ${BUFFER_TABLE} ORDER BY 1`)).getRows().map((r) => r[0]);
     expect(offsets).toEqual([10n, 13n]);
     expect(b.recordCount).toBe(4);
     expect(b.partitionRanges.get(0)).toEqual({ first: 10n, last: 13n });
+  });
+
+  // The buffer keeps the maps as JSON text and the commit casts them (BUFFER_ROWS): what it relies on.
+  it('pins DuckDB\'s JSON to MAP(VARCHAR, VARCHAR) cast: entry order kept, duplicates not refused, only objects taken', async () => {
+    const { c } = await buffer();
+    const one = async (json: string) => (await c.runAndReadAll(`SELECT map_keys(${sqlString(json)}::JSON::MAP(VARCHAR, VARCHAR)), map_values(${sqlString(json)}::JSON::MAP(VARCHAR, VARCHAR))`)).getRowsJson()[0];
+    expect(await one('{"b":"1","a":"2"}')).toEqual([['b', 'a'], ['1', '2']]);
+    expect(await one('{}')).toEqual([[], []]);
+    // duplicate keys would pass into the table as they are: the NDJSON writer removes them
+    expect(await one('{"a":"1","a":"2"}')).toEqual([['a', 'a'], ['1', '2']]);
+    await expect(one('[1]')).rejects.toThrow(/Expected OBJECT/);
+  });
+
+  it('buffers attributes sent twice under one key once, with the last value, as the mapping does', async () => {
+    const { b, c } = await buffer();
+    b.stage(request([['k', '1'], ['other', 'x'], ['k', '2']]), { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 1n });
+    expect(await b.load()).toEqual([]);
+    const rows = (await c.runAndReadAll(`SELECT map_keys(attributes), map_values(attributes) FROM ${BUFFER_ROWS} WHERE body IS NOT NULL`)).getRowsJson();
+    expect(rows).toEqual([[['k', 'other'], ['2', 'x']]]);
   });
 
   it('removes spool files that a killed appender left behind, and only those', async () => {
