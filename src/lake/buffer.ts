@@ -13,7 +13,7 @@ export const LOG_COLUMNS = [
 /**
  * The buffer table. The attribute maps are kept as their JSON text and become MAPs only as the
  * commit reads them (`BUFFER_ROWS`): DuckDB stores a MAP(VARCHAR, VARCHAR) value entry by entry,
- * which made each load cost about twice as much (bench/stages.mjs), while the cast at commit time
+ * which made each load cost about a third more (bench/stages.mjs), while the cast at commit time
  * costs next to nothing beside the Parquet write. read_json has parsed the text already, so it
  * is valid JSON, and the writer (logs-ndjson.ts) writes each map as an object of string values
  * with unique keys, the shape the cast takes.
@@ -26,10 +26,9 @@ const BUFFER_COLUMNS = `(
 
 /**
  * Where the buffer table lives: an in-memory database of its own, attached with DuckDB's
- * in-memory compression. The rows of a 100 MB buffer (OTLP bytes) took ~156 MB of DuckDB memory
- * uncompressed and ~51 MB compressed; uncompressed they outgrew the memory limit and DuckDB
- * spilled them to disk and read them back at the commit, which cost more than the compression
- * (bench/appender.mjs).
+ * in-memory compression. 190,000 buffered rows (100 MB of OTLP) took ~156 MB of DuckDB memory
+ * uncompressed and ~51 MB compressed, so a full buffer stays under the memory limit rather than
+ * spilling to disk; the compression costs ~1-2 µs per row at the load (bench/stages.mjs).
  */
 export const BUFFER_DATABASE = 'appender_buffer';
 export const BUFFER_TABLE = `${BUFFER_DATABASE}.buffer_logs`;
