@@ -71,12 +71,12 @@ interface Staged {
   end: number;
 }
 
-/** Errors of the machine rather than of a record: the batch fails and is fetched again. */
 /** Out of memory or disk, and not an outage (a commit that failed so is retried partition by partition). */
 export function isOutOfMemory(e: unknown): boolean {
   return /out of memory|could not allocate|no space left|ENOSPC/i.test((e as Error)?.message ?? '');
 }
 
+/** Errors of the machine rather than of a record: the batch fails and is fetched again. */
 export function isResourceError(e: unknown): boolean {
   return /out of memory|no space left|ENOSPC|EMFILE|IO Error/i.test((e as Error)?.message ?? '');
 }

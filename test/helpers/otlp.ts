@@ -41,3 +41,9 @@ export function logsRequest(logs: SampleLog[], resourceExtra: KeyValue[] = []): 
     })),
   } as unknown as LogsRequest;
 }
+
+/** The protobuf bytes of a request holding one log record of tenant `acme`, numbered `seq` (attribute `seq`). */
+export function seqLogRecord(seq: number, body = `b${seq}`): Buffer {
+  const log: SampleLog = { tenant: 'acme', service: 'svc', seq, body, severityNumber: 9, timeUnixNano: 1_763_800_000_000_000_000n + BigInt(seq), attrs: {} };
+  return Buffer.from(encodeLogsRequest(logsRequest([log])));
+}

@@ -6,17 +6,13 @@ import { recordHeaders } from '../../src/kafka/record.js';
 import { ensureTopics, topicWithDlq } from '../../src/kafka/topics.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
 import { runQuery } from '../../src/lake/query.js';
-import { encodeLogsRequest } from '../../src/otlp/codec.js';
 import { createLogger } from '../../src/telemetry/logger.js';
-import { logsRequest, type SampleLog } from '../helpers/otlp.js';
+import { seqLogRecord } from '../helpers/otlp.js';
 import { runId, testConfig, waitFor } from '../helpers/stack.js';
 
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
 
-function record(seq: number): Buffer {
-  const log: SampleLog = { tenant: 'acme', service: 'svc', seq, body: `b${seq}`, severityNumber: 9, timeUnixNano: 1_763_800_000_000_000_000n + BigInt(seq), attrs: {} };
-  return Buffer.from(encodeLogsRequest(logsRequest([log])));
-}
+const record = (seq: number): Buffer => seqLogRecord(seq);
 
 async function seqs(cfg: Config): Promise<number[]> {
   const r = await runQuery(cfg, `SELECT CAST(attributes['seq'] AS INTEGER) FROM logs ORDER BY 1`);

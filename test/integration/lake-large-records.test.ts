@@ -5,17 +5,14 @@ import { createKafka } from '../../src/kafka/client.js';
 import { recordHeaders } from '../../src/kafka/record.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
 import { runQuery } from '../../src/lake/query.js';
-import { encodeLogsRequest } from '../../src/otlp/codec.js';
 import { createLogger } from '../../src/telemetry/logger.js';
-import { logsRequest, type SampleLog } from '../helpers/otlp.js';
+import { seqLogRecord } from '../helpers/otlp.js';
 import { runId, testConfig, waitFor } from '../helpers/stack.js';
 
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
 
 function record(seq: number, bodyBytes: number): Buffer {
-  const body = `b${seq}:`.padEnd(bodyBytes, String.fromCharCode(97 + (seq % 26)));
-  const log: SampleLog = { tenant: 'acme', service: 'svc', seq, body, severityNumber: 9, timeUnixNano: 1_763_800_000_000_000_000n + BigInt(seq), attrs: {} };
-  return Buffer.from(encodeLogsRequest(logsRequest([log])));
+  return seqLogRecord(seq, `b${seq}:`.padEnd(bodyBytes, String.fromCharCode(97 + (seq % 26))));
 }
 
 // The appender fetches at most 4 MB per request and 2 MB per partition, to keep its memory
