@@ -7,3 +7,4 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund >&2
 fi
 npm run --silent build >&2
+bash scripts/build-maintainer.sh

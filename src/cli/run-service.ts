@@ -24,6 +24,10 @@ export async function runService(service: string, build: (cfg: Config, logger: L
     component = build(cfg, logger);
     await component.start();
   } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${service}: ${err.message}\n`);
+      process.exit(2);
+    }
     logger.fatal({ err }, 'start-up failed');
     process.exit(1);
   }

@@ -9,6 +9,17 @@ const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' |
 const csv = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
 const url = z.string().url();
 
+const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** A duration like `90s`, `30m`, `12h` or `7d` (a bare number is seconds), in milliseconds. */
+export const duration = z.string().transform((v, ctx) => {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `'${v}' is not a duration: expected a non-negative number with a unit, like 90s, 30m, 12h or 7d` });
+    return z.NEVER;
+  }
+  return Math.round(Number(m[1]) * DURATION_UNITS_MS[(m[2] ?? 's') as keyof typeof DURATION_UNITS_MS]);
+});
+
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export const configSchema = z
@@ -78,6 +89,25 @@ export const configSchema = z
     DUCKDB_MEMORY_LIMIT_MB: int(64).optional(),
     DUCKDB_THREADS: int(1, 256).optional(),
     DUCKDB_ALLOW_EXTENSION_DOWNLOAD: bool.default(false),
+
+    // maintainer: table maintenance of the lake (see README, Operating the lake)
+    MAINTAINER_HOST: z.string().default('0.0.0.0'),
+    MAINTAINER_HTTP_PORT: int(0, 65_535).default(9466),
+    MAINTENANCE_INTERVAL_SECONDS: int(1).default(900),
+    MAINTENANCE_TASKS: csv
+      .default(['retention', 'compact', 'manifests', 'expire', 'orphans'])
+      .pipe(z.array(z.enum(['retention', 'compact', 'manifests', 'expire', 'orphans']))),
+    MAINTENANCE_KEEP_SNAPSHOTS: int(1).default(20),
+    MAINTENANCE_SNAPSHOT_MAX_AGE: duration.prefault('1h'),
+    MAINTENANCE_TARGET_FILE_MB: int(1, 4096).default(128),
+    MAINTENANCE_MIN_INPUT_FILES: int(2).default(10),
+    MAINTENANCE_MAX_MANIFESTS: int(1).default(8),
+    MAINTENANCE_ORPHAN_MIN_AGE: duration.prefault('1d'),
+    RETENTION_DAYS: int(1).optional(),
+    RETENTION_TENANT_DAYS: z.string().optional(),
+    MAINTAINER_JAVA: z.string().min(1).default('java'),
+    MAINTAINER_CLASSPATH: z.string().min(1).optional(),
+    MAINTAINER_JAVA_OPTS: z.string().default('-Xmx1g -XX:+UseSerialGC'),
   })
   .strict();
 

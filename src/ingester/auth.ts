@@ -73,8 +73,19 @@ export function parseTenantTokens(spec: string): Record<string, string[]> {
   return out;
 }
 
-/** Reads TENANTS_FILE: JSON or YAML mapping each tenant to a list of token SHA-256 digests. */
-export function readTenantsFile(path: string): Record<string, string[]> {
+/** A tenant's retention in the tenants file: days, or `forever`; absent: RETENTION_DAYS applies. */
+export type RetentionOverride = number | 'forever';
+
+export interface TenantsFile {
+  digests: Record<string, string[]>;
+  retention: Record<string, RetentionOverride>;
+}
+
+/**
+ * Reads TENANTS_FILE: JSON or YAML mapping each tenant either to a list of token SHA-256
+ * digests, or to `{ tokens: [digests], retention_days: <days> | forever }`.
+ */
+export function readTenantsFileEntries(path: string): TenantsFile {
   let raw: unknown;
   try {
     raw = parseYaml(readFileSync(path, 'utf8')) as unknown; // YAML is a superset of JSON
@@ -84,14 +95,37 @@ export function readTenantsFile(path: string): Record<string, string[]> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new Error(`TENANTS_FILE ${path}: expected an object of tenant -> list of token digests`);
   }
-  const out: Record<string, string[]> = {};
-  for (const [tenant, digests] of Object.entries(raw)) {
-    if (!Array.isArray(digests) || !digests.every((d) => typeof d === 'string')) {
-      throw new Error(`TENANTS_FILE ${path}: tenant '${tenant}' must map to a list of digests`);
+  const out: TenantsFile = { digests: {}, retention: {} };
+  const isDigestList = (v: unknown): v is string[] => Array.isArray(v) && v.every((d) => typeof d === 'string');
+  for (const [tenant, entry] of Object.entries(raw)) {
+    if (isDigestList(entry)) {
+      out.digests[tenant] = entry;
+      continue;
     }
-    out[tenant] = digests as string[];
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new Error(`TENANTS_FILE ${path}: tenant '${tenant}' must map to a list of digests or to { tokens, retention_days }`);
+    }
+    const { tokens, retention_days: days, ...rest } = entry as Record<string, unknown>;
+    const unknown = Object.keys(rest);
+    if (unknown.length > 0) throw new Error(`TENANTS_FILE ${path}: tenant '${tenant}' has unknown key(s) ${unknown.join(', ')} (expected tokens, retention_days)`);
+    if (!isDigestList(tokens)) throw new Error(`TENANTS_FILE ${path}: tenant '${tenant}': tokens must be a list of digests`);
+    out.digests[tenant] = tokens;
+    if (days !== undefined) out.retention[tenant] = parseRetentionDays(days, `TENANTS_FILE ${path}: tenant '${tenant}': retention_days`);
   }
   return out;
+}
+
+/** A retention in days (a positive integer) or `forever`. */
+export function parseRetentionDays(v: unknown, what: string): RetentionOverride {
+  if (v === 'forever') return 'forever';
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number of days (at least 1) or 'forever', not ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Reads TENANTS_FILE's token digests by tenant. */
+export function readTenantsFile(path: string): Record<string, string[]> {
+  return readTenantsFileEntries(path).digests;
 }
 
 /** The resolver the configuration asks for. */

@@ -1,0 +1,460 @@
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.iceberg.DataFile;
+import org.apache.iceberg.DeleteFile;
+import org.apache.iceberg.FileFormat;
+import org.apache.iceberg.FileScanTask;
+import org.apache.iceberg.HasTableOperations;
+import org.apache.iceberg.ManifestFile;
+import org.apache.iceberg.ManifestFiles;
+import org.apache.iceberg.ManifestReader;
+import org.apache.iceberg.PartitionField;
+import org.apache.iceberg.PartitionSpec;
+import org.apache.iceberg.RewriteFiles;
+import org.apache.iceberg.Snapshot;
+import org.apache.iceberg.StructLike;
+import org.apache.iceberg.Table;
+import org.apache.iceberg.TableMetadata;
+import org.apache.iceberg.TableProperties;
+import org.apache.iceberg.catalog.Namespace;
+import org.apache.iceberg.catalog.TableIdentifier;
+import org.apache.iceberg.data.GenericAppenderFactory;
+import org.apache.iceberg.data.Record;
+import org.apache.iceberg.data.parquet.GenericParquetReaders;
+import org.apache.iceberg.expressions.Expression;
+import org.apache.iceberg.expressions.Expressions;
+import org.apache.iceberg.io.CloseableIterable;
+import org.apache.iceberg.io.DataWriter;
+import org.apache.iceberg.io.FileInfo;
+import org.apache.iceberg.io.OutputFileFactory;
+import org.apache.iceberg.io.SupportsPrefixOperations;
+import org.apache.iceberg.parquet.Parquet;
+import org.apache.iceberg.rest.RESTCatalog;
+
+/**
+ * The maintainer's table operations, on Apache Iceberg's own Java API: the maintainer process
+ * (src/maintainer) starts this once per run with a job as one line of JSON on stdin, and reads
+ * one line of JSON per task on stdout. Every change is a catalog commit with the table's
+ * requirements, so a commit racing an appender's is refused and this side retries on the
+ * refreshed table (the library's own commit retry); it never overwrites what it did not see.
+ *
+ * <p>Tasks, in this order: retention (drop whole expired partitions of a tenant), compaction
+ * (rewrite small data files of a partition into files of about the target size), manifest
+ * rewrite, snapshot expiry (and the files only expired snapshots referenced), orphan removal.
+ *
+ * <p>The process exits when its stdin closes, so it never outlives the maintainer that started
+ * it (a maintainer killed with SIGKILL leaves at worst uncommitted files, which are orphans).
+ */
+public final class IcebergMaintenance {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final long DAY_MS = 86_400_000L;
+  private static PrintStream out;
+
+  public static void main(String[] args) throws Exception {
+    out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+    System.setOut(System.err); // library output must not mix with the answers
+    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    String line = in.readLine();
+    if (line == null) {
+      System.err.println("no job on stdin");
+      System.exit(2);
+    }
+    Thread watchdog = new Thread(() -> {
+      try {
+        while (in.read() >= 0) { /* the maintainer sends nothing more */ }
+      } catch (IOException ignored) {
+        // fall through: the parent is gone
+      }
+      System.err.println("stdin closed: the maintainer is gone; stopping");
+      Runtime.getRuntime().halt(3);
+    }, "stdin-watchdog");
+    watchdog.setDaemon(true);
+    watchdog.start();
+
+    JsonNode job = JSON.readTree(line);
+    try (RESTCatalog catalog = openCatalog(job)) {
+      new IcebergMaintenance(catalog, job).run();
+    }
+    System.exit(0);
+  }
+
+  private static RESTCatalog openCatalog(JsonNode job) {
+    JsonNode c = job.path("catalog");
+    JsonNode s3 = job.path("s3");
+    Map<String, String> props = new HashMap<>();
+    props.put("uri", c.path("uri").asText());
+    props.put("warehouse", c.path("warehouse").asText());
+    if (c.hasNonNull("token")) props.put("token", c.path("token").asText());
+    props.put("io-impl", "org.apache.iceberg.aws.s3.S3FileIO");
+    props.put("s3.endpoint", s3.path("endpoint").asText());
+    props.put("s3.access-key-id", s3.path("accessKey").asText());
+    props.put("s3.secret-access-key", s3.path("secretKey").asText());
+    props.put("s3.path-style-access", String.valueOf(s3.path("pathStyle").asBoolean(true)));
+    props.put("client.region", s3.path("region").asText());
+    RESTCatalog catalog = new RESTCatalog();
+    catalog.initialize("lake", props);
+    return catalog;
+  }
+
+  private final RESTCatalog catalog;
+  private final JsonNode job;
+  private final long now;
+
+  private IcebergMaintenance(RESTCatalog catalog, JsonNode job) {
+    this.catalog = catalog;
+    this.job = job;
+    this.now = job.path("now").asLong(System.currentTimeMillis());
+  }
+
+  private void run() {
+    Namespace ns = Namespace.of(job.path("namespace").asText());
+    for (JsonNode task : job.path("tasks")) {
+      String kind = task.path("task").asText();
+      String tableName = task.path("table").asText();
+      ObjectNode result = JSON.createObjectNode();
+      result.put("task", kind);
+      result.put("table", tableName);
+      long started = System.nanoTime();
+      try {
+        Table table = catalog.loadTable(TableIdentifier.of(ns, tableName));
+        switch (kind) {
+          case "properties" -> properties(table, task, result);
+          case "retention" -> retention(table, task, result);
+          case "compact" -> compact(table, task, result);
+          case "manifests" -> manifests(table, task, result);
+          case "expire" -> expire(table, task, result);
+          case "orphans" -> orphans(table, task, result);
+          default -> throw new IllegalArgumentException("unknown task " + kind);
+        }
+        result.put("ok", true);
+      } catch (Exception e) {
+        result.put("ok", false);
+        result.put("error", e.getClass().getSimpleName() + ": " + e.getMessage());
+        e.printStackTrace(System.err);
+      }
+      result.put("durationMs", (System.nanoTime() - started) / 1_000_000);
+      out.println(result);
+    }
+  }
+
+  /** Old metadata files are deleted by the catalog after each commit, keeping the last few. */
+  private void properties(Table table, JsonNode task, ObjectNode result) {
+    Map<String, String> want = new LinkedHashMap<>();
+    want.put(TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED, "true");
+    want.put(TableProperties.METADATA_PREVIOUS_VERSIONS_MAX, task.path("previousVersionsMax").asText("20"));
+    var update = table.updateProperties();
+    int changed = 0;
+    for (var e : want.entrySet()) {
+      if (!e.getValue().equals(table.properties().get(e.getKey()))) {
+        update.set(e.getKey(), e.getValue());
+        changed++;
+      }
+    }
+    if (changed > 0) update.commit();
+    result.put("propertiesChanged", changed);
+  }
+
+  /**
+   * Drops each tenant's days older than its retention. The cut-off is a UTC midnight, so the
+   * filter selects whole (tenant, day) partitions and Iceberg removes their files from the table
+   * without rewriting anything; the files themselves go when the snapshots that still name them
+   * expire.
+   */
+  private void retention(Table table, JsonNode task, ObjectNode result) {
+    String tenantColumn = task.path("tenantColumn").asText("tenant_id");
+    String timeColumn = task.path("timeColumn").asText("timestamp");
+    List<Expression> filters = new ArrayList<>();
+    Map<String, Integer> overrides = new LinkedHashMap<>();
+    task.path("tenants").fields().forEachRemaining(e -> overrides.put(e.getKey(), e.getValue().isNull() ? null : e.getValue().asInt()));
+    JsonNode def = task.path("defaultDays");
+    if (!def.isMissingNode() && !def.isNull()) {
+      Expression older = Expressions.lessThan(timeColumn, cutoffMicros(def.asInt()));
+      filters.add(overrides.isEmpty() ? older : Expressions.and(older, Expressions.notIn(tenantColumn, overrides.keySet().toArray())));
+    }
+    for (var e : overrides.entrySet()) {
+      if (e.getValue() == null) continue; // kept forever
+      filters.add(Expressions.and(Expressions.equal(tenantColumn, e.getKey()), Expressions.lessThan(timeColumn, cutoffMicros(e.getValue()))));
+    }
+    long files = 0, bytes = 0, records = 0;
+    for (Expression filter : filters) {
+      if (table.currentSnapshot() == null) break;
+      long f = 0, b = 0, r = 0;
+      try (CloseableIterable<FileScanTask> tasks = table.newScan().filter(filter).ignoreResiduals().planFiles()) {
+        for (FileScanTask t : tasks) {
+          f++;
+          b += t.file().fileSizeInBytes();
+          r += t.file().recordCount();
+        }
+      } catch (IOException e) {
+        throw new RuntimeException(e);
+      }
+      if (f == 0) continue;
+      // Refuses (and changes nothing) if a file held rows on both sides of the cut-off.
+      table.newDelete().deleteFromRowFilter(filter).commit();
+      files += f;
+      bytes += b;
+      records += r;
+    }
+    result.put("filesDropped", files);
+    result.put("bytesDropped", bytes);
+    result.put("recordsDropped", records);
+  }
+
+  private long cutoffMicros(int days) {
+    long today = Math.floorDiv(now, DAY_MS);
+    return (today - days + 1) * DAY_MS * 1000L;
+  }
+
+  /**
+   * Rewrites the small data files of each partition into files of about the target size. A
+   * partition whose day has ended is compacted once it has two small files; an open one (today,
+   * or a table without a day partition) once it has `minFiles`, so a busy partition is not
+   * rewritten after every commit. Commits go in groups of partitions; each commit validates
+   * from the snapshot the files were read at, so it fails rather than drop a concurrent change.
+   */
+  private void compact(Table table, JsonNode task, ObjectNode result) throws IOException {
+    Snapshot start = table.currentSnapshot();
+    if (start == null) return;
+    long target = task.path("targetBytes").asLong(128L * 1024 * 1024);
+    long small = target * 3 / 4;
+    int minFiles = task.path("minFiles").asInt(10);
+    int partitionsPerCommit = task.path("partitionsPerCommit").asInt(16);
+    long today = Math.floorDiv(now, DAY_MS);
+
+    Map<String, List<DataFile>> groups = new LinkedHashMap<>();
+    Map<String, Boolean> closed = new HashMap<>();
+    try (CloseableIterable<FileScanTask> tasks = table.newScan().useSnapshot(start.snapshotId()).ignoreResiduals().planFiles()) {
+      for (FileScanTask t : tasks) {
+        if (!t.deletes().isEmpty()) continue; // never rewrite a file with row deletes against it
+        DataFile f = t.file();
+        if (f.fileSizeInBytes() >= small) continue;
+        PartitionSpec spec = table.specs().get(f.specId());
+        String key = f.specId() + "/" + spec.partitionToPath(f.partition());
+        groups.computeIfAbsent(key, k -> new ArrayList<>()).add(f.copy());
+        closed.putIfAbsent(key, isClosed(spec, f.partition(), today));
+      }
+    }
+    long filesIn = 0, bytesIn = 0, filesOut = 0, bytesOut = 0, commits = 0, partitions = 0;
+    List<DataFile> del = new ArrayList<>();
+    List<DataFile> add = new ArrayList<>();
+    int pending = 0;
+    for (var e : groups.entrySet()) {
+      List<DataFile> files = e.getValue();
+      if (files.size() < (closed.get(e.getKey()) ? 2 : minFiles)) continue;
+      List<DataFile> written = rewrite(table, files, target);
+      del.addAll(files);
+      add.addAll(written);
+      partitions++;
+      for (DataFile f : files) { filesIn++; bytesIn += f.fileSizeInBytes(); }
+      for (DataFile f : written) { filesOut++; bytesOut += f.fileSizeInBytes(); }
+      if (++pending >= partitionsPerCommit) {
+        commitRewrite(table, start.snapshotId(), del, add);
+        commits++;
+        pending = 0;
+        del.clear();
+        add.clear();
+      }
+    }
+    if (pending > 0) {
+      commitRewrite(table, start.snapshotId(), del, add);
+      commits++;
+    }
+    result.put("partitionsCompacted", partitions);
+    result.put("filesRewritten", filesIn);
+    result.put("bytesRewritten", bytesIn);
+    result.put("filesWritten", filesOut);
+    result.put("bytesWritten", bytesOut);
+    result.put("commits", commits);
+  }
+
+  private static boolean isClosed(PartitionSpec spec, StructLike partition, long today) {
+    List<PartitionField> fields = spec.fields();
+    for (int i = 0; i < fields.size(); i++) {
+      if ("day".equals(fields.get(i).transform().toString())) {
+        Integer day = partition.get(i, Integer.class);
+        return day != null && day < today;
+      }
+    }
+    return false;
+  }
+
+  private static void commitRewrite(Table table, long startId, List<DataFile> del, List<DataFile> add) {
+    RewriteFiles rewrite = table.newRewrite().validateFromSnapshot(startId);
+    for (DataFile f : del) rewrite.deleteFile(f);
+    for (DataFile f : add) rewrite.addFile(f);
+    rewrite.commit();
+  }
+
+  /** Reads the files' rows in order and writes them into new files, rolling at the target size. */
+  private static List<DataFile> rewrite(Table table, List<DataFile> files, long target) throws IOException {
+    PartitionSpec spec = table.specs().get(files.get(0).specId());
+    StructLike partition = files.get(0).partition();
+    GenericAppenderFactory factory = new GenericAppenderFactory(table.schema(), spec);
+    factory.setAll(table.properties());
+    OutputFileFactory names = OutputFileFactory.builderFor(table, 1, System.nanoTime() & 0x7fffffffL)
+        .format(FileFormat.PARQUET).operationId("compact-" + UUID.randomUUID()).build();
+    List<DataFile> written = new ArrayList<>();
+    DataWriter<Record> writer = null;
+    try {
+      for (DataFile f : files) {
+        try (CloseableIterable<Record> rows = Parquet.read(table.io().newInputFile(f.location()))
+            .project(table.schema())
+            .createReaderFunc(fileSchema -> GenericParquetReaders.buildReader(table.schema(), fileSchema))
+            .build()) {
+          for (Record row : rows) {
+            if (writer == null) writer = factory.newDataWriter(names.newOutputFile(spec, partition), FileFormat.PARQUET, partition);
+            writer.write(row);
+            if (writer.length() >= target) {
+              writer.close();
+              written.add(writer.toDataFile());
+              writer = null;
+            }
+          }
+        }
+      }
+      if (writer != null) {
+        writer.close();
+        written.add(writer.toDataFile());
+        writer = null;
+      }
+    } finally {
+      if (writer != null) writer.close();
+    }
+    long in = files.stream().mapToLong(DataFile::recordCount).sum();
+    long outRows = written.stream().mapToLong(DataFile::recordCount).sum();
+    if (in != outRows) throw new IllegalStateException("rewrote " + in + " rows into " + outRows + ": not committing");
+    return written;
+  }
+
+  /** Merges the current snapshot's small manifests when there are more than `maxManifests`. */
+  private void manifests(Table table, JsonNode task, ObjectNode result) {
+    Snapshot current = table.currentSnapshot();
+    if (current == null) return;
+    int max = task.path("maxManifests").asInt(8);
+    long targetBytes = Long.parseLong(table.properties().getOrDefault(TableProperties.MANIFEST_TARGET_SIZE_BYTES,
+        String.valueOf(TableProperties.MANIFEST_TARGET_SIZE_BYTES_DEFAULT)));
+    List<ManifestFile> all = current.allManifests(table.io());
+    long smallCount = all.stream().filter(m -> m.length() < targetBytes * 3 / 4).count();
+    result.put("manifestsBefore", all.size());
+    if (smallCount <= max) {
+      result.put("manifestsAfter", all.size());
+      return;
+    }
+    PartitionSpec spec = table.spec();
+    int dayField = -1;
+    for (int i = 0; i < spec.fields().size(); i++) {
+      if ("day".equals(spec.fields().get(i).transform().toString())) dayField = i;
+    }
+    final int day = dayField;
+    table.rewriteManifests()
+        .rewriteIf(m -> m.length() < targetBytes * 3 / 4)
+        .clusterBy(f -> day >= 0 && f.specId() == spec.specId() ? String.valueOf(f.partition().get(day, Integer.class)) : "all")
+        .commit();
+    table.refresh();
+    result.put("manifestsAfter", table.currentSnapshot().allManifests(table.io()).size());
+  }
+
+  /** Expires snapshots older than the max age beyond the newest `keepLast`, and their files. */
+  private void expire(Table table, JsonNode task, ObjectNode result) {
+    int before = size(table.snapshots());
+    int keepLast = task.path("keepLast").asInt(20);
+    long maxAgeMs = task.path("maxAgeMs").asLong(3_600_000L);
+    if (before <= keepLast) {
+      result.put("snapshotsExpired", 0);
+      result.put("filesDeleted", 0);
+      return;
+    }
+    AtomicLong deleted = new AtomicLong();
+    table.expireSnapshots()
+        .expireOlderThan(now - maxAgeMs)
+        .retainLast(keepLast)
+        .deleteWith(path -> {
+          table.io().deleteFile(path);
+          deleted.incrementAndGet();
+        })
+        .commit();
+    table.refresh();
+    result.put("snapshotsExpired", before - size(table.snapshots()));
+    result.put("filesDeleted", deleted.get());
+    result.put("snapshots", size(table.snapshots()));
+  }
+
+  /**
+   * Deletes files under the table's location that no snapshot, manifest or metadata file names
+   * and that are older than the minimum age. The table is loaded before the listing, so a file
+   * of a commit made since is either named by what was loaded or younger than the minimum age
+   * (which must be longer than any commit takes).
+   */
+  private void orphans(Table table, JsonNode task, ObjectNode result) {
+    long minAgeMs = task.path("minAgeMs").asLong(DAY_MS);
+    table.refresh();
+    TableMetadata meta = ((HasTableOperations) table).operations().current();
+    Set<String> referenced = new HashSet<>();
+    if (meta.metadataFileLocation() != null) referenced.add(normalize(meta.metadataFileLocation()));
+    meta.previousFiles().forEach(e -> referenced.add(normalize(e.file())));
+    meta.statisticsFiles().forEach(s -> referenced.add(normalize(s.path())));
+    meta.partitionStatisticsFiles().forEach(s -> referenced.add(normalize(s.path())));
+    Set<String> manifestsSeen = new HashSet<>();
+    for (Snapshot s : table.snapshots()) {
+      if (s.manifestListLocation() != null) referenced.add(normalize(s.manifestListLocation()));
+      for (ManifestFile m : s.allManifests(table.io())) {
+        if (!manifestsSeen.add(m.path())) continue;
+        referenced.add(normalize(m.path()));
+        try {
+          if (m.content() == org.apache.iceberg.ManifestContent.DATA) {
+            try (ManifestReader<DataFile> r = ManifestFiles.read(m, table.io()).select(List.of("file_path"))) {
+              for (DataFile f : r) referenced.add(normalize(f.location()));
+            }
+          } else {
+            try (ManifestReader<DeleteFile> r = ManifestFiles.readDeleteManifest(m, table.io(), table.specs()).select(List.of("file_path"))) {
+              for (DeleteFile f : r) referenced.add(normalize(f.location()));
+            }
+          }
+        } catch (IOException e) {
+          throw new RuntimeException(e);
+        }
+      }
+    }
+    long oldest = now - minAgeMs;
+    long found = 0, removed = 0, bytes = 0;
+    SupportsPrefixOperations io = (SupportsPrefixOperations) table.io();
+    String prefix = table.location().endsWith("/") ? table.location() : table.location() + "/";
+    for (FileInfo f : io.listPrefix(prefix)) {
+      found++;
+      if (referenced.contains(normalize(f.location())) || f.createdAtMillis() >= oldest) continue;
+      io.deleteFile(f.location());
+      removed++;
+      bytes += f.size();
+    }
+    result.put("filesListed", found);
+    result.put("filesReferenced", referenced.size());
+    result.put("orphansRemoved", removed);
+    result.put("orphanBytesRemoved", bytes);
+  }
+
+  /** s3a:// and s3n:// name the same objects as s3://. */
+  private static String normalize(String location) {
+    return location.replaceFirst("^s3[an]://", "s3://");
+  }
+
+  private static int size(Iterable<?> it) {
+    int n = 0;
+    for (Object ignored : it) n++;
+    return n;
+  }
+}
