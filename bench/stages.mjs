@@ -17,6 +17,7 @@ import { mapLogsRequest } from '../dist/otlp/logs-mapping.js';
 import { BUFFER_ROWS, LogBuffer } from '../dist/lake/buffer.js';
 import { IcebergCommitter } from '../dist/lake/committer.js';
 import { OffsetsTable } from '../dist/lake/offsets-table.js';
+import { CatalogClient } from '../dist/lake/catalog-client.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace } from '../dist/lake/session.js';
 import { logsRequestBody, round, stackEnv } from './lib.mjs';
 
@@ -43,7 +44,7 @@ await ensureLakeTables(session.connection, cfg);
 const spool = mkdtempSync(join(tmpdir(), 'bench-stages-'));
 const buffer = new LogBuffer(session.connection, spool);
 await buffer.init();
-const committer = new IcebergCommitter(session.connection, `${qualifiedNamespace(cfg)}.logs`, new OffsetsTable(`${qualifiedNamespace(cfg)}.appender_offsets`, cfg.APPENDER_GROUP_ID, 'bench'));
+const committer = new IcebergCommitter(session.connection, `${qualifiedNamespace(cfg)}.logs`, new OffsetsTable(`${qualifiedNamespace(cfg)}.appender_offsets`, cfg.APPENDER_GROUP_ID, 'bench'), new CatalogClient(cfg), cfg.ICEBERG_NAMESPACE);
 
 // warm up the JIT on both paths
 for (const r of requests.slice(0, 5)) mapLogsRequest(decodeLogsRequest(r), 't', 0n);

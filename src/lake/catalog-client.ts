@@ -1,5 +1,19 @@
 import type { Config } from '../config/schema.js';
 
+export interface SnapshotInfo {
+  id: string;
+  parentId: string | undefined;
+  manifestList: string;
+  /** append, replace (compaction, manifest rewrite), overwrite or delete */
+  operation: string | undefined;
+  summary: Record<string, string>;
+}
+
+export interface TableSnapshots {
+  current: string | undefined;
+  byId: Map<string, SnapshotInfo>;
+}
+
 /**
  * A small client of the Iceberg REST catalog, for what DuckDB does not do: read a table's
  * location and current snapshot, and roll a branch back (see SnapshotRepair).
@@ -28,18 +42,30 @@ export class CatalogClient {
     return `/v1${await this.urlPrefix()}/namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(table)}?snapshots=refs`;
   }
 
-  /** The table's current snapshot: its id, its parent's and its manifest list; undefined when it has none. */
-  async currentSnapshot(namespace: string, table: string): Promise<{ id: string; parentId: string | undefined; manifestList: string } | undefined> {
-    // Snapshot ids are 64-bit: read them as strings, not through a double.
+  /**
+   * The table's snapshots as the catalog holds them now: the current one's id and, by id, each
+   * snapshot's parent, operation, manifest list and summary. Ids stay strings (64-bit).
+   */
+  async snapshots(namespace: string, table: string): Promise<TableSnapshots> {
     const text = (await this.send('GET', await this.tablePath(namespace, table))).replace(/("(?:current-snapshot-id|snapshot-id|parent-snapshot-id)"\s*:\s*)(-?\d+)/g, '$1"$2"');
     const body = JSON.parse(text) as {
-      metadata: { 'current-snapshot-id'?: number | string | null; snapshots?: { 'snapshot-id': number | string; 'parent-snapshot-id'?: number | string; 'manifest-list': string }[] };
+      metadata: {
+        'current-snapshot-id'?: string | null;
+        snapshots?: { 'snapshot-id': string; 'parent-snapshot-id'?: string; 'manifest-list': string; summary?: Record<string, string> }[];
+      };
     };
     const current = body.metadata['current-snapshot-id'];
-    if (current === undefined || current === null || String(current) === '-1') return undefined;
-    const snap = body.metadata.snapshots?.find((s) => String(s['snapshot-id']) === String(current));
-    if (!snap) return undefined;
-    return { id: String(snap['snapshot-id']), parentId: snap['parent-snapshot-id'] === undefined ? undefined : String(snap['parent-snapshot-id']), manifestList: snap['manifest-list'] };
+    const byId = new Map<string, SnapshotInfo>();
+    for (const s of body.metadata.snapshots ?? []) {
+      byId.set(s['snapshot-id'], { id: s['snapshot-id'], parentId: s['parent-snapshot-id'], manifestList: s['manifest-list'], operation: s.summary?.operation, summary: s.summary ?? {} });
+    }
+    return { current: current === undefined || current === null || current === '-1' ? undefined : current, byId };
+  }
+
+  /** The table's current snapshot; undefined when it has none. */
+  async currentSnapshot(namespace: string, table: string): Promise<SnapshotInfo | undefined> {
+    const { current, byId } = await this.snapshots(namespace, table);
+    return current === undefined ? undefined : byId.get(current);
   }
 
   /**
@@ -77,10 +103,6 @@ export class CatalogClient {
 
   /** The summary of the table's current snapshot (string values, as the catalog gives them). */
   async currentSnapshotSummary(namespace: string, table: string): Promise<Record<string, string> | undefined> {
-    const body = (await this.get(await this.tablePath(namespace, table))) as {
-      metadata: { 'current-snapshot-id'?: number | string; snapshots?: { 'snapshot-id': number | string; summary?: Record<string, string> }[] };
-    };
-    const current = body.metadata['current-snapshot-id'];
-    return body.metadata.snapshots?.find((s) => String(s['snapshot-id']) === String(current))?.summary;
+    return (await this.currentSnapshot(namespace, table))?.summary;
   }
 }

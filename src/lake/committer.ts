@@ -1,8 +1,10 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.js';
 import { BUFFER_ROWS, LOG_COLUMNS, type PartitionRange } from './buffer.js';
-import type { OffsetsTable } from './offsets-table.js';
-import { sqlIdent } from './session.js';
+import type { CatalogClient, SnapshotInfo, TableSnapshots } from './catalog-client.js';
+import type { OffsetsTable, PartitionOffsets } from './offsets-table.js';
+import { sqlIdent, sqlString } from './session.js';
+import { addedDataFiles } from './snapshot-files.js';
 
 export interface CommitResult {
   /** rows written to the logs table */
@@ -30,12 +32,31 @@ function classify(e: unknown): LakehouseError {
  * multi-table commit: both land or neither does. Rows at offsets the lake already holds
  * (below its next_offset for their partition) are left out, so a batch read twice — after a
  * crash, or by a zombie owner after a rebalance — is still written once.
+ *
+ * What the lake holds is known without reading the offsets table's history on every commit:
+ * the committer remembers the offsets snapshot its own last commit produced and the offsets it
+ * recorded. Within the transaction it first has DuckDB load the offsets table (the snapshot
+ * DuckDB's commit will require to be still current), then asks the catalog for the table's
+ * snapshots. When the current one is its own, or follows it only through `replace` snapshots
+ * (compaction and manifest rewrites by the maintainer, which change files but no rows), what
+ * it remembers is what the table holds; otherwise another writer has committed since, and it
+ * reads the table. Either way the catalog refuses the commit if the offsets table moved after
+ * DuckDB loaded it, so a zombie is still refused. The read-back looks at the one snapshot the
+ * commit made (the child of the snapshot it was based on) and the data file it added.
  */
 export class IcebergCommitter {
+  /** The offsets snapshot of this committer's last commit, and the offsets the table held then. */
+  private known: { snapshot: string; offsets: PartitionOffsets } | undefined;
+  /** Commits that needed the offsets table read (another writer had committed), and those that did not. */
+  readonly stats = { offsetReads: 0, offsetCacheHits: 0 };
+
   constructor(
     private readonly connection: DuckDBConnection,
     private readonly logsTable: string,
     private readonly offsets: OffsetsTable,
+    private readonly catalog: CatalogClient,
+    private readonly namespace: string,
+    private readonly offsetsTableName = 'appender_offsets',
   ) {}
 
   async commit(ranges: ReadonlyMap<number, PartitionRange>, batchId: string): Promise<CommitResult> {
@@ -43,9 +64,22 @@ export class IcebergCommitter {
     const committed = new Map<number, bigint>();
     const alreadyCommitted: number[] = [];
     let rows: number;
+    let base: string | undefined;
+    let lake: PartitionOffsets;
     await c.run('BEGIN TRANSACTION');
     try {
-      const lake = await this.offsets.load(c);
+      // Binding the table makes DuckDB load its metadata now: the snapshot its commit requires.
+      await c.run(`SELECT 1 FROM ${this.offsets.table} LIMIT 0`);
+      const snapshots = await this.catalog.snapshots(this.namespace, this.offsetsTableName);
+      base = snapshots.current;
+      const cached = this.cachedOffsets(snapshots);
+      if (cached) {
+        this.stats.offsetCacheHits++;
+        lake = cached;
+      } else {
+        this.stats.offsetReads++;
+        lake = await this.offsets.load(c);
+      }
       const conditions: string[] = [];
       for (const [partition, range] of ranges) {
         const lakeNext = lake.get(partition) ?? 0n;
@@ -73,24 +107,64 @@ export class IcebergCommitter {
       await c.run('ROLLBACK').catch(() => {});
       throw classify(e);
     }
-    await this.confirm(batchId);
+    const snapshot = await this.confirm(batchId, base);
+    const offsets = new Map(lake);
+    for (const [p, next] of committed) offsets.set(p, next);
+    this.known = { snapshot, offsets };
     return { rows, committed, alreadyCommitted };
   }
 
+  /** The remembered offsets, when the table's current snapshot is ours or follows it only through `replace` snapshots. */
+  private cachedOffsets(snapshots: TableSnapshots): PartitionOffsets | undefined {
+    const known = this.known;
+    if (!known) return undefined;
+    let id = snapshots.current;
+    // Bounded: the maintainer adds a few replace snapshots per run.
+    for (let step = 0; id !== undefined && step < 1000; step++) {
+      if (id === known.snapshot) return known.offsets;
+      const s = snapshots.byId.get(id);
+      if (!s || s.operation !== 'replace') return undefined;
+      id = s.parentId;
+    }
+    return undefined;
+  }
+
   /**
-   * Reads the batch back from the offsets table. A catalog may acknowledge a commit it did not
-   * keep (Apache's REST fixture does, when another commit races it): treated as a conflict, so
-   * the batch is committed again. An error of the read itself leaves the outcome unknown.
+   * Reads the commit back: the offsets table must have a snapshot whose parent is the one the
+   * commit was based on, and the data file it added must hold the batch. A catalog may
+   * acknowledge a commit it did not keep (Apache's REST fixture does, when another commit races
+   * it): treated as a conflict, so the batch is committed again. An error of the read itself
+   * leaves the outcome unknown. Returns the commit's snapshot id.
    */
-  private async confirm(batchId: string): Promise<void> {
-    let landed: boolean;
+  private async confirm(batchId: string, base: string | undefined): Promise<string> {
+    let ours: SnapshotInfo | undefined;
+    let landed = false;
     try {
-      landed = await this.offsets.hasBatch(this.connection, batchId);
+      const after = await this.catalog.snapshots(this.namespace, this.offsetsTableName);
+      for (let id = after.current, step = 0; id !== undefined && id !== base && step < 10_000; step++) {
+        const s = after.byId.get(id);
+        if (!s) break;
+        if (s.parentId === base) {
+          ours = s;
+          break;
+        }
+        id = s.parentId;
+      }
+      if (ours) {
+        const files = await addedDataFiles(this.connection, ours.manifestList, ours.id);
+        if (files.length > 0) {
+          const found = await this.connection.runAndReadAll(
+            `SELECT count(*) FROM read_parquet([${files.map(sqlString).join(', ')}]) WHERE batch_id = ${sqlString(batchId)}`,
+          );
+          landed = Number(found.getRows()[0]?.[0] ?? 0) > 0;
+        }
+      }
     } catch (e) {
       throw new LakehouseError('COMMIT_UNKNOWN', `Iceberg commit acknowledged, but reading it back failed: ${(e as Error).message}`, { cause: e });
     }
-    if (!landed) {
-      throw new LakehouseError('COMMIT_CONFLICT', `Iceberg commit acknowledged by the catalog but batch ${batchId} is not in the offsets table: committing it again`);
+    if (!ours || !landed) {
+      throw new LakehouseError('COMMIT_CONFLICT', `Iceberg commit acknowledged by the catalog but batch ${batchId} is not in the offsets table's new snapshot: committing it again`);
     }
+    return ours.id;
   }
 }

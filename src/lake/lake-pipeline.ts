@@ -96,7 +96,7 @@ export class LakePipeline implements Component {
     await retry(() => ensureLakeTables(this.session!.connection, cfg), this.retryOptions('create lake tables', isTransientLakeError));
     this.buffer = new LogBuffer(this.session.connection, cfg.LAKE_SPOOL_DIR);
     await this.buffer.init();
-    this.committer = new IcebergCommitter(this.session.connection, `${qualifiedNamespace(cfg)}.logs`, this.offsetsTable);
+    this.committer = new IcebergCommitter(this.session.connection, `${qualifiedNamespace(cfg)}.logs`, this.offsetsTable, this.catalog, cfg.ICEBERG_NAMESPACE);
     this.repair = new SnapshotRepair(this.session.connection, this.catalog, cfg.ICEBERG_NAMESPACE, ['logs', 'appender_offsets'], this.log);
     // A writer that failed right after a commit whose files were then deleted leaves a broken
     // snapshot behind (see SnapshotRepair): mend it before reading the offsets.

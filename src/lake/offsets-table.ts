@@ -12,7 +12,7 @@ export interface OffsetRow {
 /** The table `appender_offsets`: Kafka positions committed with the rows they cover. */
 export class OffsetsTable {
   constructor(
-    private readonly table: string,
+    readonly table: string,
     private readonly group: string,
     private readonly topic: string,
   ) {}

@@ -2,6 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from '../telemetry/logger.js';
 import type { CatalogClient } from './catalog-client.js';
 import { sqlString } from './session.js';
+import { addedDataFiles } from './snapshot-files.js';
 
 /**
  * Repairs a snapshot whose data files were deleted after it was committed.
@@ -43,14 +44,7 @@ export class SnapshotRepair {
   /** The data files added by snapshot `snapshotId` (from its manifests) that storage no longer has. */
   private async missingFiles(manifestList: string, snapshotId: string): Promise<string[]> {
     const c = this.connection;
-    const manifests = await c.runAndReadAll(
-      `SELECT manifest_path FROM read_avro(${sqlString(manifestList)}) WHERE added_snapshot_id = ${BigInt(snapshotId)} AND content = 0`,
-    );
-    const files: string[] = [];
-    for (const [path] of manifests.getRows()) {
-      const entries = await c.runAndReadAll(`SELECT data_file.file_path FROM read_avro(${sqlString(String(path))}) WHERE status = 1`);
-      for (const [file] of entries.getRows()) files.push(String(file));
-    }
+    const files = await addedDataFiles(c, manifestList, snapshotId);
     const missing: string[] = [];
     for (const file of files) {
       // Only the size is asked for, so the object is looked up, not downloaded.

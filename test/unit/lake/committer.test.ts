@@ -1,67 +1,127 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { LakehouseError } from '../../../src/core/errors.js';
+import type { CatalogClient, SnapshotInfo } from '../../../src/lake/catalog-client.js';
 import { IcebergCommitter } from '../../../src/lake/committer.js';
 import { OffsetsTable } from '../../../src/lake/offsets-table.js';
 
 /**
- * A stand-in for the DuckDB connection: answers the committer's statements from a small
- * model of the offsets table. `keep` decides whether a COMMIT the catalog acknowledged is kept.
+ * A stand-in for the DuckDB connection and the catalog: a small model of the offsets table as a
+ * chain of snapshots, each with the batch its data file holds. `keep` decides whether a COMMIT
+ * the catalog acknowledged is kept.
  */
 function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' = 'ok') {
-  const batches = new Set<string>();
+  const snapshots = new Map<string, SnapshotInfo & { batch?: string }>();
+  let current: string | undefined;
+  let nextId = 1;
   let pending: string | undefined;
   const statements: string[] = [];
   const reader = (rows: unknown[][]) => ({ getRows: () => rows });
+  const addSnapshot = (operation: string, batch?: string) => {
+    const id = String(nextId++);
+    snapshots.set(id, { id, parentId: current, manifestList: `list-${id}`, operation, summary: { operation }, batch });
+    current = id;
+  };
   const connection = {
     async run(sql: string) {
       statements.push(sql.split(' ')[0]!);
       const insert = /batch_id\) VALUES .*'([^']+)'\)$/.exec(sql);
       if (insert) pending = insert[1];
       if (sql === 'COMMIT' && pending) {
-        if (keep(pending)) batches.add(pending);
+        if (keep(pending)) addSnapshot('append', pending);
         pending = undefined;
       }
       if (sql === 'ROLLBACK') pending = undefined;
     },
     async runAndReadAll(sql: string) {
-      statements.push(sql.split(' ')[0]!);
+      statements.push(sql.includes('max(next_offset)') ? 'LOAD_OFFSETS' : sql.split(' ')[0]!);
       if (sql.includes('max(next_offset)')) return reader([]);
       if (sql.startsWith('INSERT')) return reader([[40n]]);
-      const batch = /batch_id = '([^']+)'/.exec(sql);
-      if (batch) {
-        if (readBack === 'fails') throw new Error('IO Error: connection refused');
-        return reader([[batches.has(batch[1]!) ? 1n : 0n]]);
-      }
+      if (readBack === 'fails') throw new Error('IO Error: connection refused');
+      const list = /read_avro\('list-(\d+)'\)/.exec(sql);
+      if (list) return reader([[`manifest-${list[1]}`]]);
+      const manifest = /read_avro\('manifest-(\d+)'\)/.exec(sql);
+      if (manifest) return reader([[`file-${manifest[1]}`]]);
+      const parquet = /read_parquet\(\['file-(\d+)'\]\) WHERE batch_id = '([^']+)'/.exec(sql);
+      if (parquet) return reader([[snapshots.get(parquet[1]!)?.batch === parquet[2] ? 1n : 0n]]);
       throw new Error(`unexpected SQL: ${sql}`);
     },
   };
-  return { connection: connection as unknown as DuckDBConnection, batches, statements };
+  const catalog = {
+    async snapshots() {
+      if (readBack === 'fails' && current !== undefined) throw new Error('catalog unreachable');
+      return { current, byId: new Map(snapshots) };
+    },
+  };
+  return { connection: connection as unknown as DuckDBConnection, catalog: catalog as unknown as CatalogClient, snapshots, statements, addSnapshot, batches: () => [...snapshots.values()].map((s) => s.batch).filter(Boolean) };
 }
 
-const ranges = new Map([[0, { first: 0n, last: 39n }]]);
-const committer = (c: DuckDBConnection) => new IcebergCommitter(c, 'lake.ns.logs', new OffsetsTable('lake.ns.appender_offsets', 'g', 't'));
+const ranges = (first: bigint, last: bigint) => new Map([[0, { first, last }]]);
+const committer = (lake: ReturnType<typeof fakeLake>) =>
+  new IcebergCommitter(lake.connection, 'lake.ns.logs', new OffsetsTable('lake.ns.appender_offsets', 'g', 't'), lake.catalog, 'ns');
 
 describe('IcebergCommitter', () => {
   it('reads a commit back and returns the rows and offsets it recorded', async () => {
     const lake = fakeLake(() => true);
-    const result = await committer(lake.connection).commit(ranges, 'batch-1');
+    const result = await committer(lake).commit(ranges(0n, 39n), 'batch-1');
     expect(result).toEqual({ rows: 40, committed: new Map([[0, 40n]]), alreadyCommitted: [] });
-    expect(lake.batches.has('batch-1')).toBe(true);
+    expect(lake.batches()).toEqual(['batch-1']);
   });
 
   it('treats a commit the catalog acknowledged but did not keep as a conflict, to be committed again', async () => {
     const lake = fakeLake(() => false);
-    const err = await committer(lake.connection).commit(ranges, 'batch-2').catch((e: unknown) => e);
+    const err = await committer(lake).commit(ranges(0n, 39n), 'batch-2').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LakehouseError);
     expect((err as LakehouseError).code).toBe('COMMIT_CONFLICT');
     expect((err as Error).message).toMatch(/acknowledged by the catalog but batch batch-2 is not in the offsets table/);
   });
 
+  it('treats a new snapshot of another writer, based on ours, as a lost commit', async () => {
+    let calls = 0;
+    const lake = fakeLake(() => false);
+    const c = committer(lake);
+    // Another writer commits on the same base while ours is lost.
+    const realRun = lake.connection.run.bind(lake.connection);
+    (lake.connection as unknown as { run: (sql: string) => Promise<void> }).run = async (sql: string) => {
+      if (sql === 'COMMIT' && calls++ === 0) lake.addSnapshot('append', 'someone-else');
+      return realRun(sql);
+    };
+    const err = await c.commit(ranges(0n, 39n), 'batch-x').catch((e: unknown) => e);
+    expect((err as LakehouseError).code).toBe('COMMIT_CONFLICT');
+  });
+
   it('leaves the outcome unknown when the read-back itself fails', async () => {
     const lake = fakeLake(() => true, 'fails');
-    const err = await committer(lake.connection).commit(ranges, 'batch-3').catch((e: unknown) => e);
+    const err = await committer(lake).commit(ranges(0n, 39n), 'batch-3').catch((e: unknown) => e);
     expect((err as LakehouseError).code).toBe('COMMIT_UNKNOWN');
     expect((err as LakehouseError).kind).toBe('unknown-outcome');
+  });
+
+  it('reads the offsets table only when another writer committed since its own last commit', async () => {
+    const lake = fakeLake(() => true);
+    const c = committer(lake);
+    const loads = () => lake.statements.filter((s) => s === 'LOAD_OFFSETS').length;
+    await c.commit(ranges(0n, 39n), 'b1');
+    expect(loads()).toBe(1); // nothing known yet
+    await c.commit(ranges(40n, 79n), 'b2');
+    await c.commit(ranges(80n, 119n), 'b3');
+    expect(loads()).toBe(1); // its own snapshots: nothing to read
+    lake.addSnapshot('replace'); // the maintainer compacted the table: same rows
+    await c.commit(ranges(120n, 159n), 'b4');
+    expect(loads()).toBe(1);
+    lake.addSnapshot('append', 'other-writer'); // another appender committed
+    await c.commit(ranges(160n, 199n), 'b5');
+    expect(loads()).toBe(2);
+    expect(c.stats).toEqual({ offsetReads: 2, offsetCacheHits: 3 });
+  });
+
+  it('leaves out what the lake already holds, from what it remembers', async () => {
+    const lake = fakeLake(() => true);
+    const c = committer(lake);
+    await c.commit(ranges(0n, 39n), 'b1');
+    // The same range again (read twice after a retry): already committed, nothing written.
+    const again = await c.commit(ranges(0n, 39n), 'b2');
+    expect(again).toEqual({ rows: 0, committed: new Map(), alreadyCommitted: [0] });
+    expect(lake.batches()).toEqual(['b1']);
   });
 });
