@@ -12,6 +12,11 @@ const DAY_MS = 86_400_000;
 const today = Math.floor(Date.now() / DAY_MS);
 const dayStart = (day: number) => new Date(day * DAY_MS).toISOString();
 
+/** The run's summary: the line of maintain --once's output with the results (log lines come beside it). */
+function summaryOf(stdout: string) {
+  return JSON.parse(stdout.trim().split('\n').filter((l) => l.startsWith('{"ok"')).pop()!);
+}
+
 /** Runs `node dist/cli/maintain.js --once` against the test's namespace; its summary and exit code. */
 async function maintainOnce(cfg: Config, env: Record<string, string>): Promise<{ code: number; summary: { ok: boolean; results: Record<string, unknown>[]; error?: string } }> {
   try {
@@ -20,12 +25,11 @@ async function maintainOnce(cfg: Config, env: Record<string, string>): Promise<{
       env: { ...process.env, ...stackEnv(), ICEBERG_NAMESPACE: cfg.ICEBERG_NAMESPACE, TENANT_TOKENS: 'acme=acme-token,beta=beta-token', LOG_LEVEL: 'warn', ...env },
       maxBuffer: 16 * 1024 * 1024,
     });
-    return { code: 0, summary: JSON.parse(stdout.trim().split('\n').pop()!) };
+    return { code: 0, summary: summaryOf(stdout) };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
-    const last = err.stdout?.trim().split('\n').pop();
-    if (!last) throw new Error(`maintain --once failed with ${err.code}: ${err.stderr}`);
-    return { code: err.code, summary: JSON.parse(last) };
+    if (!err.stdout?.includes('"results"')) throw new Error(`maintain --once failed with ${err.code}: ${err.stderr}`);
+    return { code: err.code, summary: summaryOf(err.stdout) };
   }
 }
 
@@ -35,7 +39,7 @@ async function smallCommit(s: LakeSession, cfg: Config, commit: number, days: nu
   for (const tenant of ['acme', 'beta']) {
     for (const day of days) {
       selects.push(
-        `SELECT TIMESTAMPTZ '${dayStart(day)}' + to_seconds(${commit * 1000} + i * 7) AS "timestamp", '${tenant}' AS tenant_id, 'INFO' AS severity, 9 AS severity_number, ` +
+        `SELECT TIMESTAMPTZ '${dayStart(day)}' + to_seconds(${commit * 30} + i * 5) AS "timestamp", '${tenant}' AS tenant_id, 'INFO' AS severity, 9 AS severity_number, ` +
           `'commit ${commit} row ' || i AS body, 'svc-' || (i % 3) AS service_name, MAP {'seq': '${commit}-' || i, 'http.route': '/r/' || (i % 5)} AS attributes, ` +
           `MAP {'k8s.pod.name': 'pod-${commit % 4}'} AS resource_attributes, ${commit} AS kafka_offset FROM range(${rows}) t(i)`,
       );
@@ -60,9 +64,11 @@ async function fingerprint(cfg: Config) {
   return r.rows.map((row) => row.map(String));
 }
 
-async function filesPerPartition(cfg: Config) {
-  const r = await runQuery(cfg, `SELECT tenant_id, "timestamp"::DATE::VARCHAR, count(DISTINCT filename)::INTEGER FROM logs GROUP BY 1, 2 ORDER BY 1, 2`);
-  return r.rows.map(([t, d, n]) => ({ partition: `${t}/${d}`, files: Number(n) }));
+async function filesPerPartition(s: LakeSession, cfg: Config) {
+  const r = await s.connection.runAndReadAll(
+    `SELECT tenant_id, "timestamp"::DATE::VARCHAR, count(DISTINCT filename)::INTEGER FROM ${qualifiedNamespace(cfg)}.logs GROUP BY 1, 2 ORDER BY 1, 2`,
+  );
+  return r.getRows().map(([t, d, n]) => ({ partition: `${t}/${d}`, files: Number(n) }));
 }
 
 async function snapshotsOf(s: LakeSession, table: string) {
@@ -80,7 +86,7 @@ describe('table maintenance', () => {
   });
   afterAll(() => s?.close());
 
-  it('compacts hundreds of small commits into a few files per partition, merges manifests, expires snapshots, removes orphans, and changes no row', async () => {
+  it('compacts 720 small files of 120 commits into a few files per partition, merges manifests, expires snapshots, removes orphans, and changes no row', async () => {
     const logs = `${qualifiedNamespace(cfg)}.logs`;
     const days = [today - 3, today - 2, today];
     for (let commit = 0; commit < 120; commit++) await smallCommit(s, cfg, commit, days, 5);
@@ -91,7 +97,7 @@ describe('table maintenance', () => {
 
     const before = await fingerprint(cfg);
     expect(before.map((r) => r.slice(0, 2))).toEqual([['acme', '1800'], ['beta', '1800']]);
-    const filesBefore = await filesPerPartition(cfg);
+    const filesBefore = await filesPerPartition(s, cfg);
     expect(filesBefore.every((p) => p.files === 120)).toBe(true);
     const snapshotsBefore = await snapshotsOf(s, logs);
     expect(snapshotsBefore.length).toBeGreaterThanOrEqual(120);
@@ -108,7 +114,7 @@ describe('table maintenance', () => {
     expect(code).toBe(0);
 
     expect(await fingerprint(cfg)).toEqual(before);
-    const filesAfter = await filesPerPartition(cfg);
+    const filesAfter = await filesPerPartition(s, cfg);
     expect(filesAfter.map((p) => p.partition)).toEqual(filesBefore.map((p) => p.partition));
     for (const p of filesAfter) expect(p.files, p.partition).toBeLessThanOrEqual(2);
 
@@ -116,15 +122,57 @@ describe('table maintenance', () => {
     expect(snapshots.length).toBeLessThanOrEqual(3);
     const manifests = await s.connection.runAndReadAll(`SELECT count(*) FROM read_avro('${snapshots.at(-1)!.manifestList}')`);
     expect(Number(manifests.getRows()[0]![0])).toBeLessThanOrEqual(days.length + 1);
-    // Every snapshot still kept reads whole: orphan removal took nothing a snapshot names.
-    for (const snap of snapshots) {
+    // Every snapshot still kept reads whole (its rows as of its commit): orphan removal took
+    // nothing a snapshot names.
+    for (const [i, snap] of snapshots.entries()) {
       const n = await s.connection.runAndReadAll(`SELECT count(*) FROM ${logs} AT (VERSION => ${snap.id})`);
-      expect(Number(n.getRows()[0]![0])).toBe(3600);
+      expect(Number(n.getRows()[0]![0])).toBe(3600 - (snapshots.length - 2 - i > 0 ? (snapshots.length - 2 - i) * 30 : 0));
     }
     await expect(s.connection.runAndReadAll(`SELECT * FROM read_parquet('${orphan}')`)).rejects.toThrow(/404|No files found|not found/i);
-    const offsets = await runQuery(cfg, `SELECT count(*), count(DISTINCT batch_id) FROM ${qualifiedNamespace(cfg)}.appender_offsets`).catch(() => undefined);
-    if (offsets) expect(offsets.rows[0]!.map(Number)).toEqual([120, 120]);
-    const offsetsFiles = await s.connection.runAndReadAll(`SELECT count(DISTINCT filename) FROM ${qualifiedNamespace(cfg)}.appender_offsets`);
-    expect(Number(offsetsFiles.getRows()[0]![0])).toBeLessThanOrEqual(2);
+    // The offsets table is compacted too, every row kept.
+    const offsets = await s.connection.runAndReadAll(`SELECT count(*), count(DISTINCT batch_id), count(DISTINCT filename) FROM ${qualifiedNamespace(cfg)}.appender_offsets`);
+    expect(offsets.getRows()[0]!.map(Number)).toEqual([120, 120, 1]);
+
+    // A second run finds nothing left to do, and still changes no row.
+    const again = await maintainOnce(cfg, { MAINTENANCE_KEEP_SNAPSHOTS: '3', MAINTENANCE_SNAPSHOT_MAX_AGE: '0s', MAINTENANCE_MIN_INPUT_FILES: '10', MAINTENANCE_ORPHAN_MIN_AGE: '1s' });
+    expect(again.code).toBe(0);
+    expect(again.summary.results.filter((r) => r.task === 'compact').map((r) => r.filesRewritten)).toEqual([0, 0]);
+    expect(await fingerprint(cfg)).toEqual(before);
+  });
+
+  it('retention drops exactly the expired days of exactly the configured tenant, whole partitions, rewriting nothing', async () => {
+    const rcfg = testConfig(runId());
+    const r = await openLakeSession(rcfg, { utcPartitionTransforms: true });
+    try {
+      await ensureLakeTables(r.connection, rcfg);
+      const days = [today - 10, today - 5, today - 2, today - 1, today];
+      for (let commit = 0; commit < 3; commit++) await smallCommit(r, rcfg, commit, days, 4);
+      const perDay = async () => {
+        const q = await r.connection.runAndReadAll(
+          `SELECT tenant_id, "timestamp"::DATE::VARCHAR, count(*)::INTEGER, list(DISTINCT filename ORDER BY filename) FROM ${qualifiedNamespace(rcfg)}.logs GROUP BY 1, 2 ORDER BY 1, 2`,
+        );
+        return q.getRows().map(([t, d, n, files]) => ({ key: `${t}/${d}`, rows: Number(n), files: JSON.stringify(files) }));
+      };
+      const before = await perDay();
+      expect(before).toHaveLength(10);
+      const day = (d: number) => dayStart(d).slice(0, 10);
+
+      // acme keeps 3 days (today and the 2 before); beta has no override and no default: kept forever.
+      const { code, summary } = await maintainOnce(rcfg, { MAINTENANCE_TASKS: 'retention', RETENTION_TENANT_DAYS: 'acme=3' });
+      expect(code).toBe(0);
+      const retention = summary.results.find((x) => x.task === 'retention')!;
+      expect(retention).toMatchObject({ ok: true, filesDropped: 6, recordsDropped: 24 });
+      const after = await perDay();
+      const dropped = new Set([`acme/${day(today - 10)}`, `acme/${day(today - 5)}`]);
+      // Exactly those partitions are gone; every other one holds the same rows in the same files.
+      expect(after).toEqual(before.filter((p) => !dropped.has(p.key)));
+
+      // A default for every tenant, with an override keeping beta forever: acme's 2-day-old data goes now.
+      const second = await maintainOnce(rcfg, { MAINTENANCE_TASKS: 'retention', RETENTION_DAYS: '2', RETENTION_TENANT_DAYS: 'beta=forever' });
+      expect(second.code).toBe(0);
+      expect((await perDay()).map((p) => p.key)).toEqual(after.map((p) => p.key).filter((k) => k !== `acme/${day(today - 2)}`));
+    } finally {
+      r.close();
+    }
   });
 });

@@ -131,7 +131,16 @@ public final class IcebergMaintenance {
       result.put("table", tableName);
       long started = System.nanoTime();
       try {
-        Table table = catalog.loadTable(TableIdentifier.of(ns, tableName));
+        TableIdentifier id = TableIdentifier.of(ns, tableName);
+        if (!catalog.tableExists(id)) {
+          // Nothing to keep yet (no appender has created it): not a failure.
+          result.put("ok", true);
+          result.put("skipped", "the table does not exist yet");
+          result.put("durationMs", (System.nanoTime() - started) / 1_000_000);
+          out.println(result);
+          continue;
+        }
+        Table table = catalog.loadTable(id);
         switch (kind) {
           case "properties" -> properties(table, task, result);
           case "retention" -> retention(table, task, result);
@@ -317,7 +326,12 @@ public final class IcebergMaintenance {
             .createReaderFunc(fileSchema -> GenericParquetReaders.buildReader(table.schema(), fileSchema))
             .build()) {
           for (Record row : rows) {
-            if (writer == null) writer = factory.newDataWriter(names.newOutputFile(spec, partition), FileFormat.PARQUET, partition);
+            if (writer == null) {
+              // An unpartitioned table's files go straight under data/ (a partition path of "" would make "data//").
+              writer = spec.isUnpartitioned()
+                  ? factory.newDataWriter(names.newOutputFile(), FileFormat.PARQUET, null)
+                  : factory.newDataWriter(names.newOutputFile(spec, partition), FileFormat.PARQUET, partition);
+            }
             writer.write(row);
             if (writer.length() >= target) {
               writer.close();
