@@ -2,6 +2,9 @@
 #   docker run IMAGE                        -> ingester (default)
 #   docker run IMAGE dist/cli/appender.js   -> appender
 #   docker run IMAGE dist/cli/query.js "SELECT count(*) FROM logs"
+# and, with a Java runtime and Apache Iceberg's Java libraries added, the maintainer:
+#   docker build --target maintainer -t otel-lakehouse-maintainer .
+#   docker run otel-lakehouse-maintainer    (or dist/cli/maintain.js --once)
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -22,7 +25,15 @@ RUN set -eu; \
     for w in /wheels/*.whl; do python -m zipfile -e "$w" /tmp/x; done; \
     find /tmp/x -name '*.duckdb_extension' -exec cp {} "/ext/v$DUCKDB_VERSION/$plat/" \;
 
-FROM node:20-bookworm-slim
+# The maintainer's Iceberg operations: Apache Iceberg's Java libraries and the one class using them.
+FROM maven:3.9-eclipse-temurin-17 AS maintainer-java
+WORKDIR /build
+COPY src/maintainer/java/pom.xml ./pom.xml
+RUN mvn -B -q dependency:copy-dependencies -DoutputDirectory=/opt/maintainer/lib -DincludeScope=runtime
+COPY src/maintainer/java/IcebergMaintenance.java ./
+RUN javac -nowarn -cp '/opt/maintainer/lib/*' -d /opt/maintainer/classes IcebergMaintenance.java
+
+FROM node:20-bookworm-slim AS runtime
 WORKDIR /app
 ENV NODE_ENV=production \
     DUCKDB_EXTENSION_DIRECTORY=/opt/duckdb/extensions \
@@ -36,3 +47,15 @@ USER node
 EXPOSE 4318 4317 9464
 ENTRYPOINT ["node"]
 CMD ["dist/cli/ingester.js"]
+
+FROM runtime AS maintainer
+COPY --from=eclipse-temurin:17-jre /opt/java/openjdk /opt/java/openjdk
+COPY --from=maintainer-java /opt/maintainer/lib ./dist/maintainer/lib
+COPY --from=maintainer-java /opt/maintainer/classes ./dist/maintainer/classes
+ENV PATH=/opt/java/openjdk/bin:$PATH \
+    MAINTAINER_HOST=0.0.0.0
+EXPOSE 9466
+CMD ["dist/cli/maintain.js"]
+
+# The default image: ingester, appender, query.
+FROM runtime

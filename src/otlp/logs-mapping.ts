@@ -1,6 +1,6 @@
 import type { AnyValue, KeyValue, LogRecord, LogsRequest, LongLike } from './codec.js';
 
-/** One row of the Iceberg table `logs` (the hybrid schema of DESIGN.md). */
+/** One row of the Iceberg table `logs`: the hybrid schema (columns, plus maps for the attributes; README, Table otel.logs). */
 export interface LogRow {
   /** microseconds since the epoch */
   timestamp: bigint;
