@@ -10,17 +10,8 @@ import { LokiSink } from '../sinks/loki/sink.js';
 import { OpenSearchSink } from '../sinks/opensearch/sink.js';
 import { PrometheusSink } from '../sinks/prometheus/sink.js';
 import { TempoSink } from '../sinks/tempo/sink.js';
+import { catalogReachable } from './catalog-client.js';
 import { LakePipeline } from './lake-pipeline.js';
-
-/** Whether the Iceberg REST catalog answers its config endpoint within `timeoutMs`. */
-async function catalogReachable(uri: string, timeoutMs = 2000): Promise<{ ok: boolean; reason?: string }> {
-  try {
-    const res = await fetch(`${uri.replace(/\/$/, '')}/v1/config`, { signal: AbortSignal.timeout(timeoutMs) });
-    return res.ok ? { ok: true } : { ok: false, reason: `catalog answered ${res.status}` };
-  } catch (e) {
-    return { ok: false, reason: `catalog unreachable: ${(e as Error).message}` };
-  }
-}
 
 /**
  * The appender process: the pipelines named in SINKS (each its own consumer group), and an HTTP

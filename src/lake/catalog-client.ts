@@ -106,3 +106,13 @@ export class CatalogClient {
     return (await this.currentSnapshot(namespace, table))?.summary;
   }
 }
+
+/** Whether the Iceberg REST catalog answers its config endpoint within `timeoutMs`. */
+export async function catalogReachable(uri: string, timeoutMs = 2000): Promise<{ ok: boolean; reason?: string }> {
+  try {
+    const res = await fetch(`${uri.replace(/\/$/, '')}/v1/config`, { signal: AbortSignal.timeout(timeoutMs) });
+    return res.ok ? { ok: true } : { ok: false, reason: `catalog answered ${res.status}` };
+  } catch (e) {
+    return { ok: false, reason: `catalog unreachable: ${(e as Error).message}` };
+  }
+}

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { catalogReachable } from '../lake/catalog-client.js';
 import { HttpServer, sendJson } from '../core/http-server.js';
 import type { Component } from '../core/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -11,16 +12,6 @@ export interface RunSummary {
   durationMs: number;
   results: TaskResult[];
   error?: string;
-}
-
-/** Whether the Iceberg REST catalog answers its config endpoint. */
-async function catalogReachable(uri: string): Promise<string | undefined> {
-  try {
-    const res = await fetch(`${uri.replace(/\/$/, '')}/v1/config`, { signal: AbortSignal.timeout(2000) });
-    return res.ok ? undefined : `catalog answered ${res.status}`;
-  } catch (e) {
-    return `catalog unreachable: ${(e as Error).message}`;
-  }
 }
 
 /**
@@ -51,8 +42,8 @@ export class Maintainer implements Component {
     this.http = new HttpServer('maintainer.http', cfg.MAINTAINER_HOST, cfg.MAINTAINER_HTTP_PORT, logger)
       .route('GET', '/healthz', async (_req, res) => sendJson(res, 200, { status: 'ok', lastRun: this.lastRunView() }))
       .route('GET', '/readyz', async (_req, res) => {
-        const reason = await catalogReachable(cfg.ICEBERG_CATALOG_URI);
-        if (reason) return sendJson(res, 503, { status: 'not ready', reasons: [reason] }, { 'retry-after': '5' });
+        const catalog = await catalogReachable(cfg.ICEBERG_CATALOG_URI);
+        if (!catalog.ok) return sendJson(res, 503, { status: 'not ready', reasons: [catalog.reason] }, { 'retry-after': '5' });
         sendJson(res, 200, { status: 'ready' });
       })
       .route('GET', '/metrics', async (_req, res) => {
