@@ -35,28 +35,32 @@ const admin = kafka.admin();
 await admin.connect();
 await admin.createTopics({ topics: [{ topic, numPartitions: 3 }, { topic: `${topic}-dlq`, numPartitions: 1 }] });
 
-/** A child process whose JSON log lines with message `msg` are collected. */
-function service(cli, extraEnv, msg, args = []) {
-  const child = spawn(process.execPath, [`dist/cli/${cli}.js`, ...args], {
+/** A child process whose JSON log lines with a message starting with `msg` (or `also`) are collected. */
+function service(cli, extraEnv, msg, also = '\u0000') {
+  const child = spawn(process.execPath, [`dist/cli/${cli}.js`], {
     cwd: root,
     env: { ...process.env, ...env, ICEBERG_NAMESPACE: namespace, LOG_LEVEL: 'info', ...extraEnv },
     stdio: ['ignore', 'pipe', 2],
   });
   const lines = [];
+  const other = [];
   let rest = '';
   child.stdout.on('data', (d) => {
     const parts = (rest + d.toString()).split('\n');
     rest = parts.pop();
-    for (const line of parts) if (line.includes(`"msg":"${msg}`)) lines.push(JSON.parse(line));
+    for (const line of parts) {
+      if (line.includes(`"msg":"${msg}`)) lines.push(JSON.parse(line));
+      else if (line.includes(`"msg":"${also}`)) other.push(JSON.parse(line));
+    }
   });
   process.on('exit', () => child.kill('SIGKILL'));
-  return { child, lines };
+  return { child, lines, other };
 }
 
 const appender = service('appender', {
   REDPANDA_TOPIC: topic, APPENDER_GROUP_ID: `bench-soak-${run}`, TOPIC_PARTITIONS: '3', BUFFER_TIME_SECONDS: '1',
   APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(appenderPort),
-}, 'flushed to Iceberg');
+}, 'flushed to Iceberg', 'Iceberg commit failed; retrying');
 const maintainer = service('maintain', {
   MAINTAINER_HOST: '127.0.0.1', MAINTAINER_HTTP_PORT: String(maintainerPort), MAINTENANCE_INTERVAL_SECONDS: String(maintenanceSeconds),
   MAINTENANCE_SNAPSHOT_MAX_AGE: snapshotMaxAge, MAINTENANCE_KEEP_SNAPSHOTS: keepSnapshots, MAINTENANCE_ORPHAN_MIN_AGE: '10m',
@@ -86,26 +90,17 @@ while (appender.lines.length < commitsWanted) {
 await producer.disconnect();
 const loadSeconds = (performance.now() - started) / 1000;
 
-// Drain: every record sent is committed, then both processes stop.
+// Drain: every record sent is committed; the appender stops.
 const committed = () => appender.lines.reduce((n, f) => n + f.rows, 0);
 while (committed() < sent) await new Promise((r) => setTimeout(r, 500));
 const appenderStats = procStats(appender.child.pid);
-const maintainerStats = procStats(maintainer.child.pid);
-for (const { child } of [appender, maintainer]) {
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
-}
+appender.child.kill('SIGTERM');
+await new Promise((r) => appender.child.on('exit', r));
 
-// The soaked table against the same rows written at once into a fresh table.
 const cfg = loadConfig({ ...env, ICEBERG_NAMESPACE: namespace });
-const setup = await openLakeSession(cfg);
 const soaked = `lake.${namespace}.logs`;
 const fresh = `lake.${freshNamespace}.logs`;
-await setup.connection.run(`CREATE SCHEMA IF NOT EXISTS lake.${freshNamespace}`);
-await setup.connection.run(`CREATE TABLE ${fresh} AS SELECT * FROM ${soaked} LIMIT 0`);
-await setup.connection.run(`INSERT INTO ${fresh} SELECT * FROM ${soaked}`);
-const shape = async (table) => {
-  const c = setup.connection;
+const shape = async (c, table) => {
   const one = async (sql) => Number((await c.runAndReadAll(sql)).getRows()[0][0]);
   const snaps = (await c.runAndReadAll(`SELECT manifest_list FROM iceberg_snapshots(${table}) ORDER BY sequence_number`)).getRows();
   return {
@@ -115,27 +110,47 @@ const shape = async (table) => {
     snapshots: snaps.length,
   };
 };
-const soakedShape = await shape(soaked);
-const freshShape = await shape(fresh);
-const offsetsShape = await shape(`lake.${namespace}.appender_offsets`);
-setup.close();
-
 // Each query in a new session (as a user's query would run), 5 times, interleaved; the median.
-const tenantDay = (table) => `SELECT count(*), max("timestamp") FROM ${table} WHERE tenant_id = 'tenant-1' AND "timestamp" >= current_date::TIMESTAMPTZ`;
-const queries = { count: (t) => `SELECT count(*) FROM ${t}`, tenantDay };
-const timings = { soaked: { count: [], tenantDay: [] }, fresh: { count: [], tenantDay: [] } };
-for (let i = 0; i < 5; i++) {
-  for (const [which, table] of [['soaked', soaked], ['fresh', fresh]]) {
-    for (const [name, sql] of Object.entries(queries)) {
-      const s = await openLakeSession(cfg);
-      const t0 = performance.now();
-      await s.connection.runAndReadAll(sql(table));
-      timings[which][name].push(performance.now() - t0);
-      s.close();
+const queries = {
+  count: (t) => `SELECT count(*) FROM ${t}`,
+  tenantDay: (t) => `SELECT count(*), max("timestamp") FROM ${t} WHERE tenant_id = 'tenant-1' AND "timestamp" >= current_date::TIMESTAMPTZ`,
+};
+const med = (a) => round(percentile([...a].sort((x, y) => x - y), 50), 0);
+async function timeQueries(tables) {
+  const t = Object.fromEntries(Object.keys(tables).map((k) => [k, { count: [], tenantDay: [] }]));
+  for (let i = 0; i < 5; i++) {
+    for (const [which, table] of Object.entries(tables)) {
+      for (const [name, sql] of Object.entries(queries)) {
+        const s = await openLakeSession(cfg);
+        const t0 = performance.now();
+        await s.connection.runAndReadAll(sql(table));
+        t[which][name].push(performance.now() - t0);
+        s.close();
+      }
     }
   }
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, { count: med(v.count), tenantDay: med(v.tenantDay) }]));
 }
-const med = (a) => round(percentile([...a].sort((x, y) => x - y), 50), 0);
+
+// The same rows written at once into a fresh table: one commit, one file per partition.
+const setup = await openLakeSession(cfg);
+await setup.connection.run(`CREATE SCHEMA IF NOT EXISTS lake.${freshNamespace}`);
+await setup.connection.run(`CREATE TABLE ${fresh} AS SELECT * FROM ${soaked} LIMIT 0`);
+await setup.connection.run(`INSERT INTO ${fresh} SELECT * FROM ${soaked}`);
+// As the load left it: up to one maintenance interval of commits not yet maintained.
+const atLoadEnd = { table: await shape(setup.connection, soaked), offsets: await shape(setup.connection, `lake.${namespace}.appender_offsets`) };
+const queryAtLoadEnd = await timeQueries({ soaked, fresh });
+// After the maintainer's next scheduled run that started once the load had stopped.
+const runsAtLoadEnd = maintainer.lines.length;
+while (maintainer.lines.length < runsAtLoadEnd + 2) await new Promise((r) => setTimeout(r, 1000));
+const maintainerStats = procStats(maintainer.child.pid);
+maintainer.child.kill('SIGTERM');
+await new Promise((r) => maintainer.child.on('exit', r));
+const maintained = { table: await shape(setup.connection, soaked), offsets: await shape(setup.connection, `lake.${namespace}.appender_offsets`) };
+const freshShape = await shape(setup.connection, fresh);
+setup.close();
+const queryMaintained = await timeQueries({ soaked, fresh });
+const ratios = (q) => ({ count: { soaked: q.soaked.count, fresh: q.fresh.count, ratio: round(q.soaked.count / q.fresh.count, 2) }, tenantDay: { soaked: q.soaked.tenantDay, fresh: q.fresh.tenantDay, ratio: round(q.soaked.tenantDay / q.fresh.tenantDay, 2) } });
 
 const flushMs = appender.lines.map((f) => f.durationMs);
 const first = flushMs.slice(0, 100).sort((a, b) => a - b);
@@ -148,18 +163,20 @@ const doc = {
   commits: flushMs.length,
   loadSeconds: round(loadSeconds, 0),
   recordsSent: sent,
-  rowsInTable: soakedShape.rows,
+  rowsInTable: maintained.table.rows,
   recordsPerSecond: rate,
   flushMedianMs: { first100: percentile(first, 50), last100: percentile(last, 50), ratio: round(percentile(last, 50) / percentile(first, 50), 2) },
   flushP90Ms: { first100: percentile(first, 90), last100: percentile(last, 90) },
   flushMaxMs: Math.max(...flushMs),
-  queryMs: {
-    count: { soaked: med(timings.soaked.count), fresh: med(timings.fresh.count), ratio: round(med(timings.soaked.count) / med(timings.fresh.count), 2) },
-    tenantDay: { soaked: med(timings.soaked.tenantDay), fresh: med(timings.fresh.tenantDay), ratio: round(med(timings.soaked.tenantDay) / med(timings.fresh.tenantDay), 2) },
-  },
-  soakedTable: soakedShape,
+  queryMsAtLoadEnd: ratios(queryAtLoadEnd),
+  queryMsAfterNextMaintenance: ratios(queryMaintained),
+  soakedTableAtLoadEnd: atLoadEnd.table,
+  soakedTableAfterNextMaintenance: maintained.table,
+  offsetsTableAtLoadEnd: atLoadEnd.offsets,
+  offsetsTableAfterNextMaintenance: maintained.offsets,
   freshTable: freshShape,
-  offsetsTable: offsetsShape,
+  appenderCommitRetries: appender.other.length,
+  appenderCommitRetriesMaxAttempt: Math.max(0, ...appender.other.map((l) => l.attempt ?? 0)),
   maintenance: {
     intervalSeconds: maintenanceSeconds,
     snapshotMaxAge,
@@ -171,16 +188,17 @@ const doc = {
     filesWritten: sum('filesWritten'),
     snapshotsExpired: sum('snapshotsExpired'),
     filesDeletedWithSnapshots: sum('filesDeletedWithSnapshots'),
+    maxRunMs: Math.max(0, ...runs.map((r) => r.durationMs)),
     orphansRemoved: sum('orphansRemoved'),
   },
   appender: { cpuSeconds: round(appenderStats.cpuSeconds, 1), peakRssMb: round(appenderStats.peakRssMb, 0) },
   maintainer: { cpuSeconds: round(maintainerStats.cpuSeconds, 1), peakRssMb: round(maintainerStats.peakRssMb, 0) },
 };
 process.stdout.write(JSON.stringify(doc) + '\n');
-process.stderr.write(`\nsoak: ${doc.commits} commits over ${doc.loadSeconds} s at ${rate} records/s, ${doc.maintenance.runs} maintenance runs (${doc.maintenance.failedRuns} failed)\n` +
-  `  median flush: first 100 ${doc.flushMedianMs.first100} ms, last 100 ${doc.flushMedianMs.last100} ms (x${doc.flushMedianMs.ratio})\n` +
-  `  count(*): soaked ${doc.queryMs.count.soaked} ms, fresh ${doc.queryMs.count.fresh} ms (x${doc.queryMs.count.ratio}); tenant+day: soaked ${doc.queryMs.tenantDay.soaked} ms, fresh ${doc.queryMs.tenantDay.fresh} ms (x${doc.queryMs.tenantDay.ratio})\n` +
-  `  soaked table: ${JSON.stringify(soakedShape)}; fresh: ${JSON.stringify(freshShape)}; offsets: ${JSON.stringify(offsetsShape)}\n`);
+process.stderr.write(`\nsoak: ${doc.commits} commits over ${doc.loadSeconds} s at ${rate} records/s, ${doc.maintenance.runs} maintenance runs (${doc.maintenance.failedRuns} failed, median ${doc.maintenance.medianRunMs} ms)\n` +
+  `  median flush: first 100 ${doc.flushMedianMs.first100} ms, last 100 ${doc.flushMedianMs.last100} ms (x${doc.flushMedianMs.ratio}); appender commit retries ${doc.appenderCommitRetries}\n` +
+  `  at load end: count(*) x${doc.queryMsAtLoadEnd.count.ratio}, tenant+day x${doc.queryMsAtLoadEnd.tenantDay.ratio} of fresh; table ${JSON.stringify(atLoadEnd.table)}\n` +
+  `  after the next maintenance: count(*) x${doc.queryMsAfterNextMaintenance.count.ratio}, tenant+day x${doc.queryMsAfterNextMaintenance.tenantDay.ratio} of fresh; table ${JSON.stringify(maintained.table)}; fresh ${JSON.stringify(freshShape)}\n`);
 await admin.deleteTopics({ topics: [topic, `${topic}-dlq`] }).catch(() => {});
 await admin.disconnect();
 process.exit(0);

@@ -17,7 +17,7 @@ export interface TaskResult {
   filesDropped?: number;
   bytesDropped?: number;
   recordsDropped?: number;
-  partitionsCompacted?: number;
+  groupsCompacted?: number;
   filesRewritten?: number;
   bytesRewritten?: number;
   filesWritten?: number;

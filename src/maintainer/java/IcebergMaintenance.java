@@ -231,10 +231,14 @@ public final class IcebergMaintenance {
 
   /**
    * Rewrites the small data files of each partition into files of about the target size. A
-   * partition whose day has ended is compacted once it has two small files; an open one (today,
-   * or a table without a day partition) once it has `minFiles`, so a busy partition is not
-   * rewritten after every commit. Commits go in groups of partitions; each commit validates
-   * from the snapshot the files were read at, so it fails rather than drop a concurrent change.
+   * partition whose day has ended is merged whole as soon as it has two small files. An open one
+   * (today, or a table without a day partition) keeps receiving commits, so merging it whole at
+   * every run would rewrite the day's data again and again; its small files are merged by size
+   * tier instead (under a hundredth of the target, under a tenth, under three quarters), a tier
+   * once it has `minFiles` files, so a byte is rewritten about three times before its day ends
+   * and a run's work does not grow with the partition. Commits go in groups of partitions; each
+   * commit validates from the snapshot the files were read at, so it fails rather than drop a
+   * concurrent change.
    */
   private void compact(Table table, JsonNode task, ObjectNode result) throws IOException {
     Snapshot start = table.currentSnapshot();
@@ -242,7 +246,7 @@ public final class IcebergMaintenance {
     long target = task.path("targetBytes").asLong(128L * 1024 * 1024);
     long small = target * 3 / 4;
     int minFiles = task.path("minFiles").asInt(10);
-    int partitionsPerCommit = task.path("partitionsPerCommit").asInt(16);
+    int groupsPerCommit = task.path("partitionsPerCommit").asInt(16);
     long today = Math.floorDiv(now, DAY_MS);
 
     Map<String, List<DataFile>> groups = new LinkedHashMap<>();
@@ -251,14 +255,17 @@ public final class IcebergMaintenance {
       for (FileScanTask t : tasks) {
         if (!t.deletes().isEmpty()) continue; // never rewrite a file with row deletes against it
         DataFile f = t.file();
-        if (f.fileSizeInBytes() >= small) continue;
+        long size = f.fileSizeInBytes();
+        if (size >= small) continue;
         PartitionSpec spec = table.specs().get(f.specId());
-        String key = f.specId() + "/" + spec.partitionToPath(f.partition());
+        boolean isClosed = isClosed(spec, f.partition(), today);
+        int tier = isClosed ? 0 : size < target / 100 ? 0 : size < target / 10 ? 1 : 2;
+        String key = f.specId() + "/" + spec.partitionToPath(f.partition()) + "#" + tier;
         groups.computeIfAbsent(key, k -> new ArrayList<>()).add(f.copy());
-        closed.putIfAbsent(key, isClosed(spec, f.partition(), today));
+        closed.putIfAbsent(key, isClosed);
       }
     }
-    long filesIn = 0, bytesIn = 0, filesOut = 0, bytesOut = 0, commits = 0, partitions = 0;
+    long filesIn = 0, bytesIn = 0, filesOut = 0, bytesOut = 0, commits = 0, merged = 0;
     List<DataFile> del = new ArrayList<>();
     List<DataFile> add = new ArrayList<>();
     int pending = 0;
@@ -268,10 +275,10 @@ public final class IcebergMaintenance {
       List<DataFile> written = rewrite(table, files, target);
       del.addAll(files);
       add.addAll(written);
-      partitions++;
+      merged++;
       for (DataFile f : files) { filesIn++; bytesIn += f.fileSizeInBytes(); }
       for (DataFile f : written) { filesOut++; bytesOut += f.fileSizeInBytes(); }
-      if (++pending >= partitionsPerCommit) {
+      if (++pending >= groupsPerCommit) {
         commitRewrite(table, start.snapshotId(), del, add);
         commits++;
         pending = 0;
@@ -283,7 +290,7 @@ public final class IcebergMaintenance {
       commitRewrite(table, start.snapshotId(), del, add);
       commits++;
     }
-    result.put("partitionsCompacted", partitions);
+    result.put("groupsCompacted", merged);
     result.put("filesRewritten", filesIn);
     result.put("bytesRewritten", bytesIn);
     result.put("filesWritten", filesOut);
@@ -355,7 +362,10 @@ public final class IcebergMaintenance {
     return written;
   }
 
-  /** Merges the current snapshot's small manifests when there are more than `maxManifests`. */
+  /**
+   * Merges the current snapshot's small manifests, when there are more than `maxManifests`, into
+   * manifests of the target size: one, until the table outgrows it.
+   */
   private void manifests(Table table, JsonNode task, ObjectNode result) {
     Snapshot current = table.currentSnapshot();
     if (current == null) return;
@@ -369,15 +379,9 @@ public final class IcebergMaintenance {
       result.put("manifestsAfter", all.size());
       return;
     }
-    PartitionSpec spec = table.spec();
-    int dayField = -1;
-    for (int i = 0; i < spec.fields().size(); i++) {
-      if ("day".equals(spec.fields().get(i).transform().toString())) dayField = i;
-    }
-    final int day = dayField;
     table.rewriteManifests()
         .rewriteIf(m -> m.length() < targetBytes * 3 / 4)
-        .clusterBy(f -> day >= 0 && f.specId() == spec.specId() ? String.valueOf(f.partition().get(day, Integer.class)) : "all")
+        .clusterBy(f -> "all")
         .commit();
     table.refresh();
     result.put("manifestsAfter", table.currentSnapshot().allManifests(table.io()).size());
