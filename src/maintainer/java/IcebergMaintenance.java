@@ -14,6 +14,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.iceberg.DataFile;
 import org.apache.iceberg.DeleteFile;
@@ -398,14 +400,21 @@ public final class IcebergMaintenance {
       return;
     }
     AtomicLong deleted = new AtomicLong();
-    table.expireSnapshots()
-        .expireOlderThan(now - maxAgeMs)
-        .retainLast(keepLast)
-        .deleteWith(path -> {
-          table.io().deleteFile(path);
-          deleted.incrementAndGet();
-        })
-        .commit();
+    // The files go one request each (deleteWith, to count them), so several at once.
+    ExecutorService deleters = Executors.newFixedThreadPool(8);
+    try {
+      table.expireSnapshots()
+          .expireOlderThan(now - maxAgeMs)
+          .retainLast(keepLast)
+          .executeDeleteWith(deleters)
+          .deleteWith(path -> {
+            table.io().deleteFile(path);
+            deleted.incrementAndGet();
+          })
+          .commit();
+    } finally {
+      deleters.shutdown();
+    }
     table.refresh();
     result.put("snapshotsExpired", before - size(table.snapshots()));
     result.put("filesDeleted", deleted.get());
