@@ -63,10 +63,12 @@ export function procStats(pid) {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = 100; // USER_HZ on Linux
   const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / ticks;
+  // Children that have ended and were waited for (cutime + cstime).
+  const childCpuSeconds = (Number(fields[13]) + Number(fields[14])) / ticks;
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
   const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-  return { cpuSeconds, peakRssMb: hwm, rssMb: rss };
+  return { cpuSeconds, childCpuSeconds, peakRssMb: hwm, rssMb: rss };
 }
 
 /**

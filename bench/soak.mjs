@@ -7,7 +7,7 @@
 //                         BENCH_MAINTENANCE_SECONDS (default 60), BENCH_SNAPSHOT_MAX_AGE (default 2m),
 //                         BENCH_KEEP_SNAPSHOTS (default 20)
 // Prints one JSON document on stdout and a human summary on stderr.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
@@ -144,6 +144,9 @@ const queryAtLoadEnd = await timeQueries({ soaked, fresh });
 const runsAtLoadEnd = maintainer.lines.length;
 while (maintainer.lines.length < runsAtLoadEnd + 2) await new Promise((r) => setTimeout(r, 1000));
 const maintainerStats = procStats(maintainer.child.pid);
+// The Java process the maintainer keeps between runs, and those it has replaced.
+const javaPid = Number(execFileSync('pgrep', ['-P', String(maintainer.child.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+const javaStats = javaPid ? procStats(javaPid) : { cpuSeconds: 0, peakRssMb: 0 };
 maintainer.child.kill('SIGTERM');
 await new Promise((r) => maintainer.child.on('exit', r));
 const maintained = { table: await shape(setup.connection, soaked), offsets: await shape(setup.connection, `lake.${namespace}.appender_offsets`) };
@@ -156,6 +159,15 @@ const flushMs = appender.lines.map((f) => f.durationMs);
 const first = flushMs.slice(0, 100).sort((a, b) => a - b);
 const last = flushMs.slice(-100).sort((a, b) => a - b);
 const runs = maintainer.lines;
+// A flush overlaps a maintenance run when their [end - duration, end] intervals meet (log times are
+// the ends); on a machine where everything shares two cores, those flushes also share the CPU.
+const spans = runs.map((r) => [Date.parse(r.time) - r.durationMs, Date.parse(r.time)]);
+const overlaps = (f) => spans.some(([a, b]) => Date.parse(f.time) - f.durationMs <= b && Date.parse(f.time) >= a);
+const quiet = (fs) => fs.filter((f) => !overlaps(f)).map((f) => f.durationMs).sort((a, b) => a - b);
+const firstQuiet = quiet(appender.lines.slice(0, 100));
+const lastQuiet = quiet(appender.lines.slice(-100));
+const taskMs = {};
+for (const r of runs) for (const [k, v] of Object.entries(r.taskMs ?? {})) (taskMs[k] ??= []).push(v);
 const sum = (k) => runs.reduce((n, r) => n + (r[k] ?? 0), 0);
 const doc = {
   bench: 'soak',
@@ -166,6 +178,8 @@ const doc = {
   rowsInTable: maintained.table.rows,
   recordsPerSecond: rate,
   flushMedianMs: { first100: percentile(first, 50), last100: percentile(last, 50), ratio: round(percentile(last, 50) / percentile(first, 50), 2) },
+  flushMedianMsOutsideMaintenance: { first100: percentile(firstQuiet, 50), last100: percentile(lastQuiet, 50), ratio: round(percentile(lastQuiet, 50) / percentile(firstQuiet, 50), 2), flushesCounted: [firstQuiet.length, lastQuiet.length] },
+  flushesDuringMaintenance: appender.lines.filter(overlaps).length,
   flushP90Ms: { first100: percentile(first, 90), last100: percentile(last, 90) },
   flushMaxMs: Math.max(...flushMs),
   queryMsAtLoadEnd: ratios(queryAtLoadEnd),
@@ -190,13 +204,20 @@ const doc = {
     filesDeletedWithSnapshots: sum('filesDeletedWithSnapshots'),
     maxRunMs: Math.max(0, ...runs.map((r) => r.durationMs)),
     orphansRemoved: sum('orphansRemoved'),
+    taskMedianMs: Object.fromEntries(Object.entries(taskMs).map(([k, v]) => [k, med(v)])),
   },
   appender: { cpuSeconds: round(appenderStats.cpuSeconds, 1), peakRssMb: round(appenderStats.peakRssMb, 0) },
-  maintainer: { cpuSeconds: round(maintainerStats.cpuSeconds, 1), peakRssMb: round(maintainerStats.peakRssMb, 0) },
+  maintainer: {
+    cpuSeconds: round(maintainerStats.cpuSeconds, 1),
+    peakRssMb: round(maintainerStats.peakRssMb, 0),
+    javaCpuSeconds: round(javaStats.cpuSeconds + maintainerStats.childCpuSeconds, 1),
+    javaPeakRssMb: round(javaStats.peakRssMb, 0),
+  },
 };
 process.stdout.write(JSON.stringify(doc) + '\n');
 process.stderr.write(`\nsoak: ${doc.commits} commits over ${doc.loadSeconds} s at ${rate} records/s, ${doc.maintenance.runs} maintenance runs (${doc.maintenance.failedRuns} failed, median ${doc.maintenance.medianRunMs} ms)\n` +
   `  median flush: first 100 ${doc.flushMedianMs.first100} ms, last 100 ${doc.flushMedianMs.last100} ms (x${doc.flushMedianMs.ratio}); appender commit retries ${doc.appenderCommitRetries}\n` +
+  `  median flush outside maintenance runs: first 100 ${doc.flushMedianMsOutsideMaintenance.first100} ms, last 100 ${doc.flushMedianMsOutsideMaintenance.last100} ms (x${doc.flushMedianMsOutsideMaintenance.ratio}); ${doc.flushesDuringMaintenance} flushes during a run\n` +
   `  at load end: count(*) x${doc.queryMsAtLoadEnd.count.ratio}, tenant+day x${doc.queryMsAtLoadEnd.tenantDay.ratio} of fresh; table ${JSON.stringify(atLoadEnd.table)}\n` +
   `  after the next maintenance: count(*) x${doc.queryMsAfterNextMaintenance.count.ratio}, tenant+day x${doc.queryMsAfterNextMaintenance.tenantDay.ratio} of fresh; table ${JSON.stringify(maintained.table)}; fresh ${JSON.stringify(freshShape)}\n`);
 await admin.deleteTopics({ topics: [topic, `${topic}-dlq`] }).catch(() => {});

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Config } from '../config/schema.js';
@@ -81,49 +82,126 @@ export function buildJob(cfg: Config, retention: RetentionPolicy, now = Date.now
   };
 }
 
-export interface RunHandle {
-  results: Promise<TaskResult[]>;
-  /** Stops the run: its Java process is killed; what it committed stays, the rest is orphaned. */
-  kill(): void;
+/** A nice value for the Java process: maintenance yields the CPU to ingestion on a shared host. */
+const MAINTENANCE_NICENESS = 10;
+/** Jobs one Java process runs before it is replaced, so nothing it accumulates lives for months. */
+const JOBS_PER_PROCESS = 100;
+
+interface Pending {
+  child: ChildProcess;
+  results: TaskResult[];
+  resolve: (r: TaskResult[]) => void;
+  reject: (e: Error) => void;
 }
 
 /**
- * Runs one job in Apache Iceberg's Java library (src/maintainer/java/IcebergMaintenance.java).
- * The job, which holds the S3 secret, goes over stdin, never on the command line; stdin stays
- * open for the run, and the Java side stops when it closes, so a maintainer that dies takes
- * its run with it.
+ * Runs jobs in Apache Iceberg's Java library (src/maintainer/java/IcebergMaintenance.java), one
+ * job at a time, in one Java process kept between runs: starting the JVM and compiling the
+ * library's Parquet code again at every run would cost more CPU than most runs' work. A job,
+ * which holds the S3 secret, goes over stdin, never on the command line; the Java side stops
+ * when stdin closes (even mid-job), so a maintainer that dies takes its run with it. The
+ * process runs at a lower CPU priority (through `nice` when the system has it).
  */
-export function runIcebergTasks(cfg: Config, job: object, log: Logger): RunHandle {
-  const args = [...cfg.MAINTAINER_JAVA_OPTS.split(/\s+/).filter(Boolean), '-cp', cfg.MAINTAINER_CLASSPATH ?? defaultClasspath(), 'IcebergMaintenance'];
-  const child = spawn(cfg.MAINTAINER_JAVA, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const results: TaskResult[] = [];
-  const stderrTail: string[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      results.push(JSON.parse(line) as TaskResult);
-    } catch {
-      log.warn({ line: line.slice(0, 500) }, 'unexpected output from the maintenance process');
-    }
-  });
-  createInterface({ input: child.stderr! }).on('line', (line) => {
-    stderrTail.push(line);
-    if (stderrTail.length > 40) stderrTail.shift();
-    log.debug({ java: line }, 'maintenance process');
-  });
-  child.stdin!.on('error', () => {});
-  child.stdin!.write(`${JSON.stringify(job)}\n`);
-  const done = new Promise<TaskResult[]>((resolve, reject) => {
-    child.once('error', (e) => reject(new Error(`could not start the maintenance process (${cfg.MAINTAINER_JAVA}): ${e.message}; set MAINTAINER_JAVA or MAINTAINER_CLASSPATH`)));
-    child.once('close', (code, signal) => {
-      child.stdin!.end();
-      if (code === 0) return resolve(results);
-      reject(new Error(`the maintenance process ended with ${signal ?? `exit code ${code}`} after ${results.length} task(s): ${stderrTail.slice(-8).join(' | ').slice(0, 2000)}`));
+export class IcebergProcess {
+  private child: ChildProcess | undefined;
+  private pending: Pending | undefined;
+  private jobs = 0;
+  private readonly stderrTail: string[] = [];
+
+  constructor(
+    private readonly cfg: Config,
+    private readonly log: Logger,
+    private readonly jobsPerProcess = JOBS_PER_PROCESS,
+  ) {}
+
+  /** The Java process's pid, while one runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Runs one job; rejects if the process cannot start or ends before the job is done. */
+  run(job: object): Promise<TaskResult[]> {
+    if (this.pending) return Promise.reject(new Error('a maintenance job is already running'));
+    const child = this.child ?? this.spawn();
+    return new Promise<TaskResult[]>((resolve, reject) => {
+      this.pending = { child, results: [], resolve, reject };
+      child.stdin!.write(`${JSON.stringify(job)}\n`);
     });
-  });
-  return {
-    results: done,
-    kill: () => {
-      child.kill('SIGKILL');
-    },
-  };
+  }
+
+  /** Stops the process at once; a job in progress fails (what it committed stays, the rest is orphaned). */
+  kill(): void {
+    this.child?.kill('SIGKILL');
+  }
+
+  /** Ends the process once it is idle (it exits when its stdin closes). */
+  close(): void {
+    this.child?.stdin!.end();
+    this.child = undefined;
+  }
+
+  private spawn(): ChildProcess {
+    const java = [this.cfg.MAINTAINER_JAVA, ...this.cfg.MAINTAINER_JAVA_OPTS.split(/\s+/).filter(Boolean), '-cp', this.cfg.MAINTAINER_CLASSPATH ?? defaultClasspath(), 'IcebergMaintenance'];
+    const command = niceCommand() ? [niceCommand()!, '-n', String(MAINTENANCE_NICENESS), ...java] : java;
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    this.jobs = 0;
+    this.stderrTail.length = 0;
+    createInterface({ input: child.stdout! }).on('line', (line) => this.onLine(child, line));
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > 40) this.stderrTail.shift();
+      this.log.debug({ java: line }, 'maintenance process');
+    });
+    child.stdin!.on('error', () => {});
+    child.once('error', (e) => {
+      this.fail(child, new Error(`could not start the maintenance process (${this.cfg.MAINTAINER_JAVA}): ${e.message}; set MAINTAINER_JAVA or MAINTAINER_CLASSPATH`));
+    });
+    child.once('close', (code, signal) => {
+      const said = this.stderrTail.slice(-8).join(' | ').slice(0, 2000);
+      // `nice` answers 126/127 when it cannot run the Java command it was given.
+      if ((code === 126 || code === 127) && command[0] !== java[0]) {
+        this.fail(child, new Error(`could not start the maintenance process (${this.cfg.MAINTAINER_JAVA}): ${said}; set MAINTAINER_JAVA or MAINTAINER_CLASSPATH`));
+      }
+      this.fail(child, new Error(`the maintenance process ended with ${signal ?? `exit code ${code}`} after ${this.pending?.results.length ?? 0} task(s): ${said}`));
+    });
+    return child;
+  }
+
+  private onLine(child: ChildProcess, line: string): void {
+    let parsed: (TaskResult & { done?: undefined }) | { done: true; error?: string };
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      this.log.warn({ line: line.slice(0, 500) }, 'unexpected output from the maintenance process');
+      return;
+    }
+    const pending = this.pending;
+    if (!pending || pending.child !== child) return;
+    if (parsed.done !== true) {
+      pending.results.push(parsed as TaskResult);
+      return;
+    }
+    this.pending = undefined;
+    if (++this.jobs >= this.jobsPerProcess) this.close();
+    if (parsed.error) pending.reject(new Error(`the maintenance job could not run: ${parsed.error}`));
+    else pending.resolve(pending.results);
+  }
+
+  /** The process is gone (or never started): fail the job in progress, start afresh next time. */
+  private fail(child: ChildProcess, error: Error): void {
+    if (child === this.child) this.child = undefined;
+    child.stdin!.end();
+    const pending = this.pending;
+    if (!pending || pending.child !== child) return;
+    this.pending = undefined;
+    pending.reject(error);
+  }
+}
+
+let nicePath: string | null | undefined;
+/** `nice` from coreutils, if this system has it (looked up once). */
+function niceCommand(): string | undefined {
+  if (nicePath === undefined) nicePath = ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p)) ?? null;
+  return nicePath ?? undefined;
 }

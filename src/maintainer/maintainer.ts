@@ -4,7 +4,7 @@ import { HttpServer, sendJson } from '../core/http-server.js';
 import type { Component } from '../core/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
-import { buildJob, runIcebergTasks, type RunHandle, type TaskResult } from './iceberg-tasks.js';
+import { buildJob, IcebergProcess, type TaskResult } from './iceberg-tasks.js';
 import { retentionPolicy, type RetentionPolicy } from './retention.js';
 
 export interface RunSummary {
@@ -17,7 +17,8 @@ export interface RunSummary {
 /**
  * The maintainer: runs the table maintenance of the lake (retention, compaction, manifest
  * rewrite, snapshot expiry, orphan removal) every MAINTENANCE_INTERVAL_SECONDS, one run at a
- * time, each in a fresh Java process (see iceberg-tasks.ts); serves /metrics, /healthz, /readyz.
+ * time, in a Java process kept between runs (see iceberg-tasks.ts); serves /metrics, /healthz,
+ * /readyz.
  * Every change it makes is an Iceberg commit with requirements, so it is safe beside any number
  * of appenders and readers; run one maintainer per namespace.
  */
@@ -27,7 +28,7 @@ export class Maintainer implements Component {
   readonly retention: RetentionPolicy;
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
-  private current: RunHandle | undefined;
+  private readonly iceberg: IcebergProcess;
   private running: Promise<RunSummary> | undefined;
   private stopped = false;
   last: RunSummary | undefined;
@@ -39,6 +40,7 @@ export class Maintainer implements Component {
   ) {
     this.log = logger.child({ component: this.name });
     this.retention = retentionPolicy(cfg);
+    this.iceberg = new IcebergProcess(cfg, this.log);
     this.http = new HttpServer('maintainer.http', cfg.MAINTAINER_HOST, cfg.MAINTAINER_HTTP_PORT, logger)
       .route('GET', '/healthz', async (_req, res) => sendJson(res, 200, { status: 'ok', lastRun: this.lastRunView() }))
       .route('GET', '/readyz', async (_req, res) => {
@@ -84,13 +86,10 @@ export class Maintainer implements Component {
     const started = Date.now();
     let summary: RunSummary;
     try {
-      this.current = runIcebergTasks(this.cfg, buildJob(this.cfg, this.retention, started), this.log);
-      const results = await this.current.results;
+      const results = await this.iceberg.run(buildJob(this.cfg, this.retention, started));
       summary = { ok: results.every((r) => r.ok), durationMs: Date.now() - started, results };
     } catch (e) {
       summary = { ok: false, durationMs: Date.now() - started, results: [], error: (e as Error).message };
-    } finally {
-      this.current = undefined;
     }
     this.record(summary);
     return summary;
@@ -133,6 +132,7 @@ export class Maintainer implements Component {
       snapshotsExpired: totals.expiredSnapshots,
       filesDeletedWithSnapshots: totals.deleted,
       orphansRemoved: totals.orphans,
+      taskMs: Object.fromEntries(s.results.map((r) => [`${r.task}:${r.table}`, r.durationMs])),
       ...(failed.length > 0 ? { failed } : {}),
       ...(s.error ? { error: s.error } : {}),
     };
@@ -145,8 +145,9 @@ export class Maintainer implements Component {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    this.current?.kill();
+    if (this.running) this.iceberg.kill();
     await this.running?.catch(() => {});
+    this.iceberg.close();
     await this.http.stop();
     this.log.info('maintainer stopped');
   }

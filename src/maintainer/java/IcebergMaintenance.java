@@ -14,6 +14,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
@@ -50,8 +52,9 @@ import org.apache.iceberg.rest.RESTCatalog;
 
 /**
  * The maintainer's table operations, on Apache Iceberg's own Java API: the maintainer process
- * (src/maintainer) starts this once per run with a job as one line of JSON on stdin, and reads
- * one line of JSON per task on stdout. Every change is a catalog commit with the table's
+ * (src/maintainer) keeps this running between runs (so its code stays compiled and loaded) and
+ * sends one job per run as a line of JSON on stdin; it reads one line of JSON per task on stdout,
+ * then a line {"done":true} (with "error" when the job could not run at all). Every change is a catalog commit with the table's
  * requirements, so a commit racing an appender's is refused and this side retries on the
  * refreshed table (the library's own commit retry); it never overwrites what it did not see.
  *
@@ -59,40 +62,53 @@ import org.apache.iceberg.rest.RESTCatalog;
  * (rewrite small data files of a partition into files of about the target size), manifest
  * rewrite, snapshot expiry (and the files only expired snapshots referenced), orphan removal.
  *
- * <p>The process exits when its stdin closes, so it never outlives the maintainer that started
- * it (a maintainer killed with SIGKILL leaves at worst uncommitted files, which are orphans).
+ * <p>The process exits when its stdin closes, even mid-job, so it never outlives the maintainer
+ * that started it (a maintainer killed with SIGKILL leaves at worst uncommitted files, which are
+ * orphans).
  */
 public final class IcebergMaintenance {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final long DAY_MS = 86_400_000L;
   private static PrintStream out;
 
+  /** Whether a job is being run: stdin closing then means the maintainer is gone mid-run. */
+  private static volatile boolean busy;
+
   public static void main(String[] args) throws Exception {
     out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
     System.setOut(System.err); // library output must not mix with the answers
-    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-    String line = in.readLine();
-    if (line == null) {
-      System.err.println("no job on stdin");
-      System.exit(2);
-    }
-    Thread watchdog = new Thread(() -> {
-      try {
-        while (in.read() >= 0) { /* the maintainer sends nothing more */ }
-      } catch (IOException ignored) {
+    BlockingQueue<String> jobs = new LinkedBlockingQueue<>();
+    Thread reader = new Thread(() -> {
+      try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+        for (String line = in.readLine(); line != null; line = in.readLine()) jobs.put(line);
+      } catch (IOException | InterruptedException ignored) {
         // fall through: the parent is gone
       }
-      System.err.println("stdin closed: the maintainer is gone; stopping");
-      Runtime.getRuntime().halt(3);
-    }, "stdin-watchdog");
-    watchdog.setDaemon(true);
-    watchdog.start();
+      // The maintainer closed the pipe (done, or it died): stop at once, even in the middle of a
+      // job; what was committed stays, what was written and not committed is an orphan.
+      if (busy) System.err.println("stdin closed during a job: the maintainer is gone; stopping");
+      Runtime.getRuntime().halt(busy ? 3 : 0);
+    }, "stdin-reader");
+    reader.setDaemon(true);
+    reader.start();
 
-    JsonNode job = JSON.readTree(line);
-    try (RESTCatalog catalog = openCatalog(job)) {
-      new IcebergMaintenance(catalog, job).run();
+    while (true) {
+      String line = jobs.take();
+      busy = true;
+      ObjectNode done = JSON.createObjectNode();
+      done.put("done", true);
+      try {
+        JsonNode job = JSON.readTree(line);
+        try (RESTCatalog catalog = openCatalog(job)) {
+          new IcebergMaintenance(catalog, job).run();
+        }
+      } catch (Exception e) {
+        done.put("error", e.getClass().getSimpleName() + ": " + e.getMessage());
+        e.printStackTrace(System.err);
+      }
+      busy = false;
+      out.println(done);
     }
-    System.exit(0);
   }
 
   private static RESTCatalog openCatalog(JsonNode job) {

@@ -3,25 +3,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
+import { IcebergProcess } from '../../../src/maintainer/iceberg-tasks.js';
 import { Maintainer } from '../../../src/maintainer/maintainer.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
 
 /**
- * A stand-in for the Java side: a script that reads the job from stdin and answers one JSON
- * line per task as `answer` decides, then exits with `exitCode`.
+ * A stand-in for the Java side: a script that reads one job per line from stdin and answers one
+ * JSON line per task as `answer` decides (with its pid and how many jobs it has run), then
+ * `{"done":true}`; with `exitCode` it exits after the task lines instead.
  */
-function fakeJava(answer: string, exitCode = 0): string {
+function fakeJava(answer: string, exitCode?: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'fake-java-'));
   const script = join(dir, 'fake.mjs');
   writeFileSync(script, `
     import { createInterface } from 'node:readline';
     const rl = createInterface({ input: process.stdin });
-    rl.once('line', (line) => {
+    let jobs = 0;
+    rl.on('line', (line) => {
       const job = JSON.parse(line);
+      jobs++;
       const answer = ${answer};
-      for (const t of job.tasks) process.stdout.write(JSON.stringify({ task: t.task, table: t.table, durationMs: 1, ...answer(t, job) }) + '\\n');
-      process.exit(${exitCode});
-    });`);
+      for (const t of job.tasks) process.stdout.write(JSON.stringify({ task: t.task, table: t.table, durationMs: 1, pid: process.pid, jobs, ...answer(t, job) }) + '\\n');
+      ${exitCode === undefined ? "process.stdout.write(JSON.stringify(job.fail ? { done: true, error: 'IOException: no catalog' } : { done: true }) + '\\n');" : `process.exit(${exitCode});`}
+    });
+    rl.on('close', () => process.exit(0));`);
   const java = join(dir, 'java');
   writeFileSync(java, `#!/bin/sh\nexec "${process.execPath}" "${script}"\n`);
   chmodSync(java, 0o755);
@@ -63,6 +68,34 @@ describe('Maintainer', () => {
     const run = await m.runOnce();
     expect(run.ok).toBe(false);
     expect(run.error).toMatch(/exit code 3/);
+  });
+
+  it('keeps one Java process between runs, and a run after a dead one starts a new process', async () => {
+    const m = maintainer(fakeJava(`() => ({ ok: true })`));
+    const first = (await m.runOnce()).results[0] as unknown as { pid: number; jobs: number };
+    const second = (await m.runOnce()).results[0] as unknown as { pid: number; jobs: number };
+    expect(second.pid).toBe(first.pid);
+    expect([first.jobs, second.jobs]).toEqual([1, 2]);
+    await m.stop();
+    const dying = maintainer(fakeJava(`() => ({ ok: true })`, 3));
+    expect((await dying.runOnce()).error).toMatch(/exit code 3/);
+    expect((await dying.runOnce()).error).toMatch(/exit code 3 after \d+ task/);
+    await dying.stop();
+  });
+
+  it('replaces the Java process after its number of jobs, and reports a job that could not run', async () => {
+    const cfg = loadConfig({ MAINTAINER_JAVA: fakeJava(`() => ({ ok: true })`), MAINTAINER_JAVA_OPTS: '' });
+    const p = new IcebergProcess(cfg, createLogger('silent', 'test'), 2);
+    const job = { tasks: [{ task: 'expire', table: 'logs' }] };
+    const pids: number[] = [];
+    for (let i = 0; i < 3; i++) pids.push(((await p.run(job))[0] as unknown as { pid: number }).pid);
+    expect(pids[1]).toBe(pids[0]);
+    expect(pids[2]).not.toBe(pids[0]);
+    await expect(p.run({ ...job, fail: true })).rejects.toThrow(/could not run: IOException: no catalog/);
+    // The failed job was the second of that process: the next one starts a new process.
+    expect(((await p.run(job))[0] as unknown as { pid: number }).pid).not.toBe(pids[2]);
+    await expect(Promise.all([p.run(job), p.run(job)])).rejects.toThrow(/already running/);
+    p.close();
   });
 
   it('names the setting when the Java runtime cannot be started', async () => {
