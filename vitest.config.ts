@@ -17,6 +17,16 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'containers',
+          include: ['test/containers/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'chaos',
           include: ['test/chaos/**/*.test.ts'],
           environment: 'node',

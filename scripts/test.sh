@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs and builds, installs and starts the local
-# stack (Kafka, MinIO, Iceberg REST catalog, DuckDB extensions), runs the unit and integration
-# tests, and stops the stack again if it was not running before. STACK_KEEP=1 leaves it up.
+# stack (Kafka, MinIO, Iceberg REST catalog, DuckDB extensions), runs the unit, integration and
+# chaos tests, builds the product's images and runs them as containers (where a container engine
+# can be had), and stops the stack again if it was not running before. STACK_KEEP=1 leaves it up.
+#   test.sh                  everything
+#   test.sh --containers     only the container tests (npm run test:containers)
+#   test.sh VITEST_ARGS…     vitest with these arguments
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,11 +30,29 @@ run_vitest() {
   rm -f "$report"
 }
 
-if [ $# -gt 0 ]; then
+# The product's images, built from this repository and run as containers against the stack;
+# skipped, in one line, where no container engine can be had.
+run_containers() {
+  local engine
+  if ! engine=$(bash stack/containers/containers.sh engine); then
+    echo "containers: skipped: $engine"
+    return 0
+  fi
+  if ! bash stack/containers/containers.sh build; then
+    status=1
+    return 0
+  fi
+  run_vitest --project containers
+}
+
+if [ "${1:-}" = --containers ]; then
+  run_containers
+elif [ $# -gt 0 ]; then
   run_vitest "$@"
 else
   # The chaos suite stops and starts parts of the shared stack: never beside the integration tests.
   run_vitest --project unit --project integration
   run_vitest --project chaos
+  run_containers
 fi
 exit $status

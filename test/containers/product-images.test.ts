@@ -1,0 +1,139 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeLogsRequest } from '../../src/otlp/codec.js';
+import { logsRequest, type SampleLog } from '../helpers/otlp.js';
+import { runId, stackEnv, waitFor } from '../helpers/stack.js';
+
+/**
+ * The product as its users run it: the images built from this repository (by
+ * `stack/containers/containers.sh build`, which scripts/test.sh runs first) started as
+ * containers against the local stack, on the host's network.
+ */
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const IMAGE = 'otel-lakehouse:local';
+const run = promisify(execFile);
+const engine = async (...args: string[]) => (await run('bash', ['stack/containers/containers.sh', 'run', ...args], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 })).stdout;
+
+const id = runId();
+const base = 20_000 + (parseInt(id.slice(0, 4), 16) % 20_000);
+const ports = { http: base, grpc: base + 1, appender: base + 2 };
+const names = { ingester: `it-ingester-${id}`, appender: `it-appender-${id}` };
+const tenants = { acme: `acme-token-${id}`, beta: `beta-token-${id}` };
+
+function productEnv(): string[] {
+  const env = stackEnv();
+  const vars: Record<string, string> = {
+    REDPANDA_BROKERS: env.REDPANDA_BROKERS!,
+    REDPANDA_TOPIC: `it-containers-${id}`,
+    TOPIC_PARTITIONS: '3',
+    APPENDER_GROUP_ID: `it-containers-${id}`,
+    ICEBERG_CATALOG_URI: env.ICEBERG_CATALOG_URI!,
+    ICEBERG_WAREHOUSE: env.ICEBERG_WAREHOUSE!,
+    ICEBERG_NAMESPACE: `it_containers_${id}`,
+    S3_ENDPOINT: env.S3_ENDPOINT!,
+    S3_ACCESS_KEY: env.S3_ACCESS_KEY!,
+    S3_SECRET_KEY: env.S3_SECRET_KEY!,
+    S3_BUCKET: env.S3_BUCKET!,
+    S3_REGION: env.S3_REGION!,
+    TENANT_TOKENS: Object.entries(tenants).map(([t, token]) => `${t}=${token}`).join(','),
+    INGESTER_HOST: '127.0.0.1',
+    INGESTER_HTTP_PORT: String(ports.http),
+    INGESTER_GRPC_PORT: String(ports.grpc),
+    APPENDER_HOST: '127.0.0.1',
+    APPENDER_HTTP_PORT: String(ports.appender),
+    SINKS: 'lake',
+    BUFFER_TIME_SECONDS: '300',
+    LOG_LEVEL: 'info',
+  };
+  return Object.entries(vars).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+}
+
+/** Starts a container and returns how long it took to answer 200 on /readyz. */
+async function startReady(name: string, port: number, command: string[]): Promise<number> {
+  const started = Date.now();
+  await engine('run', '-d', '--name', name, '--network', 'host', ...productEnv(), IMAGE, ...command);
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status, (s) => s === 200, 60_000, `${name} ready`);
+  return Date.now() - started;
+}
+
+async function stop(name: string): Promise<number> {
+  await engine('stop', '--time', '60', name);
+  return Number((await engine('inspect', '--format', '{{.State.ExitCode}}', name)).trim());
+}
+
+async function query(sql: string, tenant?: string): Promise<Record<string, unknown>[]> {
+  const args = ['run', '--rm', '--network', 'host', ...productEnv(), IMAGE, 'dist/cli/query.js', '--format', 'json', ...(tenant ? ['--tenant', tenant] : []), sql];
+  return JSON.parse(await engine(...args)) as Record<string, unknown>[];
+}
+
+describe('the product image', () => {
+  beforeAll(() => {
+    stackEnv();
+  });
+
+  afterAll(() => {
+    for (const n of Object.values(names)) {
+      try {
+        execFileSync('bash', ['stack/containers/containers.sh', 'run', 'rm', '-f', n], { cwd: root, stdio: 'ignore' });
+      } catch {
+        // never started
+      }
+    }
+  });
+
+  it('runs as a non-root user and loads DuckDB extensions with no network', async () => {
+    const script = `
+      import { DuckDBInstance } from '@duckdb/node-api';
+      const db = await DuckDBInstance.create(':memory:', { extension_directory: process.env.DUCKDB_EXTENSION_DIRECTORY, autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+      const c = await db.connect();
+      for (const e of ['httpfs', 'avro', 'iceberg']) await c.run('LOAD ' + e);
+      const rows = (await c.runAndReadAll("SELECT extension_name FROM duckdb_extensions() WHERE loaded AND extension_name IN ('httpfs', 'avro', 'iceberg') ORDER BY 1")).getRows();
+      console.log(JSON.stringify({ uid: process.getuid(), loaded: rows.map((r) => r[0]) }));`;
+    const out = await engine('run', '--rm', '--network', 'none', IMAGE, '--input-type=module', '-e', script);
+    const answer = JSON.parse(out.trim().split('\n').at(-1)!) as { uid: number; loaded: string[] };
+    expect(answer.uid).not.toBe(0);
+    expect(answer.loaded).toEqual(['avro', 'httpfs', 'iceberg']);
+    expect((await engine('image', 'inspect', '--format', '{{.Config.User}}', IMAGE)).trim()).toBe('node');
+  });
+
+  it('ingester and appender containers: two tenants, every row once, SIGTERM stops both cleanly', async () => {
+    const readyMs = {
+      ingester: await startReady(names.ingester, ports.http, []),
+      appender: await startReady(names.appender, ports.appender, ['dist/cli/appender.js']),
+    };
+    console.log(`containers ready in ${readyMs.ingester} ms (ingester) and ${readyMs.appender} ms (appender)`);
+
+    const perTenant = 3 * 40;
+    const now = BigInt(Date.now()) * 1_000_000n;
+    for (const [tenant, token] of Object.entries(tenants)) {
+      for (let r = 0; r < 3; r++) {
+        const logs: SampleLog[] = Array.from({ length: 40 }, (_, i) => {
+          const seq = r * 40 + i;
+          return { tenant, service: 'svc', seq, body: `${tenant}-${seq}`, severityNumber: 9, timeUnixNano: now + BigInt(seq), attrs: {} };
+        });
+        const res = await fetch(`http://127.0.0.1:${ports.http}/v1/logs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${token}` },
+          body: Buffer.from(encodeLogsRequest(logsRequest(logs))),
+        });
+        expect(res.status).toBe(200);
+      }
+    }
+    // Acknowledged by the ingester: durable in Kafka. SIGTERM to both; the appender commits what
+    // it has buffered (a 300 s buffer: nothing was committed before) before it exits.
+    expect(await stop(names.ingester)).toBe(0);
+    await waitFor(async () => (await (await fetch(`http://127.0.0.1:${ports.appender}/metrics`)).text()).match(/otel_lakehouse_lake_buffered_records (\d+)/)?.[1], (n) => Number(n) === 2 * perTenant, 60_000, 'every record buffered');
+    expect(await stop(names.appender)).toBe(0);
+
+    const rows = (await query(`SELECT tenant_id, count(*) AS n, count(DISTINCT body) AS distinct_bodies FROM logs GROUP BY 1 ORDER BY 1`))
+      .map((r) => ({ tenant_id: r.tenant_id, n: Number(r.n), distinct_bodies: Number(r.distinct_bodies) }));
+    expect(rows).toEqual([
+      { tenant_id: 'acme', n: perTenant, distinct_bodies: perTenant },
+      { tenant_id: 'beta', n: perTenant, distinct_bodies: perTenant },
+    ]);
+    const beta = (await query(`SELECT count(*) AS n, min(body) AS first FROM logs`, 'beta')).map((r) => ({ n: Number(r.n), first: r.first }));
+    expect(beta).toEqual([{ n: perTenant, first: 'beta-0' }]);
+  });
+});
