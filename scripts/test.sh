@@ -38,7 +38,7 @@ run_containers() {
     echo "containers: skipped: $engine"
     return 0
   fi
-  if ! bash stack/containers/containers.sh build; then
+  if ! { bash stack/containers/containers.sh build && bash stack/containers/containers.sh standins; }; then
     status=1
     return 0
   fi

@@ -101,7 +101,7 @@ export const configSchema = z
     MAINTENANCE_SNAPSHOT_MAX_AGE: duration.prefault('1h'),
     MAINTENANCE_TARGET_FILE_MB: int(1, 4096).default(128),
     MAINTENANCE_MIN_INPUT_FILES: int(2).default(10),
-    MAINTENANCE_MAX_MANIFESTS: int(1).default(8),
+    MAINTENANCE_MAX_MANIFESTS: int(1).default(1),
     MAINTENANCE_ORPHAN_MIN_AGE: duration.prefault('1d'),
     RETENTION_DAYS: int(1).optional(),
     RETENTION_TENANT_DAYS: z.string().optional(),
