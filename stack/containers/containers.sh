@@ -14,6 +14,7 @@
 #                          image (otel-lakehouse-catalog:local)
 #   containers.sh standins the images compose.local.yml runs in place of Docker Hub's (Kafka,
 #                          MinIO, Loki, Prometheus from what stack/stack.sh installs)
+#   containers.sh socket   serves the engine's Docker-compatible API (for testcontainers); prints DOCKER_HOST
 #   containers.sh run ARGS…   the engine with this machine's settings (podman: runc, rlimits)
 #
 # The published Dockerfiles are not changed by any of this: with Docker Hub at hand, `docker
@@ -226,11 +227,30 @@ cmd_standins() {
   done
 }
 
+# The engine's Docker-compatible API, for testcontainers: docker's own socket, or podman's
+# served on a socket in the cache (stops by itself after 10 idle minutes). Prints DOCKER_HOST.
+cmd_socket() {
+  if [ "$(engine_cmd)" != podman ]; then echo "${DOCKER_HOST:-unix:///var/run/docker.sock}"; return 0; fi
+  local sock=$DIR/podman.sock
+  if ! curl -s -m 2 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
+    rm -f "$sock"
+    CONTAINERS_CONF=$(podman_conf) setsid nohup podman system service --time=600 "unix://$sock" >"$DIR/podman-service.log" 2>&1 &
+    local i
+    for i in $(seq 1 50); do
+      curl -s -m 2 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break
+      sleep 0.2
+    done
+    curl -s -m 2 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 || die "podman's API did not start (log: $DIR/podman-service.log)"
+  fi
+  echo "unix://$sock"
+}
+
 case "${1:-}" in
   engine) cmd_engine ;;
   bases) cmd_bases ;;
   build) cmd_build ;;
   standins) cmd_bases; cmd_standins ;;
+  socket) cmd_socket ;;
   run) shift; run_engine "$@" ;;
-  *) echo "usage: $0 engine | bases | build | standins | run ARGS…" >&2; exit 2 ;;
+  *) echo "usage: $0 engine | bases | build | standins | socket | run ARGS…" >&2; exit 2 ;;
 esac

@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { GenericContainer, getContainerRuntimeClient, Wait, type StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
 import { logsRequest, type SampleLog } from '../helpers/otlp.js';
@@ -9,7 +10,9 @@ import { runId, stackEnv, waitFor } from '../helpers/stack.js';
 /**
  * The product as its users run it: the images built from this repository (by
  * `stack/containers/containers.sh build`, which scripts/test.sh runs first) started as
- * containers against the local stack, on the host's network.
+ * containers against the local stack, on the host's network. The services are started and
+ * stopped through testcontainers (scripts/test.sh points DOCKER_HOST at the engine's API); the
+ * one-shot runs (query, the extension check) through the engine's command line.
  */
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const IMAGE = 'otel-lakehouse:local';
@@ -22,9 +25,9 @@ const ports = { http: base, grpc: base + 1, appender: base + 2 };
 const names = { ingester: `it-ingester-${id}`, appender: `it-appender-${id}` };
 const tenants = { acme: `acme-token-${id}`, beta: `beta-token-${id}` };
 
-function productEnv(): string[] {
+function productEnvVars(): Record<string, string> {
   const env = stackEnv();
-  const vars: Record<string, string> = {
+  return {
     REDPANDA_BROKERS: env.REDPANDA_BROKERS!,
     REDPANDA_TOPIC: `it-containers-${id}`,
     TOPIC_PARTITIONS: '3',
@@ -47,20 +50,35 @@ function productEnv(): string[] {
     BUFFER_TIME_SECONDS: '300',
     LOG_LEVEL: 'info',
   };
-  return Object.entries(vars).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
 }
 
-/** Starts a container and returns how long it took to answer 200 on /readyz. */
-async function startReady(name: string, port: number, command: string[]): Promise<number> {
+const productEnv = () => Object.entries(productEnvVars()).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+
+/**
+ * Starts a service container through testcontainers (the engine's Docker-compatible API; on the
+ * host's network, so it reaches the stack on loopback) and returns it with how long it took to
+ * answer 200 on /readyz.
+ */
+async function startReady(name: string, port: number, command: string[]): Promise<{ container: StartedTestContainer; readyMs: number }> {
   const started = Date.now();
-  await engine('run', '-d', '--name', name, '--network', 'host', ...productEnv(), IMAGE, ...command);
+  let image = new GenericContainer(IMAGE)
+    .withName(name)
+    .withNetworkMode('host')
+    .withEnvironment(productEnvVars())
+    .withWaitStrategy(Wait.forLogMessage(/"msg":"started"/))
+    .withStartupTimeout(60_000);
+  if (command.length > 0) image = image.withCommand(command);
+  const container = await image.start();
   await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status, (s) => s === 200, 60_000, `${name} ready`);
-  return Date.now() - started;
+  return { container, readyMs: Date.now() - started };
 }
 
-async function stop(name: string): Promise<number> {
-  await engine('stop', '--time', '60', name);
-  return Number((await engine('inspect', '--format', '{{.State.ExitCode}}', name)).trim());
+/** SIGTERM (then SIGKILL after 60 s), and the exit code the process chose. */
+async function stop(container: StartedTestContainer): Promise<number> {
+  await container.stop({ timeout: 60_000, remove: false });
+  const client = await getContainerRuntimeClient();
+  const info = await client.container.getById(container.getId()).inspect();
+  return info.State.ExitCode;
 }
 
 async function query(sql: string, tenant?: string): Promise<Record<string, unknown>[]> {
@@ -99,11 +117,11 @@ describe('the product image', () => {
   });
 
   it('ingester and appender containers: two tenants, every row once, SIGTERM stops both cleanly', async () => {
-    const readyMs = {
-      ingester: await startReady(names.ingester, ports.http, []),
-      appender: await startReady(names.appender, ports.appender, ['dist/cli/appender.js']),
-    };
-    console.log(`containers ready in ${readyMs.ingester} ms (ingester) and ${readyMs.appender} ms (appender)`);
+    const ingester = await startReady(names.ingester, ports.http, []);
+    const appender = await startReady(names.appender, ports.appender, ['dist/cli/appender.js']);
+    console.log(`containers ready in ${ingester.readyMs} ms (ingester) and ${appender.readyMs} ms (appender)`);
+    expect(ingester.readyMs).toBeLessThan(10_000);
+    expect(appender.readyMs).toBeLessThan(10_000);
 
     const perTenant = 3 * 40;
     const now = BigInt(Date.now()) * 1_000_000n;
@@ -123,9 +141,9 @@ describe('the product image', () => {
     }
     // Acknowledged by the ingester: durable in Kafka. SIGTERM to both; the appender commits what
     // it has buffered (a 300 s buffer: nothing was committed before) before it exits.
-    expect(await stop(names.ingester)).toBe(0);
+    expect(await stop(ingester.container)).toBe(0);
     await waitFor(async () => (await (await fetch(`http://127.0.0.1:${ports.appender}/metrics`)).text()).match(/otel_lakehouse_lake_buffered_records (\d+)/)?.[1], (n) => Number(n) === 2 * perTenant, 60_000, 'every record buffered');
-    expect(await stop(names.appender)).toBe(0);
+    expect(await stop(appender.container)).toBe(0);
 
     const rows = (await query(`SELECT tenant_id, count(*) AS n, count(DISTINCT body) AS distinct_bodies FROM logs GROUP BY 1 ORDER BY 1`))
       .map((r) => ({ tenant_id: r.tenant_id, n: Number(r.n), distinct_bodies: Number(r.distinct_bodies) }));
