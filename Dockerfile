@@ -13,17 +13,19 @@ COPY tsconfig.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-# The DuckDB extensions, from the PyPI wheels whose version matches the embedded DuckDB.
+# The DuckDB extensions, from the PyPI wheels whose version matches the DuckDB embedded in the
+# pinned @duckdb/node-api ('1.5.5-r.5' embeds DuckDB 1.5.5), read from package.json.
 FROM python:3.11-slim AS duckdb-extensions
-ARG DUCKDB_VERSION=1.5.5
 ARG TARGETARCH
+COPY package.json /tmp/package.json
 RUN set -eu; \
+    ver=$(python -c "import json; print(json.load(open('/tmp/package.json'))['dependencies']['@duckdb/node-api'].split('-')[0])"); \
     case "${TARGETARCH:-amd64}" in amd64) plat=linux_amd64; wheel=manylinux2014_x86_64 ;; arm64) plat=linux_arm64; wheel=manylinux2014_aarch64 ;; *) echo "unsupported arch"; exit 1 ;; esac; \
     pip download --no-deps --only-binary=:all: --platform "$wheel" -d /wheels \
-      "duckdb-extension-iceberg==$DUCKDB_VERSION" "duckdb-extension-httpfs==$DUCKDB_VERSION" "duckdb-extension-avro==$DUCKDB_VERSION"; \
-    mkdir -p "/ext/v$DUCKDB_VERSION/$plat" /tmp/x; \
+      "duckdb-extension-iceberg==$ver" "duckdb-extension-httpfs==$ver" "duckdb-extension-avro==$ver"; \
+    mkdir -p "/ext/v$ver/$plat" /tmp/x; \
     for w in /wheels/*.whl; do python -m zipfile -e "$w" /tmp/x; done; \
-    find /tmp/x -name '*.duckdb_extension' -exec cp {} "/ext/v$DUCKDB_VERSION/$plat/" \;
+    find /tmp/x -name '*.duckdb_extension' -exec cp {} "/ext/v$ver/$plat/" \;
 
 # The maintainer's Iceberg operations: Apache Iceberg's Java libraries and the one class using them.
 FROM maven:3.9-eclipse-temurin-17 AS maintainer-java

@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
+// Suites that spawn the services build them from src/ first (test/helpers/build.ts).
+const buildFirst = ['test/helpers/build.ts'];
+
 export default defineConfig({
   test: {
     projects: [
@@ -7,6 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          globalSetup: buildFirst,
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
           testTimeout: 180_000,
@@ -18,6 +22,7 @@ export default defineConfig({
       {
         test: {
           name: 'containers',
+          globalSetup: buildFirst,
           include: ['test/containers/**/*.test.ts'],
           environment: 'node',
           testTimeout: 300_000,
@@ -28,6 +33,7 @@ export default defineConfig({
       {
         test: {
           name: 'chaos',
+          globalSetup: buildFirst,
           include: ['test/chaos/**/*.test.ts'],
           environment: 'node',
           testTimeout: 900_000,

@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/ensure-build.sh
+# the suites' global setup would build again otherwise (test/helpers/build.ts)
+export OTEL_LAKEHOUSE_BUILT=1
 was_running=0
 bash stack/stack.sh status >/dev/null 2>&1 && was_running=1
 bash stack/stack.sh up >/dev/null

@@ -40,13 +40,20 @@ async function main(): Promise<number> {
     process.stderr.write(`query: no SQL given\n${USAGE}\n`);
     return 2;
   }
+  let cfg;
   try {
-    const cfg = loadConfig();
+    cfg = loadConfig();
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`query: ${e.message}\n`);
+    return 2;
+  }
+  try {
     const result = await runQuery(cfg, sql, values.tenant);
     process.stdout.write(formatResult(result, format));
     return 0;
   } catch (e) {
-    if (e instanceof QueryError || e instanceof ConfigError) {
+    if (e instanceof QueryError) {
       process.stderr.write(`query: ${e.message}\n`);
       return 1;
     }

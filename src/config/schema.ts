@@ -1,8 +1,9 @@
 import { z } from 'zod';
 
 /**
- * Every setting of every process, read from the environment, with its default inline.
- * README's configuration table and .env.example list the same variables.
+ * Every setting of every process, read from the environment: its validation, its default and
+ * its description, in one place. docs/configuration.md and .env.example are generated from
+ * these sections (`npm run docs:config`); a unit test fails when they drift.
  */
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -22,93 +23,160 @@ export const duration = z.string().transform((v, ctx) => {
 
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/** What the documentation says about a setting: its meaning, and what an unset optional one means. */
+export interface SettingDoc {
+  description: string;
+  unset?: string;
+}
+const doc = <T extends z.ZodType>(schema: T, description: string, unset?: string): T =>
+  schema.meta(unset === undefined ? { description } : { description, unset });
+
+export const SINK_NAMES = ['lake', 'prometheus', 'loki', 'tempo', 'opensearch'] as const;
+export const MAINTENANCE_TASK_NAMES = ['retention', 'compact', 'manifests', 'expire', 'orphans'] as const;
+
+const logging = {
+  LOG_LEVEL: doc(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'pino level: fatal, error, warn, info, debug, trace, silent'),
+};
+
+const broker = {
+  REDPANDA_BROKERS: doc(csv.default(['127.0.0.1:9092']), 'Kafka API brokers, comma-separated'),
+  REDPANDA_TOPIC: doc(z.string().min(1).default('otel-logs'), 'logs topic; every topic has a dead-letter twin `<topic>-dlq`'),
+  REDPANDA_TRACES_TOPIC: doc(z.string().min(1).default('otel-traces'), 'traces topic'),
+  REDPANDA_METRICS_TOPIC: doc(z.string().min(1).default('otel-metrics'), 'metrics topic (OTLP metrics and remote_write)'),
+  KAFKA_CLIENT_ID: doc(z.string().min(1).default('otel-lakehouse'), 'client id prefix'),
+  TOPIC_PARTITIONS: doc(int(1, 10_000).default(6), 'partitions of topics created at start-up'),
+  TOPIC_REPLICATION_FACTOR: doc(int(-1, 16).default(-1), 'replication of created topics (-1: the broker’s `default.replication.factor`)'),
+};
+
+const ingester = {
+  INGESTER_HOST: doc(z.string().default('0.0.0.0'), 'ingester bind address'),
+  INGESTER_HTTP_PORT: doc(int(0, 65_535).default(4318), 'OTLP/HTTP and remote_write port'),
+  INGESTER_GRPC_PORT: doc(int(0, 65_535).default(4317), 'OTLP/gRPC port'),
+  MAX_BODY_BYTES: doc(int(1).default(16 * 1024 * 1024), 'largest request body, compressed and decompressed (413 beyond)'),
+  MAX_RECORD_BYTES: doc(int(1024).default(1_000_000), 'largest Kafka record; keep it under the broker’s `message.max.bytes`. Bigger requests are split'),
+  MAX_MESSAGE_DEPTH: doc(int(8, 1000).default(64), 'deepest protobuf message nesting in a request (an AnyValue inside a kvlist adds 3); 400 beyond'),
+  MAX_ATTRIBUTES: doc(int(1).default(1024), 'most key-value pairs in one attribute list or kvlist; 400 beyond'),
+  MAX_INFLIGHT_REQUESTS: doc(int(1).default(512), 'requests handled at once; more get 429'),
+  MAX_INFLIGHT_BYTES: doc(int(1).default(256 * 1024 * 1024), 'decoded bytes held by requests and unfinished broker writes; more get 429'),
+  PRODUCE_TIMEOUT_MS: doc(int(100).default(10_000), 'longest wait for the broker’s acknowledgement (503 beyond)'),
+  AUTH_MODE: doc(z.enum(['token', 'none']).default('token'), '`token`, or `none` for local demos'),
+  DEFAULT_TENANT: doc(z.string().regex(TENANT_ID_PATTERN).optional(), 'the tenant of every request with `AUTH_MODE=none` (required then)', '(none)'),
+  TENANT_TOKENS: doc(z.string().optional(), '`tenant=token,…` in plain text, for development', '(none)'),
+  TENANTS_FILE: doc(z.string().optional(), 'YAML or JSON file of tenant → SHA-256 token digests (and `retention_days`)', '(none)'),
+  SHUTDOWN_TIMEOUT_MS: doc(int(0).default(30_000), 'longest graceful shutdown after SIGTERM'),
+};
+
+const hotPath = {
+  SINKS: doc(
+    csv.default(['lake']).pipe(z.array(z.enum(SINK_NAMES)).min(1, 'name at least one pipeline')),
+    `pipelines the appender runs, comma-separated: ${SINK_NAMES.map((s) => `\`${s}\``).join(', ')}`,
+  ),
+  SINK_GROUP_PREFIX: doc(z.string().min(1).default('otel-lakehouse'), 'hot-path pipelines consume as group `<prefix>-<sink>`'),
+  SINK_RETRY_MAX_MS: doc(int(100).default(30_000), 'longest backoff between delivery retries of a hot-path sink'),
+  SINK_LINGER_MS: doc(int(0, 60_000).default(50), 'a sink’s fetch waits up to this long for `SINK_MIN_BATCH_BYTES`'),
+  SINK_MIN_BATCH_BYTES: doc(int(1).default(1), 'bytes a sink’s fetch waits for (up to `SINK_LINGER_MS`)'),
+  SINK_MAX_BATCH_BYTES: doc(int(1024).default(4 * 1024 * 1024), 'most Kafka bytes one fetch brings per partition'),
+  SINK_MAX_BATCH_RECORDS: doc(int(1).default(500), 'most Kafka records in one backend request'),
+  PROMETHEUS_REMOTE_WRITE_URL: doc(url.default('http://127.0.0.1:9090/api/v1/write'), 'where the prometheus sink writes (remote_write 1.0)'),
+  LOKI_PUSH_URL: doc(url.default('http://127.0.0.1:3100/loki/api/v1/push'), 'where the loki sink pushes'),
+  TEMPO_OTLP_URL: doc(url.default('http://127.0.0.1:4418/v1/traces'), 'Tempo’s OTLP/HTTP traces endpoint, for the tempo sink'),
+  OPENSEARCH_URL: doc(url.default('http://127.0.0.1:9200'), 'OpenSearch, for the opensearch sink'),
+};
+
+const lake = {
+  APPENDER_GROUP_ID: doc(z.string().min(1).default('otel-lakehouse-lake'), 'consumer group of the lake pipeline'),
+  APPENDER_HOST: doc(z.string().default('0.0.0.0'), 'bind address of the appender’s /metrics, /healthz, /readyz'),
+  APPENDER_HTTP_PORT: doc(int(0, 65_535).default(9464), 'port of the appender’s /metrics, /healthz, /readyz'),
+  BUFFER_SIZE_MB: doc(z.coerce.number().positive().default(100), 'flush when the buffered OTLP payload reaches this size'),
+  BUFFER_TIME_SECONDS: doc(z.coerce.number().positive().default(300), 'flush when the oldest buffered record is this old'),
+  BUFFER_MAX_RECORDS: doc(int(1).default(1_000_000), 'flush at this many buffered log records'),
+  LAKE_SPOOL_DIR: doc(
+    z.string().min(1).optional(),
+    'where each fetched batch’s rows are written as NDJSON for DuckDB to load (deleted once loaded), and where DuckDB spills past its memory limit',
+    '(the OS temporary directory)',
+  ),
+  ICEBERG_CATALOG_URI: doc(url.default('http://127.0.0.1:8181'), 'Iceberg REST catalog'),
+  ICEBERG_WAREHOUSE: doc(z.string().min(1).default('warehouse'), 'warehouse name passed to the catalog'),
+  ICEBERG_NAMESPACE: doc(z.string().regex(/^[a-z_][a-z0-9_]*$/).default('otel'), 'namespace of the tables'),
+  ICEBERG_CATALOG_TOKEN: doc(z.string().optional(), 'bearer token for the catalog, when it needs one', '(none)'),
+  S3_ENDPOINT: doc(url.default('http://127.0.0.1:9000'), 'S3 / MinIO endpoint'),
+  S3_ACCESS_KEY: doc(z.string().min(1).default('lakehouse'), 'S3 access key'),
+  S3_SECRET_KEY: doc(z.string().min(1).default('lakehouse-secret'), 'S3 secret key'),
+  S3_BUCKET: doc(z.string().min(3).default('warehouse'), 'bucket of the warehouse (the DuckDB S3 secret is scoped to it)'),
+  S3_REGION: doc(z.string().min(1).default('us-east-1'), 'S3 region'),
+  S3_URL_STYLE: doc(z.enum(['path', 'vhost']).default('path'), '`path` (MinIO) or `vhost`'),
+  DUCKDB_EXTENSION_DIRECTORY: doc(z.string().optional(), 'where the iceberg, httpfs and avro extensions are', '(DuckDB’s own)'),
+  DUCKDB_MEMORY_LIMIT_MB: doc(
+    int(64).optional(),
+    'DuckDB memory limit; past it DuckDB spills to `LAKE_SPOOL_DIR`, and a commit that still runs out of memory is retried partition by partition',
+    '(appender: max(100, `BUFFER_SIZE_MB`); query: DuckDB’s own)',
+  ),
+  DUCKDB_THREADS: doc(int(1, 256).optional(), 'DuckDB threads', '(one per core)'),
+  DUCKDB_ALLOW_EXTENSION_DOWNLOAD: doc(bool.default(false), 'let DuckDB download missing extensions'),
+};
+
+const maintainer = {
+  MAINTAINER_HOST: doc(z.string().default('0.0.0.0'), 'bind address of the maintainer’s /metrics, /healthz, /readyz'),
+  MAINTAINER_HTTP_PORT: doc(int(0, 65_535).default(9466), 'port of the maintainer’s /metrics, /healthz, /readyz'),
+  MAINTENANCE_INTERVAL_SECONDS: doc(int(1).default(900), 'time from the end of one maintenance run to the start of the next'),
+  MAINTENANCE_TASKS: doc(
+    csv.default([...MAINTENANCE_TASK_NAMES]).pipe(z.array(z.enum(MAINTENANCE_TASK_NAMES))),
+    'maintenance tasks to run, comma-separated',
+  ),
+  MAINTENANCE_KEEP_SNAPSHOTS: doc(int(1).default(20), 'snapshots always kept per table'),
+  MAINTENANCE_SNAPSHOT_MAX_AGE: doc(
+    duration.prefault('1h'),
+    'snapshots older than this, beyond the kept ones, expire; keep it longer than the longest query (a query reading an expired snapshot loses its files)',
+  ),
+  MAINTENANCE_TARGET_FILE_MB: doc(int(1, 4096).default(128), 'size of the data files compaction writes; files under ¾ of it are small'),
+  MAINTENANCE_MIN_INPUT_FILES: doc(
+    int(2).default(10),
+    'small files of one size tier a partition of today needs before they are merged (an ended day: 2, merged whole)',
+  ),
+  MAINTENANCE_MAX_MANIFESTS: doc(
+    int(1).default(1),
+    'small manifests the current snapshot may have before they are merged (DuckDB reads every manifest of a snapshot for each query)',
+  ),
+  MAINTENANCE_ORPHAN_MIN_AGE: doc(
+    duration.prefault('1d'),
+    'unreferenced files younger than this are left alone; keep it far longer than any commit (a commit writes its files before the catalog names them)',
+  ),
+  RETENTION_DAYS: doc(int(1).optional(), 'days of logs kept per tenant (today and the days before it, UTC); longer than `BUFFER_TIME_SECONDS`', '(keep forever)'),
+  RETENTION_TENANT_DAYS: doc(
+    z.string().optional(),
+    'per-tenant overrides, `tenant=days` or `tenant=forever`, comma-separated; tenants must be configured; wins over the tenants file',
+    '(none)',
+  ),
+  MAINTAINER_JAVA: doc(z.string().min(1).default('java'), 'the Java 17+ runtime that runs the Iceberg table operations'),
+  MAINTAINER_CLASSPATH: doc(
+    z.string().min(1).optional(),
+    'where the compiled table operations and Apache Iceberg’s jars are (`npm run build:maintainer` puts them there)',
+    '(`dist/maintainer/classes` and `dist/maintainer/lib/*`)',
+  ),
+  MAINTAINER_JAVA_OPTS: doc(z.string().default('-Xmx1g -XX:+UseSerialGC'), 'options of that Java runtime'),
+};
+
+/** The settings by section, in the order the documentation lists them. */
+export const configSections = [
+  { title: 'Logging', settings: logging },
+  { title: 'Kafka API broker', settings: broker },
+  { title: 'Ingester', settings: ingester },
+  { title: 'Appender: pipelines and hot-path sinks', settings: hotPath },
+  { title: 'Appender: lake pipeline (and the query CLI)', settings: lake },
+  { title: 'Maintainer', settings: maintainer },
+] as const;
+
 export const configSchema = z
-  .object({
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-
-    // Kafka API broker (Redpanda in docker-compose, Apache Kafka in the local stack)
-    REDPANDA_BROKERS: csv.default(['127.0.0.1:9092']),
-    REDPANDA_TOPIC: z.string().min(1).default('otel-logs'),
-    REDPANDA_TRACES_TOPIC: z.string().min(1).default('otel-traces'),
-    REDPANDA_METRICS_TOPIC: z.string().min(1).default('otel-metrics'),
-    KAFKA_CLIENT_ID: z.string().min(1).default('otel-lakehouse'),
-    TOPIC_PARTITIONS: int(1, 10_000).default(6),
-    TOPIC_REPLICATION_FACTOR: int(-1, 16).default(-1),
-
-    // ingester
-    INGESTER_HOST: z.string().default('0.0.0.0'),
-    INGESTER_HTTP_PORT: int(0, 65_535).default(4318),
-    INGESTER_GRPC_PORT: int(0, 65_535).default(4317),
-    MAX_BODY_BYTES: int(1).default(16 * 1024 * 1024),
-    MAX_RECORD_BYTES: int(1024).default(1_000_000),
-    MAX_MESSAGE_DEPTH: int(8, 1000).default(64),
-    MAX_ATTRIBUTES: int(1).default(1024),
-    MAX_INFLIGHT_REQUESTS: int(1).default(512),
-    MAX_INFLIGHT_BYTES: int(1).default(256 * 1024 * 1024),
-    PRODUCE_TIMEOUT_MS: int(100).default(10_000),
-    AUTH_MODE: z.enum(['token', 'none']).default('token'),
-    DEFAULT_TENANT: z.string().regex(TENANT_ID_PATTERN).optional(),
-    TENANT_TOKENS: z.string().optional(),
-    TENANTS_FILE: z.string().optional(),
-    SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),
-
-    // appender: which pipelines run, and the hot-path sinks
-    SINKS: csv
-      .default(['lake'])
-      .pipe(z.array(z.enum(['lake', 'prometheus', 'loki', 'tempo', 'opensearch'])).min(1, 'name at least one pipeline')),
-    SINK_GROUP_PREFIX: z.string().min(1).default('otel-lakehouse'),
-    SINK_RETRY_MAX_MS: int(100).default(30_000),
-    SINK_LINGER_MS: int(0, 60_000).default(50),
-    SINK_MIN_BATCH_BYTES: int(1).default(1),
-    SINK_MAX_BATCH_BYTES: int(1024).default(4 * 1024 * 1024),
-    SINK_MAX_BATCH_RECORDS: int(1).default(500),
-    PROMETHEUS_REMOTE_WRITE_URL: url.default('http://127.0.0.1:9090/api/v1/write'),
-    LOKI_PUSH_URL: url.default('http://127.0.0.1:3100/loki/api/v1/push'),
-    TEMPO_OTLP_URL: url.default('http://127.0.0.1:4418/v1/traces'),
-    OPENSEARCH_URL: url.default('http://127.0.0.1:9200'),
-
-    // appender, lake pipeline
-    APPENDER_GROUP_ID: z.string().min(1).default('otel-lakehouse-lake'),
-    APPENDER_HOST: z.string().default('0.0.0.0'),
-    APPENDER_HTTP_PORT: int(0, 65_535).default(9464),
-    BUFFER_SIZE_MB: z.coerce.number().positive().default(100),
-    BUFFER_TIME_SECONDS: z.coerce.number().positive().default(300),
-    BUFFER_MAX_RECORDS: int(1).default(1_000_000),
-    LAKE_SPOOL_DIR: z.string().min(1).optional(),
-    ICEBERG_CATALOG_URI: url.default('http://127.0.0.1:8181'),
-    ICEBERG_WAREHOUSE: z.string().min(1).default('warehouse'),
-    ICEBERG_NAMESPACE: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('otel'),
-    ICEBERG_CATALOG_TOKEN: z.string().optional(),
-    S3_ENDPOINT: url.default('http://127.0.0.1:9000'),
-    S3_ACCESS_KEY: z.string().min(1).default('lakehouse'),
-    S3_SECRET_KEY: z.string().min(1).default('lakehouse-secret'),
-    S3_BUCKET: z.string().min(3).default('warehouse'),
-    S3_REGION: z.string().min(1).default('us-east-1'),
-    S3_URL_STYLE: z.enum(['path', 'vhost']).default('path'),
-    DUCKDB_EXTENSION_DIRECTORY: z.string().optional(),
-    DUCKDB_MEMORY_LIMIT_MB: int(64).optional(),
-    DUCKDB_THREADS: int(1, 256).optional(),
-    DUCKDB_ALLOW_EXTENSION_DOWNLOAD: bool.default(false),
-
-    // maintainer: table maintenance of the lake (see README, Operating the lake)
-    MAINTAINER_HOST: z.string().default('0.0.0.0'),
-    MAINTAINER_HTTP_PORT: int(0, 65_535).default(9466),
-    MAINTENANCE_INTERVAL_SECONDS: int(1).default(900),
-    MAINTENANCE_TASKS: csv
-      .default(['retention', 'compact', 'manifests', 'expire', 'orphans'])
-      .pipe(z.array(z.enum(['retention', 'compact', 'manifests', 'expire', 'orphans']))),
-    MAINTENANCE_KEEP_SNAPSHOTS: int(1).default(20),
-    MAINTENANCE_SNAPSHOT_MAX_AGE: duration.prefault('1h'),
-    MAINTENANCE_TARGET_FILE_MB: int(1, 4096).default(128),
-    MAINTENANCE_MIN_INPUT_FILES: int(2).default(10),
-    MAINTENANCE_MAX_MANIFESTS: int(1).default(1),
-    MAINTENANCE_ORPHAN_MIN_AGE: duration.prefault('1d'),
-    RETENTION_DAYS: int(1).optional(),
-    RETENTION_TENANT_DAYS: z.string().optional(),
-    MAINTAINER_JAVA: z.string().min(1).default('java'),
-    MAINTAINER_CLASSPATH: z.string().min(1).optional(),
-    MAINTAINER_JAVA_OPTS: z.string().default('-Xmx1g -XX:+UseSerialGC'),
-  })
+  .object({ ...logging, ...broker, ...ingester, ...hotPath, ...lake, ...maintainer })
   .strict();
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
+
+/**
+ * Prefixes that only this service's variables use: an unknown variable with one of them is a
+ * typo, never someone else's setting.
+ */
+export const OWN_PREFIXES = [
+  'REDPANDA_', 'INGESTER_', 'APPENDER_', 'BUFFER_', 'SINK_', 'ICEBERG_', 'S3_', 'DUCKDB_', 'LAKE_',
+  'MAINTAINER_', 'MAINTENANCE_', 'RETENTION_',
+] as const;

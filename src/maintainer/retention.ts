@@ -1,7 +1,7 @@
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { TENANT_ID_PATTERN } from '../config/schema.js';
-import { parseRetentionDays, parseTenantTokens, readTenantsFileEntries, type RetentionOverride } from '../ingester/auth.js';
+import { parseRetentionDays, parseTenantTokens, readTenantsFileEntries, type RetentionOverride } from '../config/tenants.js';
 
 /** How long each tenant's logs are kept: a default and per-tenant overrides, in whole days. */
 export interface RetentionPolicy {
@@ -29,7 +29,7 @@ export function retentionPolicy(cfg: Config): RetentionPolicy {
     }
     if (cfg.TENANT_TOKENS) for (const t of Object.keys(parseTenantTokens(cfg.TENANT_TOKENS))) known.add(t);
   } catch (e) {
-    problems.push((e as Error).message);
+    problems.push(...(e instanceof ConfigError ? e.problems : [(e as Error).message]));
   }
   if (cfg.DEFAULT_TENANT) known.add(cfg.DEFAULT_TENANT);
   if (cfg.RETENTION_TENANT_DAYS) {
@@ -48,7 +48,7 @@ export function retentionPolicy(cfg: Config): RetentionPolicy {
       try {
         overrides.set(tenant, parseRetentionDays(part.slice(eq + 1), `RETENTION_TENANT_DAYS: tenant '${tenant}'`));
       } catch (e) {
-        problems.push((e as Error).message);
+        problems.push(...(e instanceof ConfigError ? e.problems : [(e as Error).message]));
       }
     }
   }

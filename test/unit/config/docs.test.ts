@@ -1,19 +1,32 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { renderConfigurationDoc, renderEnvExample } from '../../../src/config/docs.js';
 import { configSchema } from '../../../src/config/schema.js';
 
 const read = (f: string) => readFileSync(new URL(`../../../${f}`, import.meta.url), 'utf8');
 
 describe('configuration documentation', () => {
-  const variables = Object.keys(configSchema.shape);
-
-  it('lists every variable in README with its default', () => {
-    const readme = read('README.md');
-    for (const v of variables) expect(readme, v).toMatch(new RegExp(`^\\| \`${v}\` \\|`, 'm'));
+  it('docs/configuration.md is what the schema renders (run `npm run docs:config` after changing a setting)', () => {
+    expect(read('docs/configuration.md')).toBe(renderConfigurationDoc());
   });
 
-  it('lists every variable in .env.example', () => {
-    const example = read('.env.example');
-    for (const v of variables) expect(example, v).toMatch(new RegExp(`^#? ?${v}=`, 'm'));
+  it('.env.example is what the schema renders (run `npm run docs:config`)', () => {
+    expect(read('.env.example')).toBe(renderEnvExample());
+  });
+
+  it('names every variable, with its default or what unset means', () => {
+    const docs = read('docs/configuration.md');
+    for (const v of Object.keys(configSchema.shape)) expect(docs, v).toMatch(new RegExp(`^\\| \`${v}\` \\| \\S`, 'm'));
+  });
+
+  it('every default the docs show parses to the schema default', () => {
+    const env = read('.env.example');
+    const given: Record<string, string> = {};
+    for (const line of env.split('\n')) {
+      const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
+      if (m) given[m[1]!] = m[2]!;
+    }
+    expect(Object.keys(given).length).toBeGreaterThan(40);
+    expect(configSchema.parse(given)).toEqual(configSchema.parse({}));
   });
 });

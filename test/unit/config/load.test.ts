@@ -49,4 +49,34 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ AUTH_MODE: 'none', DEFAULT_TENANT: 'Bad Tenant' })).toThrow(/DEFAULT_TENANT/);
     expect(loadConfig({ AUTH_MODE: 'none', DEFAULT_TENANT: 'demo' }).DEFAULT_TENANT).toBe('demo');
   });
+
+  it('refuses a variable close to a setting, or with one of our prefixes, naming the closest setting', () => {
+    for (const [typo, closest] of [
+      ['BUFFER_SIZE_MBS', 'BUFFER_SIZE_MB'],
+      ['BUFER_SIZE_MB', 'BUFFER_SIZE_MB'],
+      ['TENANT_TOKEN', 'TENANT_TOKENS'],
+      ['ICEBERG_CATALOG_URL', 'ICEBERG_CATALOG_URI'],
+      ['MAINTENANCE_EVERY', 'MAINTENANCE_TASKS'],
+    ] as const) {
+      let err: unknown;
+      try {
+        loadConfig({ [typo]: '1' });
+      } catch (e) {
+        err = e;
+      }
+      expect(err, typo).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).message, typo).toContain(`${typo}: not a setting of this service; did you mean ${closest}?`);
+    }
+  });
+
+  it('leaves other programs’ variables and Kubernetes service links alone', () => {
+    const env = {
+      HOME: '/root', HOSTNAME: 'appender-0', NODE_VERSION: '20', JAVA_HOME: '/opt/java', LANG: 'C.UTF-8',
+      npm_package_name: 'otel-lakehouse', OPENSEARCH_JAVA_HOME: '/usr/lib/jvm/x', STACK_S3_BUCKET: 'warehouse', TEST_LOG_LEVEL: 'warn',
+      LOKI_URL: 'http://127.0.0.1:3100', PROMETHEUS_URL: 'http://127.0.0.1:9090',
+      APPENDER_PORT: 'tcp://10.0.0.3:9464', APPENDER_SERVICE_HOST: '10.0.0.3', APPENDER_SERVICE_PORT: '9464',
+      REDPANDA_PORT_9092_TCP: 'tcp://10.0.0.4:9092', REDPANDA_PORT_9092_TCP_ADDR: '10.0.0.4', REDPANDA_SERVICE_PORT_KAFKA: '9092',
+    };
+    expect(loadConfig(env).BUFFER_SIZE_MB).toBe(100);
+  });
 });

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseTenantTokens, sha256Hex, tenantResolverFromConfig } from '../../../src/ingester/auth.js';
+import { tenantResolverFromConfig } from '../../../src/ingester/auth.js';
+import { parseTenantTokens, sha256Hex } from '../../../src/config/tenants.js';
 
 describe('tenant resolution', () => {
   const resolver = tenantResolverFromConfig({ AUTH_MODE: 'token', TENANT_TOKENS: 'acme=tok-a,beta=tok-b,acme=tok-a2' });

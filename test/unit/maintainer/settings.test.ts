@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config/load.js';
 import { buildJob } from '../../../src/maintainer/iceberg-tasks.js';
 import { retentionPolicy } from '../../../src/maintainer/retention.js';
-import { sha256Hex } from '../../../src/ingester/auth.js';
+import { sha256Hex } from '../../../src/config/tenants.js';
 
 const policyOf = (env: Record<string, string>) => retentionPolicy(loadConfig(env));
 const problemOf = (f: () => unknown): string => {
