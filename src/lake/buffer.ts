@@ -3,50 +3,54 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ByteSink, logsRequestToNdjson, type RowContext } from '../otlp/logs-ndjson.js';
+import { ICEBERG_TYPE, LOG_COLUMNS } from '../schema/logs.js';
+import { sqlIdent } from './session.js';
 
-/** Columns of the buffer table, in the order of the Iceberg table `logs`. */
-export const LOG_COLUMNS = [
-  'timestamp', 'observed_timestamp', 'tenant_id', 'severity', 'severity_number', 'body', 'trace_id', 'span_id',
-  'service_name', 'deployment_environment', 'host_name', 'scope_name', 'scope_version', 'attributes', 'resource_attributes',
+/** Columns of the Iceberg table `logs`, in order (src/schema/logs.ts). */
+export const LOG_COLUMN_NAMES: readonly string[] = LOG_COLUMNS.map((c) => c.name);
+
+/** Where each buffered row came from: a lake concern, so not a column of `logs`. */
+const KAFKA_COLUMNS = [
+  ['kafka_partition', 'INTEGER'],
+  ['kafka_offset', 'BIGINT'],
 ] as const;
 
 /**
  * The buffer table. The attribute maps are kept as their JSON text and become MAPs only as the
  * commit reads them (`BUFFER_ROWS`): DuckDB stores a MAP(VARCHAR, VARCHAR) value entry by entry,
- * which made each load cost about a third more (bench/stages.mjs), while the cast at commit time
+ * which made each load dearer (bench/stages.mjs), while the cast at commit time
  * costs next to nothing beside the Parquet write. read_json has parsed the text already, so it
  * is valid JSON, and the writer (logs-ndjson.ts) writes each map as an object of string values
  * with unique keys, the shape the cast takes.
  */
-const BUFFER_COLUMNS = `(
-  "timestamp" TIMESTAMPTZ, observed_timestamp TIMESTAMPTZ, tenant_id VARCHAR, severity VARCHAR, severity_number INTEGER,
-  body VARCHAR, trace_id VARCHAR, span_id VARCHAR, service_name VARCHAR, deployment_environment VARCHAR, host_name VARCHAR,
-  scope_name VARCHAR, scope_version VARCHAR, attributes JSON, resource_attributes JSON,
-  kafka_partition INTEGER, kafka_offset BIGINT)`;
+const BUFFER_COLUMNS = `(${[
+  ...LOG_COLUMNS.map((c) => `${sqlIdent(c.name)} ${c.kind === 'map' ? 'JSON' : ICEBERG_TYPE[c.kind]}`),
+  ...KAFKA_COLUMNS.map(([n, t]) => `${n} ${t}`),
+].join(', ')})`;
 
 /**
  * Where the buffer table lives: an in-memory database of its own, attached with DuckDB's
- * in-memory compression. 190,000 buffered rows (100 MB of OTLP) took ~156 MB of DuckDB memory
- * uncompressed and ~51 MB compressed, so a full buffer stays under the memory limit rather than
- * spilling to disk; the compression costs ~1-2 µs per row at the load (bench/stages.mjs).
+ * in-memory compression, so a full buffer stays under the memory limit rather than spilling to
+ * disk (docs/benchmarks.md has what it saves and costs).
  */
 export const BUFFER_DATABASE = 'appender_buffer';
 export const BUFFER_TABLE = `${BUFFER_DATABASE}.buffer_logs`;
 
 /** The buffered rows as the Iceberg table `logs` types them, with their Kafka partition and offset. */
-export const BUFFER_ROWS = `(SELECT * REPLACE (attributes::MAP(VARCHAR, VARCHAR) AS attributes,
-  resource_attributes::MAP(VARCHAR, VARCHAR) AS resource_attributes) FROM ${BUFFER_TABLE})`;
+export const BUFFER_ROWS = `(SELECT * REPLACE (${LOG_COLUMNS.filter((c) => c.kind === 'map')
+  .map((c) => `${sqlIdent(c.name)}::${ICEBERG_TYPE.map} AS ${sqlIdent(c.name)}`)
+  .join(', ')}) FROM ${BUFFER_TABLE})`;
 
 /** How read_json reads the NDJSON rows of logs-ndjson.ts (timestamps as epoch microseconds). */
-const JSON_COLUMNS = `{'timestamp': 'BIGINT', 'observed_timestamp': 'BIGINT', 'tenant_id': 'VARCHAR', 'severity': 'VARCHAR',
-  'severity_number': 'INTEGER', 'body': 'VARCHAR', 'trace_id': 'VARCHAR', 'span_id': 'VARCHAR', 'service_name': 'VARCHAR',
-  'deployment_environment': 'VARCHAR', 'host_name': 'VARCHAR', 'scope_name': 'VARCHAR', 'scope_version': 'VARCHAR',
-  'attributes': 'JSON', 'resource_attributes': 'JSON', 'kafka_partition': 'INTEGER',
-  'kafka_offset': 'BIGINT'}`;
+const JSON_COLUMNS = `{${[
+  ...LOG_COLUMNS.map((c) => `'${c.name}': '${c.kind === 'timestamp' ? 'BIGINT' : c.kind === 'map' ? 'JSON' : ICEBERG_TYPE[c.kind]}'`),
+  ...KAFKA_COLUMNS.map(([n, t]) => `'${n}': '${t}'`),
+].join(', ')}}`;
 
-const LOAD_SELECT = `make_timestamptz("timestamp"), make_timestamptz(observed_timestamp), tenant_id, severity,
-  severity_number, body, trace_id, span_id, service_name, deployment_environment, host_name, scope_name, scope_version,
-  attributes, resource_attributes, kafka_partition, kafka_offset`;
+const LOAD_SELECT = [
+  ...LOG_COLUMNS.map((c) => (c.kind === 'timestamp' ? `make_timestamptz(${sqlIdent(c.name)})` : sqlIdent(c.name))),
+  ...KAFKA_COLUMNS.map(([n]) => n),
+].join(', ');
 
 /** What the buffer holds of one Kafka partition: offsets [first, last] inclusive. */
 export interface PartitionRange {

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.js';
-import { BUFFER_ROWS, LOG_COLUMNS, type PartitionRange } from './buffer.js';
+import { BUFFER_ROWS, LOG_COLUMN_NAMES, type PartitionRange } from './buffer.js';
 import type { CatalogClient, SnapshotInfo, TableSnapshots } from './catalog-client.js';
 import type { OffsetsTable, PartitionOffsets } from './offsets-table.js';
 import { sqlIdent, sqlString } from './session.js';
@@ -15,7 +15,7 @@ export interface CommitResult {
   alreadyCommitted: number[];
 }
 
-const COLUMN_LIST = LOG_COLUMNS.map(sqlIdent).join(', ');
+const COLUMN_LIST = LOG_COLUMN_NAMES.map(sqlIdent).join(', ');
 
 /** Classifies a failed commit: a conflict is retried after reload; anything else may have landed. */
 function classify(e: unknown): LakehouseError {

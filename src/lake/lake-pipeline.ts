@@ -109,8 +109,8 @@ export class LakePipeline implements Component {
       rebalanceTimeout: 120_000,
       heartbeatInterval: 3000,
       // Small fetches: each batch passes through the NDJSON spool whole, and kafkajs holds the next
-      // fetch beside it. 4 MB rather than kafkajs's 10 MB took ~60 MB off the appender's peak RSS
-      // at BUFFER_SIZE_MB=100 (bench/appender.mjs). A record larger than this is still fetched.
+      // fetch beside it, so smaller fetches keep the peak RSS down (docs/benchmarks.md). A record
+      // larger than this is still fetched.
       maxBytes: 4 * 1024 * 1024,
       maxBytesPerPartition: 2 * 1024 * 1024,
       allowAutoTopicCreation: false,

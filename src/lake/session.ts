@@ -66,7 +66,7 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
   const threads = opts.threads ?? cfg.DUCKDB_THREADS;
   if (threads) options.threads = String(threads);
   // DuckDB's allocator keeps freed pages of a query for seconds: hand them back after each task,
-  // in background threads. The appender's peak RSS drops by 30-60 MB at BUFFER_SIZE_MB=100 (bench/appender.mjs).
+  // in background threads, so the appender's peak RSS follows its buffer (docs/benchmarks.md).
   options.allocator_flush_threshold = '0MB';
   options.allocator_background_threads = 'true';
 
@@ -89,9 +89,9 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
     await connection.run(`SET TimeZone = 'UTC'`);
     if (opts.utcPartitionTransforms) registerUtcTransforms(connection);
     // Each file written to S3 holds one multipart-upload part in memory, of size
-    // s3_uploader_max_filesize / s3_uploader_max_parts: 76 MiB by default (800 GB / 10,000),
-    // for every file open at once (one per tenant and day in a commit). 50 GiB gives 5.1 MiB
-    // parts, just over S3's 5 MiB minimum, and is far above any data file we write.
+    // s3_uploader_max_filesize / s3_uploader_max_parts, for every file open at once (one per
+    // tenant and day in a commit). 50 GiB gives parts just over S3's 5 MiB minimum and is far
+    // above any data file we write.
     await connection.run(`SET s3_uploader_max_filesize = '50GiB'`);
     const endpoint = new URL(cfg.S3_ENDPOINT);
     await connection.run(

@@ -54,11 +54,11 @@ export function utcDateDiff(part: Part, startDays: number, micros: bigint): bigi
  *
  * The iceberg extension computes them, for every row it writes, as
  * `date_diff('day', DATE '1970-01-01', "timestamp")`, and for a TIMESTAMPTZ that binds ICU's
- * calendar date_diff: about 6.5 µs a row, a quarter of the appender's CPU. This registers an
+ * calendar date_diff, the dearest expression of the whole commit. This registers an
  * overload `date_diff(VARCHAR, DATE, TIMESTAMPTZ)` that matches those arguments exactly, so it
  * wins the binding over ICU's (which needs the DATE cast), and computes the value by integer
- * arithmetic in UTC, as the Iceberg spec defines the transforms: about 0.1 µs a row, the same
- * values ICU gives with TimeZone 'UTC' (the lake session's zone). Other parts are refused with
+ * arithmetic in UTC, as the Iceberg spec defines the transforms (docs/benchmarks.md has the
+ * figures): the same values ICU gives with TimeZone 'UTC' (the lake session's zone). Other parts are refused with
  * an error rather than answered differently from ICU; nothing else in the appender's session
  * calls date_diff on these types.
  */

@@ -1,35 +1,7 @@
+import { PROMOTED_RESOURCE_KEYS, SEVERITY_NAMES, type LogRow } from '../schema/logs.js';
 import type { AnyValue, KeyValue, LogRecord, LogsRequest, LongLike } from './codec.js';
 
-/** One row of the Iceberg table `logs`: the hybrid schema (columns, plus maps for the attributes; README, Table otel.logs). */
-export interface LogRow {
-  /** microseconds since the epoch */
-  timestamp: bigint;
-  observedTimestamp: bigint | null;
-  tenantId: string;
-  severity: string | null;
-  severityNumber: number | null;
-  body: string | null;
-  traceId: string | null;
-  spanId: string | null;
-  serviceName: string | null;
-  deploymentEnvironment: string | null;
-  hostName: string | null;
-  scopeName: string | null;
-  scopeVersion: string | null;
-  /** the record's attributes, non-string values as JSON; keys unique (last wins) */
-  attributes: Map<string, string>;
-  /** resource attributes other than those promoted to columns */
-  resourceAttributes: Map<string, string>;
-}
-
-const PROMOTED_RESOURCE_KEYS = new Set([
-  'service.name',
-  'deployment.environment.name',
-  'deployment.environment',
-  'host.name',
-]);
-
-const SEVERITY_NAMES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+export type { LogRow };
 
 /** Severity text from an OTLP severity number (1-24); null for unspecified or out of range. */
 export function severityFromNumber(n: number | undefined): string | null {
@@ -86,7 +58,7 @@ export function anyValueToString(v: AnyValue | null | undefined): string | null 
   return j === null ? null : JSON.stringify(j);
 }
 
-function attributesToMap(kvs: KeyValue[] | undefined, skip?: Set<string>): Map<string, string> {
+function attributesToMap(kvs: KeyValue[] | undefined, skip?: ReadonlySet<string>): Map<string, string> {
   const m = new Map<string, string>();
   for (const kv of kvs ?? []) {
     if (skip?.has(kv.key)) continue;

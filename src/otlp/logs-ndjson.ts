@@ -17,6 +17,8 @@
  * invalid subsequence (WHATWG), where protobufjs may produce lone surrogates.
  */
 
+import { PROMOTED_RESOURCE_KEYS, SEVERITY_NAMES } from '../schema/logs.js';
+
 /** A growable byte buffer that rows are written into. */
 export class ByteSink {
   buf: Buffer;
@@ -81,8 +83,6 @@ const SAFE = new Uint8Array(256);
 for (let c = 0x20; c < 0x80; c++) SAFE[c] = 1;
 SAFE[0x22] = 0;
 SAFE[0x5c] = 0;
-const SEVERITY_NAMES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
-const PROMOTED = new Set(['service.name', 'deployment.environment.name', 'deployment.environment', 'host.name']);
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 const MAX_DEPTH = 64;
@@ -647,7 +647,7 @@ function readResource(r: Reader, start: number, end: number): ResourceColumns {
     return undefined;
   };
   const others = new Map<string, string>();
-  for (const [k, v] of kvs) if (!PROMOTED.has(k)) others.set(k, v ?? '');
+  for (const [k, v] of kvs) if (!PROMOTED_RESOURCE_KEYS.has(k)) others.set(k, v ?? '');
   let json = '{';
   for (const [k, v] of others) json += (json.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + JSON.stringify(v);
   return {

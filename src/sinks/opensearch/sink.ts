@@ -1,32 +1,21 @@
 import { Client } from '@opensearch-project/opensearch';
 import { decodeLogsRequest } from '../../otlp/codec.js';
-import { mapLogsRequest, type LogRow } from '../../otlp/logs-mapping.js';
+import { mapLogsRequest } from '../../otlp/logs-mapping.js';
+import { LOG_COLUMNS, type LogColumn, type LogRow } from '../../schema/logs.js';
 import type { Delivery, Sink, SinkRecord } from '../sink.js';
 
 /** The index of a tenant: `logs-tenant-<tenant_id>` (tenant ids are valid index names by construction). */
 export const indexFor = (tenant: string) => `logs-tenant-${tenant}`;
 
-/** The explicit mapping of a tenant's index. */
+/** The explicit mapping of a tenant's index: one field per column of `logs` (src/schema/logs.ts). */
 export const LOGS_MAPPING = {
   dynamic: 'strict',
-  properties: {
-    '@timestamp': { type: 'date_nanos' },
-    observed_timestamp: { type: 'date_nanos' },
-    tenant_id: { type: 'keyword' },
-    severity: { type: 'keyword' },
-    severity_number: { type: 'integer' },
-    body: { type: 'text' },
-    trace_id: { type: 'keyword' },
-    span_id: { type: 'keyword' },
-    service_name: { type: 'keyword' },
-    deployment_environment: { type: 'keyword' },
-    host_name: { type: 'keyword' },
-    scope_name: { type: 'keyword' },
-    scope_version: { type: 'keyword' },
-    attributes: { type: 'flat_object' },
-    resource_attributes: { type: 'flat_object' },
-  },
+  properties: Object.fromEntries(LOG_COLUMNS.map((c) => [searchField(c), { type: c.search.type }])),
 } as const;
+
+function searchField(c: LogColumn): string {
+  return c.search.field ?? c.name;
+}
 
 interface Prepared {
   rows: LogRow[];
@@ -42,23 +31,12 @@ function iso(micros: bigint): string {
 
 /** A row as the document of the mapping above. */
 export function toDocument(r: LogRow): Record<string, unknown> {
-  return {
-    '@timestamp': iso(r.timestamp),
-    observed_timestamp: r.observedTimestamp === null ? null : iso(r.observedTimestamp),
-    tenant_id: r.tenantId,
-    severity: r.severity,
-    severity_number: r.severityNumber,
-    body: r.body,
-    trace_id: r.traceId,
-    span_id: r.spanId,
-    service_name: r.serviceName,
-    deployment_environment: r.deploymentEnvironment,
-    host_name: r.hostName,
-    scope_name: r.scopeName,
-    scope_version: r.scopeVersion,
-    attributes: Object.fromEntries(r.attributes),
-    resource_attributes: Object.fromEntries(r.resourceAttributes),
-  };
+  const doc: Record<string, unknown> = {};
+  for (const c of LOG_COLUMNS) {
+    const v = r[c.field];
+    doc[searchField(c)] = v === null ? null : c.kind === 'timestamp' ? iso(v as bigint) : c.kind === 'map' ? Object.fromEntries(v as Map<string, string>) : v;
+  }
+  return doc;
 }
 
 /**

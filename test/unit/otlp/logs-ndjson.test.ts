@@ -4,31 +4,21 @@ import { decodeLogsRequest, encodeLogsRequest, type AnyValue, type KeyValue, typ
 import { mapLogsRequest, type LogRow } from '../../../src/otlp/logs-mapping.js';
 import { ByteSink, logsRequestToNdjson, OtlpDecodeError } from '../../../src/otlp/logs-ndjson.js';
 import { kv } from '../../helpers/otlp.js';
+import { LOG_COLUMNS } from '../../../src/schema/logs.js';
 
 const RECEIVED = 1_700_000_000_000_000n;
 const CTX = { tenant: 'acme', fallbackMicros: RECEIVED, partition: 4, offset: 9_000_000_001n };
 
 /** The reference mapping's rows in the shape the NDJSON rows parse to. */
 function expected(rows: LogRow[]): unknown[] {
-  return rows.map((r) => ({
-    timestamp: Number(r.timestamp),
-    observed_timestamp: r.observedTimestamp === null ? null : Number(r.observedTimestamp),
-    tenant_id: r.tenantId,
-    severity: r.severity,
-    severity_number: r.severityNumber,
-    body: r.body,
-    trace_id: r.traceId,
-    span_id: r.spanId,
-    service_name: r.serviceName,
-    deployment_environment: r.deploymentEnvironment,
-    host_name: r.hostName,
-    scope_name: r.scopeName,
-    scope_version: r.scopeVersion,
-    attributes: Object.fromEntries(r.attributes),
-    resource_attributes: Object.fromEntries(r.resourceAttributes),
-    kafka_partition: CTX.partition,
-    kafka_offset: Number(CTX.offset),
-  }));
+  return rows.map((r) => {
+    const row: Record<string, unknown> = {};
+    for (const c of LOG_COLUMNS) {
+      const v = r[c.field];
+      row[c.name] = v === null ? null : c.kind === 'timestamp' ? Number(v) : c.kind === 'map' ? Object.fromEntries(v as Map<string, string>) : v;
+    }
+    return { ...row, kafka_partition: CTX.partition, kafka_offset: Number(CTX.offset) };
+  });
 }
 
 /** A length-delimited protobuf field: tag byte, varint length, bytes. */

@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { encodeLogsRequest } from '../../../src/otlp/codec.js';
+import { mapLogsRequest } from '../../../src/otlp/logs-mapping.js';
+import { ByteSink, logsRequestToNdjson } from '../../../src/otlp/logs-ndjson.js';
+import { ICEBERG_TYPE, LOG_COLUMNS } from '../../../src/schema/logs.js';
+import { LOGS_MAPPING, toDocument } from '../../../src/sinks/opensearch/sink.js';
+import { logsRequest } from '../../helpers/otlp.js';
+
+const read = (f: string) => readFileSync(new URL(`../../../${f}`, import.meta.url), 'utf8');
+const names = LOG_COLUMNS.map((c) => c.name);
+
+const request = logsRequest([
+  { tenant: 'acme', service: 'api', seq: 1, body: 'hello', severityNumber: 9, timeUnixNano: 1_700_000_000_000_000_000n, attrs: { 'http.route': '/a' } },
+]);
+
+describe('the columns of `logs` have one source (src/schema/logs.ts)', () => {
+  it('sql/ddl/001_logs.sql declares exactly these columns, in order, with these types', () => {
+    const ddl = read('sql/ddl/001_logs.sql');
+    const body = /CREATE TABLE IF NOT EXISTS \{\{ns\}\}\.logs \(([\s\S]*?)\n\) PARTITIONED BY/.exec(ddl)![1]!;
+    const declared = body
+      .split('\n')
+      .map((l) => l.replace(/--.*$/, '').trim().replace(/,$/, ''))
+      .filter(Boolean)
+      .map((l) => {
+        const m = /^"?([a-z_]+)"?\s+(.+)$/.exec(l)!;
+        return [m[1], m[2]!.trim()];
+      });
+    expect(declared).toEqual(LOG_COLUMNS.map((c) => [c.name, ICEBERG_TYPE[c.kind]]));
+  });
+
+  it('the lake’s NDJSON rows carry these keys and the Kafka position (read_json reads them by name)', () => {
+    const out = new ByteSink(16);
+    logsRequestToNdjson(encodeLogsRequest(request), { tenant: 'acme', fallbackMicros: 1n, partition: 0, offset: 0n }, out);
+    const row = JSON.parse(out.view().toString('utf8').split('\n')[0]!) as Record<string, unknown>;
+    expect(Object.keys(row).sort()).toEqual([...names, 'kafka_partition', 'kafka_offset'].sort());
+  });
+
+  it('the hot path’s mapped rows have one property per column', () => {
+    const [row] = mapLogsRequest(request, 'acme', 1n);
+    expect(Object.keys(row!).sort()).toEqual(LOG_COLUMNS.map((c) => c.field).sort());
+  });
+
+  it('a tenant’s OpenSearch index maps one field per column, and documents fill them all', () => {
+    const fields = LOG_COLUMNS.map((c) => ('field' in c.search ? c.search.field : c.name));
+    expect(Object.keys(LOGS_MAPPING.properties)).toEqual(fields);
+    expect(Object.keys(toDocument(mapLogsRequest(request, 'acme', 1n)[0]!))).toEqual(fields);
+  });
+
+  it('docs/querying.md describes every column', () => {
+    const doc = read('docs/querying.md');
+    for (const n of names) expect(doc, n).toMatch(new RegExp(`^\\| [^|]*\\b${n}\\b[^|]* \\|`, 'm'));
+  });
+});
