@@ -5,21 +5,40 @@
  *   unknown-outcome the write may or may not have happened: look before retrying
  */
 export const ErrorCodes = {
-  BAD_REQUEST: { kind: 'permanent', status: 400 },
-  DECODE_FAILED: { kind: 'permanent', status: 400 },
-  UNAUTHORIZED: { kind: 'permanent', status: 401 },
-  NOT_FOUND: { kind: 'permanent', status: 404 },
-  METHOD_NOT_ALLOWED: { kind: 'permanent', status: 405 },
-  PAYLOAD_TOO_LARGE: { kind: 'permanent', status: 413 },
-  UNSUPPORTED_MEDIA_TYPE: { kind: 'permanent', status: 415 },
-  OVERLOADED: { kind: 'transient', status: 429 },
-  BROKER_UNAVAILABLE: { kind: 'transient', status: 503 },
-  SHUTTING_DOWN: { kind: 'transient', status: 503 },
-  CATALOG_UNAVAILABLE: { kind: 'transient', status: 503 },
-  COMMIT_CONFLICT: { kind: 'transient', status: 409 },
-  COMMIT_UNKNOWN: { kind: 'unknown-outcome', status: 503 },
-  INTERNAL: { kind: 'transient', status: 500 },
-} as const satisfies Record<string, { kind: ErrorKind; status: number }>;
+  BAD_REQUEST: { kind: 'permanent', status: 400, grpc: 'INVALID_ARGUMENT', outcome: 'bad_request' },
+  DECODE_FAILED: { kind: 'permanent', status: 400, grpc: 'INVALID_ARGUMENT', outcome: 'bad_request' },
+  UNAUTHORIZED: { kind: 'permanent', status: 401, grpc: 'UNAUTHENTICATED', outcome: 'unauthorized' },
+  NOT_FOUND: { kind: 'permanent', status: 404, grpc: 'UNIMPLEMENTED', outcome: 'error' },
+  METHOD_NOT_ALLOWED: { kind: 'permanent', status: 405, grpc: 'UNIMPLEMENTED', outcome: 'error' },
+  PAYLOAD_TOO_LARGE: { kind: 'permanent', status: 413, grpc: 'INVALID_ARGUMENT', outcome: 'too_large' },
+  UNSUPPORTED_MEDIA_TYPE: { kind: 'permanent', status: 415, grpc: 'INVALID_ARGUMENT', outcome: 'unsupported' },
+  OVERLOADED: { kind: 'transient', status: 429, grpc: 'RESOURCE_EXHAUSTED', outcome: 'overloaded' },
+  BROKER_UNAVAILABLE: { kind: 'transient', status: 503, grpc: 'UNAVAILABLE', outcome: 'unavailable' },
+  SHUTTING_DOWN: { kind: 'transient', status: 503, grpc: 'UNAVAILABLE', outcome: 'unavailable' },
+  CATALOG_UNAVAILABLE: { kind: 'transient', status: 503, grpc: 'UNAVAILABLE', outcome: 'unavailable' },
+  COMMIT_CONFLICT: { kind: 'transient', status: 409, grpc: 'ABORTED', outcome: 'error' },
+  COMMIT_UNKNOWN: { kind: 'unknown-outcome', status: 503, grpc: 'UNAVAILABLE', outcome: 'unavailable' },
+  INTERNAL: { kind: 'transient', status: 500, grpc: 'INTERNAL', outcome: 'error' },
+} as const satisfies Record<string, { kind: ErrorKind; status: number; grpc: GrpcStatusName; outcome: string }>;
+
+/**
+ * gRPC status names (their numbers are grpc-js's `status` enum), as the OTLP/gRPC specification
+ * splits retryable (RESOURCE_EXHAUSTED, UNAVAILABLE) from not.
+ */
+export type GrpcStatusName = 'INVALID_ARGUMENT' | 'UNAUTHENTICATED' | 'UNIMPLEMENTED' | 'RESOURCE_EXHAUSTED' | 'UNAVAILABLE' | 'ABORTED' | 'INTERNAL';
+
+/**
+ * Why a consumed record went to `<topic>-dlq`: its `error-code` header. docs/kafka-records.md
+ * lists them (a unit test holds the two together).
+ */
+export const DeadLetterCodes = {
+  BAD_RECORD: 'the record breaks the record contract: no valid tenant-id header, no signal header the pipeline reads, or no value',
+  DECODE_FAILED: 'the value is not a valid OTLP request of its signal',
+  APPEND_FAILED: 'DuckDB refused the record’s rows as the lake pipeline loaded them into its buffer',
+  ENCODE_FAILED: 'a hot-path sink could not turn the record into a request for its backend',
+  BACKEND_REJECTED: 'the backend refused the record for good (a 4xx other than 408 and 429); `error-message` holds its answer',
+} as const;
+export type DeadLetterCode = keyof typeof DeadLetterCodes;
 
 export type ErrorKind = 'permanent' | 'transient' | 'unknown-outcome';
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -37,9 +56,15 @@ export class LakehouseError extends Error {
     this.name = 'LakehouseError';
     this.kind = ErrorCodes[code].kind;
     this.status = ErrorCodes[code].status;
+    this.grpc = ErrorCodes[code].grpc;
+    this.outcome = ErrorCodes[code].outcome;
     this.retryAfterSeconds = options?.retryAfterSeconds;
   }
   readonly retryAfterSeconds: number | undefined;
+  /** the gRPC status of the answer */
+  readonly grpc: GrpcStatusName;
+  /** the `outcome` label of the ingester's request metrics */
+  readonly outcome: string;
   get canRetry(): boolean {
     return this.kind !== 'permanent';
   }
@@ -47,4 +72,9 @@ export class LakehouseError extends Error {
 
 export function isLakehouseError(e: unknown): e is LakehouseError {
   return e instanceof LakehouseError;
+}
+
+/** Any error as a registry error: what is not one already is INTERNAL, its cause kept. */
+export function asLakehouseError(e: unknown): LakehouseError {
+  return e instanceof LakehouseError ? e : new LakehouseError('INTERNAL', 'internal error', { cause: e });
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isLakehouseError, LakehouseError } from './errors.js';
+import { asLakehouseError, LakehouseError } from './errors.js';
 import type { Component } from './lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -13,17 +13,31 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** The answer for an error: its status, Retry-After when it has one, and a message. */
-export function sendError(res: ServerResponse, e: unknown, logger: Logger): void {
-  const err = isLakehouseError(e) ? e : new LakehouseError('INTERNAL', 'internal error', { cause: e });
+/**
+ * The answer for an error: its status, Retry-After when it has one, and a body naming the
+ * problem. OTLP/HTTP error bodies are google.rpc.Status: as JSON its fields are code and
+ * message (plus the registry code), and for a protobuf request `encodeStatus` gives its bytes.
+ */
+export function sendError(
+  res: ServerResponse,
+  e: unknown,
+  logger: Logger,
+  encodeStatus?: (code: number, message: string) => Uint8Array,
+): void {
+  const err = asLakehouseError(e);
   if (err.code === 'INTERNAL') logger.error({ err: e }, 'request failed');
-  const headers: Record<string, string> = {};
-  if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  // OTLP/HTTP error bodies are google.rpc.Status; as JSON its fields are code and message.
+  const headers: Record<string, string> = {};
+  if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
+  if (encodeStatus) {
+    const bytes = encodeStatus(err.status, err.message);
+    res.writeHead(err.status, { 'content-type': 'application/x-protobuf', 'content-length': bytes.length, ...headers });
+    res.end(bytes);
+    return;
+  }
   sendJson(res, err.status, { code: err.status, error: err.code, message: err.message }, headers);
 }
 

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { isLakehouseError, LakehouseError } from '../core/errors.js';
+import { asLakehouseError } from '../core/errors.js';
 import type { Component } from '../core/lifecycle.js';
 import { SIGNALS, type SignalSpec } from '../otlp/signals.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -10,18 +10,9 @@ export type GrpcExport = (spec: SignalSpec, body: Buffer, authorization: string 
 
 const passthrough = (b: Buffer) => b;
 
-/** gRPC status for an error, following the OTLP/gRPC specification's retryable/not split. */
+/** gRPC status for an error: the registry's (src/core/errors.ts). */
 export function grpcStatus(e: unknown): grpc.status {
-  if (!isLakehouseError(e)) return grpc.status.INTERNAL;
-  switch (e.status) {
-    case 400: return grpc.status.INVALID_ARGUMENT;
-    case 401: return grpc.status.UNAUTHENTICATED;
-    case 413: return grpc.status.INVALID_ARGUMENT;
-    case 415: return grpc.status.INVALID_ARGUMENT;
-    case 429: return grpc.status.RESOURCE_EXHAUSTED;
-    case 503: return grpc.status.UNAVAILABLE;
-    default: return grpc.status.INTERNAL;
-  }
+  return grpc.status[asLakehouseError(e).grpc];
 }
 
 /**
@@ -73,7 +64,7 @@ export class GrpcServer implements Component {
           this.handle(spec, call.request, typeof auth === 'string' ? auth : auth?.toString())
             .then(({ response }) => callback(null, response))
             .catch((e) => {
-              const err = isLakehouseError(e) ? e : new LakehouseError('INTERNAL', 'internal error', { cause: e });
+              const err = asLakehouseError(e);
               if (err.code === 'INTERNAL') this.log.error({ err: e, service }, 'export failed');
               callback({ code: grpcStatus(err), details: err.message });
             });

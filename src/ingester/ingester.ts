@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
-import { isLakehouseError, LakehouseError } from '../core/errors.js';
+import { asLakehouseError, isLakehouseError, LakehouseError } from '../core/errors.js';
 import { ComponentGroup, type Component } from '../core/lifecycle.js';
 import { createKafka } from '../kafka/client.js';
 import { BrokerProbe } from '../kafka/health.js';
@@ -14,7 +14,7 @@ import { Admission } from './admission.js';
 import { tenantResolverFromConfig, type TenantResolver } from './auth.js';
 import { decodeContentEncoding, readBody } from './body.js';
 import { GrpcServer } from './grpc-server.js';
-import { HttpServer, sendJson } from '../core/http-server.js';
+import { HttpServer, sendError, sendJson } from '../core/http-server.js';
 import { Ingest, type BodyFormat, type IngestResult } from './ingest.js';
 import { unsnappy } from './snappy.js';
 
@@ -32,18 +32,9 @@ function bodyFormat(req: IncomingMessage, path: string): BodyFormat {
   throw new LakehouseError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${type || '(none)'}' is not supported on ${path}; use ${PROTOBUF} or ${JSON_TYPE}`);
 }
 
-/** The outcome label of a refused request. */
+/** The outcome label of a refused request (the registry's, src/core/errors.ts). */
 function outcomeOf(e: unknown): string {
-  if (!isLakehouseError(e)) return 'error';
-  switch (e.status) {
-    case 400: return 'bad_request';
-    case 401: return 'unauthorized';
-    case 413: return 'too_large';
-    case 415: return 'unsupported';
-    case 429: return 'overloaded';
-    case 503: return 'unavailable';
-    default: return 'error';
-  }
+  return asLakehouseError(e).outcome;
 }
 
 /** The Export*ServiceResponse of a result, with partial success when items were rejected. */
@@ -184,18 +175,7 @@ export class Ingester implements Component {
 
   /** OTLP/HTTP error answer: google.rpc.Status in the request's format (JSON when unknown). */
   private sendOtlpError(res: ServerResponse, e: unknown, format: BodyFormat | undefined): void {
-    const err = isLakehouseError(e) ? e : new LakehouseError('INTERNAL', 'internal error', { cause: e });
-    if (err.code === 'INTERNAL') this.log.error({ err: e }, 'request failed');
-    if (res.headersSent) return void res.destroy();
-    const headers: Record<string, string> = {};
-    if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
-    if (format === 'protobuf') {
-      const bytes = RpcStatus.encode({ code: err.status, message: err.message }).finish();
-      res.writeHead(err.status, { 'content-type': PROTOBUF, 'content-length': bytes.length, ...headers });
-      res.end(bytes);
-      return;
-    }
-    sendJson(res, err.status, { code: err.status, error: err.code, message: err.message }, headers);
+    sendError(res, e, this.log, format === 'protobuf' ? (code, message) => RpcStatus.encode({ code, message }).finish() : undefined);
   }
 
   private async handleOtlpGrpc(spec: SignalSpec, body: Buffer, authorization: string | undefined): Promise<{ result: IngestResult; response: Buffer }> {

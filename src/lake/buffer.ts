@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ByteSink, logsRequestToNdjson, type RowContext } from '../otlp/logs-ndjson.js';
 import { ICEBERG_TYPE, LOG_COLUMNS } from '../schema/logs.js';
+import { isResourceError } from './duckdb-errors.js';
 import { sqlIdent } from './session.js';
 
 /** Columns of the Iceberg table `logs`, in order (src/schema/logs.ts). */
@@ -73,16 +74,6 @@ interface Staged {
   rows: number;
   start: number;
   end: number;
-}
-
-/** Out of memory or disk, and not an outage (a commit that failed so is retried partition by partition). */
-export function isOutOfMemory(e: unknown): boolean {
-  return /out of memory|could not allocate|no space left|ENOSPC/i.test((e as Error)?.message ?? '');
-}
-
-/** Errors of the machine rather than of a record: the batch fails and is fetched again. */
-export function isResourceError(e: unknown): boolean {
-  return /out of memory|no space left|ENOSPC|EMFILE|IO Error/i.test((e as Error)?.message ?? '');
 }
 
 let spoolSeq = 0;

@@ -1,3 +1,4 @@
+import { isCommitConflict } from './duckdb-errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.js';
 import { BUFFER_ROWS, LOG_COLUMN_NAMES, type PartitionRange } from './buffer.js';
@@ -20,7 +21,7 @@ const COLUMN_LIST = LOG_COLUMN_NAMES.map(sqlIdent).join(', ');
 /** Classifies a failed commit: a conflict is retried after reload; anything else may have landed. */
 function classify(e: unknown): LakehouseError {
   const msg = (e as Error)?.message ?? String(e);
-  if (/409|conflict|CommitFailed|requirement failed/i.test(msg)) {
+  if (isCommitConflict(e)) {
     return new LakehouseError('COMMIT_CONFLICT', `Iceberg commit conflicted: ${msg}`, { cause: e });
   }
   return new LakehouseError('COMMIT_UNKNOWN', `Iceberg commit failed: ${msg}`, { cause: e });

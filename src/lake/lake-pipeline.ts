@@ -16,12 +16,13 @@ import { TENANT_ID_PATTERN } from '../config/schema.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import type { Admin } from 'kafkajs';
-import { isOutOfMemory, isResourceError, LogBuffer } from './buffer.js';
+import { LogBuffer } from './buffer.js';
+import { isOutOfMemory, isResourceError, isTransientLakeError } from './duckdb-errors.js';
 import { CatalogClient } from './catalog-client.js';
 import { SnapshotRepair } from './snapshot-repair.js';
 import { IcebergCommitter, type CommitResult } from './committer.js';
 import { OffsetsTable, type PartitionOffsets } from './offsets-table.js';
-import { ensureLakeTables, isTransientLakeError, openLakeSession, qualifiedNamespace, type LakeSession } from './session.js';
+import { ensureLakeTables, openLakeSession, qualifiedNamespace, type LakeSession } from './session.js';
 
 export interface FlushStats {
   reason: string;

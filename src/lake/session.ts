@@ -122,12 +122,6 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
   };
 }
 
-/** Whether a failure to reach the catalog or storage may pass (worth retrying). */
-export function isTransientLakeError(e: unknown): boolean {
-  const msg = (e as Error)?.message ?? '';
-  return /IO Error|HTTP|Connection|connect|timed? ?out|refused|unavailable|reset|50[0-9]|429/i.test(msg);
-}
-
 /** Creates the namespace and the service's tables when missing (idempotent). */
 export async function ensureLakeTables(connection: DuckDBConnection, cfg: Config): Promise<void> {
   const ns = qualifiedNamespace(cfg);

@@ -1,3 +1,4 @@
+import { isMissingObject } from './duckdb-errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from '../telemetry/logger.js';
 import type { CatalogClient } from './catalog-client.js';
@@ -51,7 +52,7 @@ export class SnapshotRepair {
       try {
         await c.runAndReadAll(`SELECT size FROM read_blob(${sqlString(file)})`);
       } catch (e) {
-        if (!/404|not found|NoSuchKey|No files found/i.test((e as Error).message)) throw e;
+        if (!isMissingObject(e)) throw e;
         missing.push(file);
       }
     }
