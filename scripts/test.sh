@@ -12,6 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/ensure-build.sh
 # the suites' global setup would build again otherwise (test/helpers/build.ts)
 export OTEL_LAKEHOUSE_BUILT=1
+# the tests themselves are type-checked too (vitest only strips the types)
+npx tsc -p tsconfig.test.json
 was_running=0
 bash stack/stack.sh status >/dev/null 2>&1 && was_running=1
 bash stack/stack.sh up >/dev/null

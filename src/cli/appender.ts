@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Appender } from '../lake/appender.js';
+import { Appender } from '../appender/appender.js';
 import { runService } from './run-service.js';
 
 await runService('appender', (cfg, logger) => new Appender(cfg, logger));

@@ -1,4 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
+import type { DeadLetterCode } from '../core/errors.js';
 import type { Component } from '../core/lifecycle.js';
 import { retry } from '../core/retry.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -35,7 +36,7 @@ export class DeadLetterQueue implements Component {
     return this.producer.stop();
   }
 
-  async send(message: KafkaMessage, partition: number, offset: string | bigint, code: string, reason: string): Promise<void> {
+  async send(message: KafkaMessage, partition: number, offset: string | bigint, code: DeadLetterCode, reason: string): Promise<void> {
     const headers = {
       ...(message.headers ?? {}),
       'error-code': code,

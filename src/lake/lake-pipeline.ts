@@ -2,27 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '../config/schema.js';
 import { LakehouseError } from '../core/errors.js';
-import type { Component } from '../core/lifecycle.js';
 import { Mutex } from '../core/mutex.js';
 import { retry } from '../core/retry.js';
-import { RecordProducer } from '../kafka/producer.js';
-import { Headers, headerString } from '../kafka/record.js';
-import { DeadLetterQueue } from '../kafka/dlq.js';
-import { ensureTopics, topicWithDlq } from '../kafka/topics.js';
-import { TENANT_ID_PATTERN } from '../config/schema.js';
+import { ConsumerPipeline } from '../kafka/consumer-pipeline.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
-import type { Admin } from 'kafkajs';
 import { LogBuffer } from './buffer.js';
-import { isOutOfMemory, isResourceError, isTransientLakeError } from './duckdb-errors.js';
-import { CatalogClient } from './catalog-client.js';
-import { SnapshotRepair } from './snapshot-repair.js';
+import { catalogReachable, CatalogClient } from './catalog-client.js';
 import { IcebergCommitter, type CommitResult } from './committer.js';
+import { isOutOfMemory, isResourceError, isTransientLakeError } from './duckdb-errors.js';
 import { OffsetsTable, type PartitionOffsets } from './offsets-table.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace, type LakeSession } from './session.js';
+import { SnapshotRepair } from './snapshot-repair.js';
 
 export interface FlushStats {
   reason: string;
@@ -38,54 +32,58 @@ export interface FlushStats {
  * (see IcebergCommitter). Kafka offsets are committed only after the Iceberg commit, and are
  * advisory: on start the pipeline skips whatever the lake already holds.
  */
-export class LakePipeline implements Component {
-  readonly name = 'pipeline.lake';
-  private readonly log: Logger;
+export class LakePipeline extends ConsumerPipeline {
   private readonly mutex = new Mutex();
-  private readonly dlq: DeadLetterQueue;
-  private consumer: Consumer | undefined;
   private session: LakeSession | undefined;
   private buffer: LogBuffer | undefined;
   private committer: IcebergCommitter | undefined;
-  private offsetsTable: OffsetsTable;
+  private readonly offsetsTable: OffsetsTable;
   private readonly catalog: CatalogClient;
   private repair: SnapshotRepair | undefined;
   private lakeOffsets: PartitionOffsets = new Map();
   private timer: NodeJS.Timeout | undefined;
-  private stopping = false;
-  private readonly abort = new AbortController();
   private lagTimer: NodeJS.Timeout | undefined;
   private memoryTimer: NodeJS.Timeout | undefined;
   private admin: Admin | undefined;
   /** A second connection to the buffer's DuckDB, for memory statistics while the first is busy. */
   private statsConnection: DuckDBConnection | undefined;
-  private running = false;
   /** The consumer's heartbeat, kept from the latest batch, so a long flush keeps the membership. */
   private heartbeat: (() => Promise<void>) | undefined;
   /** One entry per completed flush, newest last. */
   readonly flushes: FlushStats[] = [];
 
-  constructor(
-    private readonly cfg: Config,
-    private readonly kafka: Kafka,
-    private readonly logger: Logger,
-    readonly metrics: Metrics = createMetrics(),
-  ) {
-    this.log = logger.child({ component: this.name });
-    this.dlq = new DeadLetterQueue('lake', cfg.REDPANDA_TOPIC, new RecordProducer(kafka, cfg.PRODUCE_TIMEOUT_MS, logger), metrics, logger, this.abort.signal);
+  constructor(cfg: Config, kafka: Kafka, logger: Logger, metrics: Metrics = createMetrics()) {
+    super(
+      cfg,
+      kafka,
+      {
+        name: 'lake',
+        topic: cfg.REDPANDA_TOPIC,
+        groupId: cfg.APPENDER_GROUP_ID,
+        signals: ['logs'],
+        consumer: {
+          sessionTimeout: 30_000,
+          rebalanceTimeout: 120_000,
+          heartbeatInterval: 3000,
+          // Small fetches: each batch passes through the NDJSON spool whole, and kafkajs holds the
+          // next fetch beside it, so smaller fetches keep the peak RSS down (docs/benchmarks.md).
+          // A record larger than this is still fetched.
+          maxBytes: 4 * 1024 * 1024,
+          maxBytesPerPartition: 2 * 1024 * 1024,
+        },
+        // One batch at a time: the buffer and the offsets it covers move together.
+        concurrency: 1,
+        autoResolve: true,
+      },
+      metrics,
+      logger,
+    );
     this.catalog = new CatalogClient(cfg);
     this.offsetsTable = new OffsetsTable(`${qualifiedNamespace(cfg)}.appender_offsets`, cfg.APPENDER_GROUP_ID, cfg.REDPANDA_TOPIC);
   }
 
-  async start(): Promise<void> {
-    if (this.consumer) return;
+  protected override async open(): Promise<void> {
     const cfg = this.cfg;
-    await ensureTopics(this.kafka, topicWithDlq(cfg.REDPANDA_TOPIC), {
-      partitions: cfg.TOPIC_PARTITIONS,
-      replicationFactor: cfg.TOPIC_REPLICATION_FACTOR,
-    }, this.logger);
-    await this.dlq.start();
-
     // DuckDB holds the buffer; cap its memory at the buffer size so a full buffer cannot take
     // the process far past it (DuckDB spills the rest to disk). Its allocator keeps about as much
     // again in freed pages for a while, so the limit counts about twice in the process's RSS.
@@ -103,20 +101,9 @@ export class LakePipeline implements Component {
     // snapshot behind (see SnapshotRepair): mend it before reading the offsets.
     await retry(() => this.repair!.run(), this.retryOptions('check the current snapshots'));
     this.lakeOffsets = await this.offsetsTable.load(this.session.connection);
+  }
 
-    const consumer = this.kafka.consumer({
-      groupId: cfg.APPENDER_GROUP_ID,
-      sessionTimeout: 30_000,
-      rebalanceTimeout: 120_000,
-      heartbeatInterval: 3000,
-      // Small fetches: each batch passes through the NDJSON spool whole, and kafkajs holds the next
-      // fetch beside it, so smaller fetches keep the peak RSS down (docs/benchmarks.md). A record
-      // larger than this is still fetched.
-      maxBytes: 4 * 1024 * 1024,
-      maxBytesPerPartition: 2 * 1024 * 1024,
-      allowAutoTopicCreation: false,
-    });
-    this.consumer = consumer;
+  protected override watch(consumer: Consumer): void {
     // A rebalance may hand our partitions to another member: commit what we hold for them first.
     consumer.on(consumer.events.REBALANCING, () => {
       void this.mutex.run(() => this.flush('rebalance')).catch((err) => this.log.error({ err }, 'flush before rebalance failed'));
@@ -128,51 +115,42 @@ export class LakePipeline implements Component {
         if (this.session && !this.stopping) this.lakeOffsets = await this.offsetsTable.load(this.session.connection);
       }).catch((err) => this.log.warn({ err }, 'reloading lake offsets failed'));
     });
-    await consumer.connect();
-    await consumer.subscribe({ topic: cfg.REDPANDA_TOPIC, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.mutex.run(() => this.onBatch(payload)),
-    });
+  }
+
+  protected override async consuming(): Promise<void> {
+    const cfg = this.cfg;
     this.timer = setInterval(() => {
       if (this.buffer && this.buffer.ageMs() >= cfg.BUFFER_TIME_SECONDS * 1000) {
         void this.mutex.run(() => this.flush('age')).catch((err) => this.log.error({ err }, 'flush failed'));
       }
     }, Math.min(1000, cfg.BUFFER_TIME_SECONDS * 250));
     this.admin = this.kafka.admin();
-    this.statsConnection = await this.session.instance.connect();
+    this.statsConnection = await this.session!.instance.connect();
     this.lagTimer = setInterval(() => void this.updateLag(), 10_000);
     this.memoryTimer = setInterval(() => void this.updateDuckdbMemory(), 5000);
-    this.running = true;
-    this.log.info({ topic: cfg.REDPANDA_TOPIC, group: cfg.APPENDER_GROUP_ID, bufferMb: cfg.BUFFER_SIZE_MB, bufferSeconds: cfg.BUFFER_TIME_SECONDS }, 'lake pipeline started');
+    this.log.info({ bufferMb: cfg.BUFFER_SIZE_MB, bufferSeconds: cfg.BUFFER_TIME_SECONDS }, 'buffering');
   }
 
-  /** Stops fetching, flushes and commits what is buffered, then leaves the group. */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.running = false;
+  /** Stops fetching, then flushes and commits what is buffered. */
+  protected override async drain(consumer: Consumer | undefined): Promise<void> {
     clearInterval(this.timer);
     clearInterval(this.lagTimer);
     clearInterval(this.memoryTimer);
     await this.admin?.disconnect().catch(() => {});
-    const consumer = this.consumer;
-    try {
-      if (consumer) consumer.pause([{ topic: this.cfg.REDPANDA_TOPIC }]);
-      await this.mutex.run(() => this.flush('shutdown'));
-    } finally {
-      this.abort.abort();
-      if (consumer) await consumer.disconnect();
-      this.consumer = undefined;
-      await this.dlq.stop();
-      this.statsConnection?.closeSync();
-      this.statsConnection = undefined;
-      this.session?.close();
-      this.session = undefined;
-      this.log.info('lake pipeline stopped');
-    }
+    if (consumer) consumer.pause([{ topic: this.cfg.REDPANDA_TOPIC }]);
+    await this.mutex.run(() => this.flush('shutdown'));
+  }
+
+  protected override async close(): Promise<void> {
+    this.statsConnection?.closeSync();
+    this.statsConnection = undefined;
+    this.session?.close();
+    this.session = undefined;
+  }
+
+  /** The catalog must answer for the lake pipeline to commit. */
+  async notReadyReason(): Promise<string | undefined> {
+    return (await catalogReachable(this.cfg.ICEBERG_CATALOG_URI)).reason;
   }
 
   private retryOptions(what: string, shouldRetry: (e: unknown) => boolean = () => true) {
@@ -186,7 +164,11 @@ export class LakePipeline implements Component {
     };
   }
 
-  private async onBatch({ batch, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
+  protected onBatch(payload: EachBatchPayload): Promise<void> {
+    return this.mutex.run(() => this.takeBatch(payload));
+  }
+
+  private async takeBatch({ batch, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
     this.heartbeat = heartbeat;
     // Stopping: leave the batch unbuffered; nothing of it is committed, so the next owner reads it.
     if (this.stopping) return;
@@ -215,7 +197,7 @@ export class LakePipeline implements Component {
       throw e;
     }
     for (const r of rejected) {
-      await this.dlq.send(taken.get(r.offset)!, r.partition, r.offset, 'APPEND_FAILED', r.error.message);
+      await this.deadLetter(taken.get(r.offset)!, r.partition, r.offset, 'APPEND_FAILED', r.error.message);
     }
     for (const offset of taken.keys()) resolveOffset(String(offset));
     await heartbeat();
@@ -225,16 +207,15 @@ export class LakePipeline implements Component {
   }
 
   private async stage(buffer: LogBuffer, partition: number, offset: bigint, message: KafkaMessage): Promise<void> {
-    const value = message.value;
-    const tenant = headerString(message.headers, Headers.tenant);
-    const receivedAt = Number(headerString(message.headers, Headers.receivedAt) ?? message.timestamp);
+    const record = await this.accept(message, partition);
+    if (!record) {
+      buffer.skip(partition, offset);
+      return;
+    }
     try {
-      if (!value) throw new Error('record has no value');
-      if (!tenant || !TENANT_ID_PATTERN.test(tenant)) throw new Error('record has no valid tenant-id header');
-      const fallbackMicros = Number.isFinite(receivedAt) ? BigInt(Math.trunc(receivedAt)) * 1000n : BigInt(Date.now()) * 1000n;
-      buffer.stage(value, { tenant, fallbackMicros, partition, offset });
+      buffer.stage(record.value, { tenant: record.tenant, fallbackMicros: BigInt(Math.trunc(record.receivedAtMs)) * 1000n, partition, offset });
     } catch (e) {
-      await this.dlq.send(message, partition, offset, 'DECODE_FAILED', (e as Error).message);
+      await this.deadLetter(message, partition, offset, 'DECODE_FAILED', (e as Error).message);
       buffer.skip(partition, offset);
     }
   }
@@ -329,11 +310,6 @@ export class LakePipeline implements Component {
     } catch (err) {
       this.log.debug({ err }, 'reading the snapshot summary failed');
     }
-  }
-
-  /** Whether the pipeline is consuming (started, not stopping). */
-  get isRunning(): boolean {
-    return this.running;
   }
 
   private updateBufferGauges(buffer: LogBuffer): void {

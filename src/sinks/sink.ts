@@ -1,15 +1,7 @@
-import type { Signal } from '../kafka/record.js';
+import type { ConsumedRecord } from '../kafka/consumed-record.js';
 
-/** One Kafka record handed to a hot-path sink. */
-export interface SinkRecord {
-  tenant: string;
-  signal: Signal;
-  value: Buffer;
-  /** Kafka timestamp (ms): the start of the hot-path latency */
-  timestamp: number;
-  partition: number;
-  offset: string;
-}
+/** One Kafka record handed to a hot-path sink: a consumed record that keeps the record contract. */
+export type SinkRecord = ConsumedRecord;
 
 /** What a delivery attempt came to, decided once where the backend's answer is seen. */
 export type Delivery =

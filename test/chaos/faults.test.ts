@@ -236,12 +236,12 @@ describe('chaos: faults under load, then reconciliation', () => {
     await sleep(5000 + Math.floor(Math.random() * 2000));
     await killAppender(1);
     await fault('kill -9 ingester under load', () => ingester.stop('SIGKILL').then(() => undefined), 1000, () => void ingester.start(), () => { const since = Date.now(); return until('an acknowledged request after the ingester restart', () => lastAckAt > since); }, 'the restarted ingester acknowledged a request');
-    await fault('Kafka broker stopped', () => stack('down', 'kafka'), 6000, () => stack('up', 'kafka'), async () => { const since = Date.now(); const ack = await until('an acknowledgement after the broker restart', () => lastAckAt > since); return ack + (await counterGrows(commits, 'a commit after the broker restart')); }, 'requests acknowledged again and the lake committed');
+    await fault('Kafka broker stopped', () => void stack('down', 'kafka'), 6000, () => void stack('up', 'kafka'), async () => { const since = Date.now(); const ack = await until('an acknowledgement after the broker restart', () => lastAckAt > since); return ack + (await counterGrows(commits, 'a commit after the broker restart')); }, 'requests acknowledged again and the lake committed');
     await killAppender(2);
-    await fault('MinIO stopped during flushes', () => stack('down', 'minio'), 6000, () => stack('up', 'minio'), () => counterGrows(commits, 'a commit after MinIO came back'), 'the lake committed again');
-    await fault('REST catalog stopped during commits', () => stack('down', 'iceberg'), 6000, () => stack('up', 'iceberg'), () => counterGrows(commits, 'a commit after the catalog came back'), 'the lake committed again');
+    await fault('MinIO stopped during flushes', () => void stack('down', 'minio'), 6000, () => void stack('up', 'minio'), () => counterGrows(commits, 'a commit after MinIO came back'), 'the lake committed again');
+    await fault('REST catalog stopped during commits', () => void stack('down', 'iceberg'), 6000, () => void stack('up', 'iceberg'), () => counterGrows(commits, 'a commit after the catalog came back'), 'the lake committed again');
     await killAppender(3);
-    await fault('Loki unavailable', () => stack('down', 'loki'), 8000, () => stack('up', 'loki'), () => counterGrows(() => sinkOk('loki'), 'a Loki push after it came back'), 'Loki accepted a push again');
+    await fault('Loki unavailable', () => void stack('down', 'loki'), 8000, () => void stack('up', 'loki'), () => counterGrows(() => sinkOk('loki'), 'a Loki push after it came back'), 'Loki accepted a push again');
     await fault('Tempo endpoint unavailable', () => void (tempo.up = false), 5000, () => void (tempo.up = true), () => counterGrows(() => sinkOk('tempo'), 'a Tempo push after it came back'), 'Tempo accepted a push again');
     const minLoad = Number(process.env.CHAOS_LOAD_SECONDS ?? 0) * 1000;
     if (Date.now() - t0 < minLoad) await sleep(minLoad - (Date.now() - t0));

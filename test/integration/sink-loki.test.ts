@@ -6,6 +6,7 @@ import type { Config } from '../../src/config/schema.js';
 import { Ingester } from '../../src/ingester/ingester.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
+import type { Pipeline } from '../../src/kafka/consumer-pipeline.js';
 import { HotPathPipeline } from '../../src/sinks/hot-path-pipeline.js';
 import { LokiSink } from '../../src/sinks/loki/sink.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -24,7 +25,7 @@ describe('Loki sink against a real Loki (multi-tenant)', () => {
   const id = runId();
   let cfg: Config;
   let ingester: Ingester;
-  let pipeline: HotPathPipeline<unknown>;
+  let pipeline: Pipeline;
   let kafka: Kafka;
   let base: string;
   const metrics = createMetrics();
@@ -60,7 +61,7 @@ describe('Loki sink against a real Loki (multi-tenant)', () => {
     await ingester.start();
     base = `http://127.0.0.1:${ingester.http.boundPort}`;
     kafka = createKafka(cfg.REDPANDA_BROKERS, 'it-loki', logger);
-    pipeline = new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TOPIC, new LokiSink(`${loki()}/loki/api/v1/push`), metrics, logger) as HotPathPipeline<unknown>;
+    pipeline = new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TOPIC, ['logs'], new LokiSink(`${loki()}/loki/api/v1/push`), metrics, logger);
     await pipeline.start();
   });
 

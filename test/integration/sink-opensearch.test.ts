@@ -6,6 +6,7 @@ import type { Config } from '../../src/config/schema.js';
 import { Ingester } from '../../src/ingester/ingester.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
+import type { Pipeline } from '../../src/kafka/consumer-pipeline.js';
 import { HotPathPipeline } from '../../src/sinks/hot-path-pipeline.js';
 import { OpenSearchSink } from '../../src/sinks/opensearch/sink.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -22,7 +23,7 @@ describe('OpenSearch sink against a real OpenSearch node', () => {
   const id = runId();
   let cfg: Config;
   let ingester: Ingester;
-  let pipeline: HotPathPipeline<unknown>;
+  let pipeline: Pipeline;
   let kafka: Kafka;
   let base: string;
   const metrics = createMetrics();
@@ -52,7 +53,7 @@ describe('OpenSearch sink against a real OpenSearch node', () => {
     await ingester.start();
     base = `http://127.0.0.1:${ingester.http.boundPort}`;
     kafka = createKafka(cfg.REDPANDA_BROKERS, 'it-os', logger);
-    pipeline = new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TOPIC, new OpenSearchSink(os(), cfg.REDPANDA_TOPIC), metrics, logger) as HotPathPipeline<unknown>;
+    pipeline = new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TOPIC, ['logs'], new OpenSearchSink(os(), cfg.REDPANDA_TOPIC), metrics, logger);
     await pipeline.start();
   });
 

@@ -7,6 +7,7 @@ import type { Config } from '../../src/config/schema.js';
 import { Ingester } from '../../src/ingester/ingester.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { PromWriteRequest } from '../../src/otlp/codec.js';
+import type { Pipeline } from '../../src/kafka/consumer-pipeline.js';
 import { HotPathPipeline } from '../../src/sinks/hot-path-pipeline.js';
 import { PrometheusSink } from '../../src/sinks/prometheus/sink.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -22,7 +23,7 @@ describe('Prometheus sink against a real Prometheus (remote-write receiver)', ()
   const id = runId();
   let cfg: Config;
   let ingester: Ingester;
-  let pipeline: HotPathPipeline<unknown>;
+  let pipeline: Pipeline;
   let kafka: Kafka;
   let base: string;
   const metrics = createMetrics();
@@ -62,7 +63,7 @@ describe('Prometheus sink against a real Prometheus (remote-write receiver)', ()
     await ingester.start();
     base = `http://127.0.0.1:${ingester.http.boundPort}`;
     kafka = createKafka(cfg.REDPANDA_BROKERS, 'it-prom', logger);
-    pipeline = new HotPathPipeline(cfg, kafka, cfg.REDPANDA_METRICS_TOPIC, new PrometheusSink(`${prom()}/api/v1/write`, metrics), metrics, logger) as HotPathPipeline<unknown>;
+    pipeline = new HotPathPipeline(cfg, kafka, cfg.REDPANDA_METRICS_TOPIC, ['metrics', 'prom-rw'], new PrometheusSink(`${prom()}/api/v1/write`, metrics), metrics, logger);
     await pipeline.start();
   });
 

@@ -5,6 +5,7 @@ import { Ingester } from '../../src/ingester/ingester.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { recordHeaders } from '../../src/kafka/record.js';
 import { ExportTraceServiceRequest } from '../../src/otlp/codec.js';
+import type { Pipeline } from '../../src/kafka/consumer-pipeline.js';
 import { HotPathPipeline } from '../../src/sinks/hot-path-pipeline.js';
 import { TempoSink } from '../../src/sinks/tempo/sink.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -19,7 +20,7 @@ describe('Tempo sink (against an OTLP receiver that refuses what Tempo refuses)'
   const id = runId();
   let cfg: Config;
   let ingester: Ingester;
-  let pipeline: HotPathPipeline<unknown>;
+  let pipeline: Pipeline;
   let kafka: Kafka;
   let base: string;
   const tempo = new TempoReceiver();
@@ -32,7 +33,7 @@ describe('Tempo sink (against an OTLP receiver that refuses what Tempo refuses)'
     await ingester.start();
     base = `http://127.0.0.1:${ingester.http.boundPort}`;
     kafka = createKafka(cfg.REDPANDA_BROKERS, 'it-tempo', logger);
-    pipeline = new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TRACES_TOPIC, new TempoSink(`${tempo.url}/v1/traces`), metrics, logger) as HotPathPipeline<unknown>;
+    pipeline = new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TRACES_TOPIC, ['traces'], new TempoSink(`${tempo.url}/v1/traces`), metrics, logger);
     await pipeline.start();
   });
 

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { Ingester } from '../../src/ingester/ingester.js';
-import { Appender } from '../../src/lake/appender.js';
+import { Appender } from '../../src/appender/appender.js';
 import { runQuery } from '../../src/lake/query.js';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
 import { createLogger } from '../../src/telemetry/logger.js';

@@ -55,7 +55,7 @@ export class LokiSink implements Sink<LogRow[]> {
 
   prepare(record: SinkRecord): LogRow[] {
     if (record.signal !== 'logs') throw new Error(`the loki sink takes logs, not ${record.signal}`);
-    return mapLogsRequest(decodeLogsRequest(record.value), record.tenant, BigInt(record.timestamp) * 1000n);
+    return mapLogsRequest(decodeLogsRequest(record.value), record.tenant, BigInt(Math.trunc(record.receivedAtMs)) * 1000n);
   }
 
   async deliver(tenant: string, prepared: LogRow[][]): Promise<Delivery> {

@@ -56,7 +56,7 @@ export class OpenSearchSink implements Sink<Prepared> {
 
   prepare(record: SinkRecord): Prepared {
     if (record.signal !== 'logs') throw new Error(`the opensearch sink takes logs, not ${record.signal}`);
-    const rows = mapLogsRequest(decodeLogsRequest(record.value), record.tenant, BigInt(record.timestamp) * 1000n);
+    const rows = mapLogsRequest(decodeLogsRequest(record.value), record.tenant, BigInt(Math.trunc(record.receivedAtMs)) * 1000n);
     return { rows, ids: rows.map((_, i) => `${this.topic}-${record.partition}-${record.offset}-${i}`) };
   }
 

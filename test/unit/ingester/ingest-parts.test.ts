@@ -31,7 +31,7 @@ describe('leaves and assemble', () => {
     expect(all.map((l) => l.item.severityText)).toEqual(['a', 'b', 'c', 'd']);
     const part = assemble(SIGNALS.logs, msg, [all[1]!, all[2]!, all[3]!]) as typeof msg;
     expect(part.resourceLogs).toHaveLength(2);
-    expect(part.resourceLogs[0]!.scopeLogs.map((s) => [s.scope!.name, s.logRecords.map((r) => r.severityText)])).toEqual([['s0', ['b']], ['s1', ['c']]]);
+    expect(part.resourceLogs[0]!.scopeLogs.map((s) => [(s as { scope?: { name: string } }).scope!.name, s.logRecords.map((r) => r.severityText)])).toEqual([['s0', ['b']], ['s1', ['c']]]);
     expect(part.resourceLogs[0]!.resource).toEqual(msg.resourceLogs[0]!.resource);
     // the original is untouched
     expect(msg.resourceLogs[0]!.scopeLogs[0]!.logRecords).toHaveLength(2);

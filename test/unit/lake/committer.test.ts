@@ -82,7 +82,7 @@ describe('IcebergCommitter', () => {
     const c = committer(lake);
     // Another writer commits on the same base while ours is lost.
     const realRun = lake.connection.run.bind(lake.connection);
-    (lake.connection as unknown as { run: (sql: string) => Promise<void> }).run = async (sql: string) => {
+    (lake.connection as unknown as { run: (sql: string) => Promise<unknown> }).run = async (sql: string) => {
       if (sql === 'COMMIT' && calls++ === 0) lake.addSnapshot('append', 'someone-else');
       return realRun(sql);
     };

@@ -11,7 +11,7 @@ const read = (f: string) => readFileSync(new URL(`../../../${f}`, import.meta.ur
 const names = LOG_COLUMNS.map((c) => c.name);
 
 const request = logsRequest([
-  { tenant: 'acme', service: 'api', seq: 1, body: 'hello', severityNumber: 9, timeUnixNano: 1_700_000_000_000_000_000n, attrs: { 'http.route': '/a' } },
+  { tenant: 'acme', service: 'api', seq: 1, body: 'hello', severityNumber: 9, timeUnixNano: 1_700_000_000_000_000_000n, attrs: { 'http.route': { stringValue: '/a' } } },
 ]);
 
 describe('the columns of `logs` have one source (src/schema/logs.ts)', () => {
