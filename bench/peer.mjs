@@ -53,11 +53,9 @@ const sink = new ByteSink();
 for (let r = 0; r < total / 1000; r++) {
   const tenant = `tenant-${r % 4}`;
   sink.reset();
-  logsRequestToNdjson(logsRequestBody(1000, r), { tenant, fallbackMicros: 0n, partition: 0, offset: 0n }, sink);
+  logsRequestToNdjson(logsRequestBody(1000, r), { tenant, fallbackMicros: 0n }, sink);
   const messages = sink.view().toString('utf8').trim().split('\n').map((line) => {
     const row = JSON.parse(line);
-    delete row.kafka_partition;
-    delete row.kafka_offset;
     row.timestamp = Math.floor(row.timestamp / 1000);
     if (row.observed_timestamp !== null) row.observed_timestamp = Math.floor(row.observed_timestamp / 1000);
     const value = JSON.stringify(row);

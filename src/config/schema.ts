@@ -23,6 +23,9 @@ export const duration = z.string().transform((v, ctx) => {
 
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/** MAX_MESSAGE_DEPTH's default, also the appender's bound on AnyValue nesting when none is given. */
+export const DEFAULT_MAX_MESSAGE_DEPTH = 64;
+
 /** What the documentation says about a setting: its meaning, and what an unset optional one means. */
 export interface SettingDoc {
   description: string;
@@ -54,7 +57,7 @@ const ingester = {
   INGESTER_GRPC_PORT: doc(int(0, 65_535).default(4317), 'OTLP/gRPC port'),
   MAX_BODY_BYTES: doc(int(1).default(16 * 1024 * 1024), 'largest request body, compressed and decompressed (413 beyond)'),
   MAX_RECORD_BYTES: doc(int(1024).default(1_000_000), 'largest Kafka record; keep it under the broker’s `message.max.bytes`. Bigger requests are split'),
-  MAX_MESSAGE_DEPTH: doc(int(8, 1000).default(64), 'deepest protobuf message nesting in a request (an AnyValue inside a kvlist adds 3); 400 beyond'),
+  MAX_MESSAGE_DEPTH: doc(int(8, 1000).default(DEFAULT_MAX_MESSAGE_DEPTH), 'deepest protobuf message nesting in a request (an AnyValue inside a kvlist adds 3); 400 beyond'),
   MAX_ATTRIBUTES: doc(int(1).default(1024), 'most key-value pairs in one attribute list or kvlist; 400 beyond'),
   MAX_INFLIGHT_REQUESTS: doc(int(1).default(512), 'requests handled at once; more get 429'),
   MAX_INFLIGHT_BYTES: doc(int(1).default(256 * 1024 * 1024), 'decoded bytes held by requests and unfinished broker writes; more get 429'),

@@ -2,7 +2,7 @@ import { readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { ByteSink, logsRequestToNdjson, type RowContext } from '../otlp/logs-ndjson.js';
+import { ByteSink, logsRequestToNdjson } from '../otlp/logs-ndjson.js';
 import { ICEBERG_TYPE, LOG_COLUMNS } from '../schema/logs.js';
 import { isResourceError } from './duckdb-errors.js';
 import { sqlIdent } from './session.js';
@@ -52,6 +52,15 @@ const LOAD_SELECT = [
   ...LOG_COLUMNS.map((c) => (c.kind === 'timestamp' ? `make_timestamptz(${sqlIdent(c.name)})` : sqlIdent(c.name))),
   ...KAFKA_COLUMNS.map(([n]) => n),
 ].join(', ');
+
+/** One Kafka record being staged: its tenant, the fallback timestamp of its rows, where it was read. */
+export interface StageContext {
+  tenant: string;
+  /** microseconds; the timestamp of records that carry neither time field */
+  fallbackMicros: bigint;
+  partition: number;
+  offset: bigint;
+}
 
 /** What the buffer holds of one Kafka partition: offsets [first, last] inclusive. */
 export interface PartitionRange {
@@ -116,6 +125,8 @@ export class LogBuffer {
   constructor(
     private readonly connection: DuckDBConnection,
     spoolDir?: string,
+    /** deepest AnyValue nesting read (MAX_MESSAGE_DEPTH) */
+    private readonly maxDepth?: number,
   ) {
     this.spoolDir = spoolDir ?? tmpdir();
   }
@@ -147,9 +158,10 @@ export class LogBuffer {
    * bytes) and returns how many rows it holds. Throws OtlpDecodeError, having taken in nothing,
    * when the request cannot be decoded. The rows reach DuckDB at the next `load`.
    */
-  stage(value: Uint8Array, ctx: RowContext): number {
+  stage(value: Uint8Array, ctx: StageContext): number {
     const start = this.sink.len;
-    const rows = logsRequestToNdjson(value, ctx, this.sink);
+    const extraJson = `,"kafka_partition":${ctx.partition},"kafka_offset":${ctx.offset}`;
+    const rows = logsRequestToNdjson(value, { tenant: ctx.tenant, fallbackMicros: ctx.fallbackMicros, extraJson, maxDepth: this.maxDepth }, this.sink);
     this.staged.push({ partition: ctx.partition, offset: ctx.offset, size: value.length, rows, start, end: this.sink.len });
     return rows;
   }

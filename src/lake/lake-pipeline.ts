@@ -93,7 +93,7 @@ export class LakePipeline extends ConsumerPipeline {
     const tempDirectory = join(cfg.LAKE_SPOOL_DIR ?? tmpdir(), `otel-lakehouse-duckdb-${process.pid}-${randomUUID().slice(0, 8)}`);
     this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb, tempDirectory, utcPartitionTransforms: true }), this.retryOptions('open lake session', isTransientLakeError));
     await retry(() => ensureLakeTables(this.session!.connection, cfg), this.retryOptions('create lake tables', isTransientLakeError));
-    this.buffer = new LogBuffer(this.session.connection, cfg.LAKE_SPOOL_DIR);
+    this.buffer = new LogBuffer(this.session.connection, cfg.LAKE_SPOOL_DIR, cfg.MAX_MESSAGE_DEPTH);
     await this.buffer.init();
     this.committer = new IcebergCommitter(this.session.connection, `${qualifiedNamespace(cfg)}.logs`, this.offsetsTable, this.catalog, cfg.ICEBERG_NAMESPACE);
     this.repair = new SnapshotRepair(this.session.connection, this.catalog, cfg.ICEBERG_NAMESPACE, ['logs', 'appender_offsets'], this.log);

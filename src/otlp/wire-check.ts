@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import protobuf from 'protobufjs';
+import { WireReader } from './wire-reader.js';
 
 /**
  * A strict pass over protobuf wire data against a message type, before protobufjs decodes it.
@@ -122,15 +123,15 @@ function ruleOf(type: protobuf.Type): MessageRule {
   return rule;
 }
 
-class Walker {
-  pos = 0;
+class Walker extends WireReader {
   readonly report: ItemReport = { items: 0, accepted: 0, rejected: 0, undecided: false };
   private readonly itemRule: MessageRule | undefined;
   constructor(
-    private readonly buf: Uint8Array,
+    buf: Uint8Array,
     private readonly limits: WireLimits,
     private readonly itemRules?: ItemRules,
   ) {
+    super(buf);
     this.itemRule = itemRules ? ruleOf(itemRules.type) : undefined;
   }
 
@@ -155,23 +156,12 @@ class Walker {
   }
 
   /** Fails at the current byte; `field` is the name of the field being read, if any. */
-  fail(problem: string, field?: string): never {
+  override fail(problem: string, field?: string): never {
     throw new WireError(problem, this.pos, field === undefined ? [] : [field]);
   }
 
   varint(end: number, field?: string): number {
-    const buf = this.buf;
-    if (this.pos < end && buf[this.pos]! < 0x80) return buf[this.pos++]!;
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= end) this.fail('truncated varint', field);
-      const b = buf[this.pos++]!;
-      value += (b & 0x7f) * scale; // exact up to 2^53, enough for tags and lengths
-      if (b < 0x80) return value;
-      scale *= 128;
-    }
-    this.fail('varint longer than 10 bytes', field);
+    return this.varintNumber(end, field);
   }
 
   message(rule: MessageRule, end: number, depth: number): void {

@@ -30,3 +30,11 @@ describe('configuration documentation', () => {
     expect(configSchema.parse(given)).toEqual(configSchema.parse({}));
   });
 });
+
+describe('error documentation', () => {
+  it('docs/kafka-records.md lists every dead-letter code with the registry’s meaning', async () => {
+    const { DeadLetterCodes } = await import('../../../src/core/errors.js');
+    const doc = read('docs/kafka-records.md');
+    for (const [code, meaning] of Object.entries(DeadLetterCodes)) expect(doc, code).toContain(`| \`${code}\` | ${meaning} |`);
+  });
+});

@@ -7,7 +7,8 @@ import { kv } from '../../helpers/otlp.js';
 import { LOG_COLUMNS } from '../../../src/schema/logs.js';
 
 const RECEIVED = 1_700_000_000_000_000n;
-const CTX = { tenant: 'acme', fallbackMicros: RECEIVED, partition: 4, offset: 9_000_000_001n };
+const KAFKA = { partition: 4, offset: 9_000_000_001n };
+const CTX = { tenant: 'acme', fallbackMicros: RECEIVED, extraJson: `,"kafka_partition":${KAFKA.partition},"kafka_offset":${KAFKA.offset}` };
 
 /** The reference mapping's rows in the shape the NDJSON rows parse to. */
 function expected(rows: LogRow[]): unknown[] {
@@ -17,7 +18,7 @@ function expected(rows: LogRow[]): unknown[] {
       const v = r[c.field];
       row[c.name] = v === null ? null : c.kind === 'timestamp' ? Number(v) : c.kind === 'map' ? Object.fromEntries(v as Map<string, string>) : v;
     }
-    return { ...row, kafka_partition: CTX.partition, kafka_offset: Number(CTX.offset) };
+    return { ...row, kafka_partition: KAFKA.partition, kafka_offset: Number(KAFKA.offset) };
   });
 }
 
@@ -156,6 +157,8 @@ describe('logsRequestToNdjson', () => {
     let v: Uint8Array = field(0x0a, Buffer.from('deep'));
     for (let i = 0; i < 100; i++) v = field(0x2a, field(0x0a, v));
     const bytes = field(0x0a, field(0x12, field(0x12, field(0x2a, v))));
-    expect(() => logsRequestToNdjson(bytes, CTX, new ByteSink())).toThrow(/nested deeper/);
+    expect(() => logsRequestToNdjson(bytes, CTX, new ByteSink())).toThrow(/nested deeper than 64/);
+    expect(() => logsRequestToNdjson(bytes, { ...CTX, maxDepth: 200 }, new ByteSink())).not.toThrow();
+    expect(() => logsRequestToNdjson(bytes, { ...CTX, maxDepth: 20 }, new ByteSink())).toThrow(/nested deeper than 20/);
   });
 });

@@ -29,11 +29,14 @@ describe('the columns of `logs` have one source (src/schema/logs.ts)', () => {
     expect(declared).toEqual(LOG_COLUMNS.map((c) => [c.name, ICEBERG_TYPE[c.kind]]));
   });
 
-  it('the lake’s NDJSON rows carry these keys and the Kafka position (read_json reads them by name)', () => {
+  it('the lake’s NDJSON rows carry these keys, and what the caller adds (read_json reads them by name)', () => {
     const out = new ByteSink(16);
-    logsRequestToNdjson(encodeLogsRequest(request), { tenant: 'acme', fallbackMicros: 1n, partition: 0, offset: 0n }, out);
+    logsRequestToNdjson(encodeLogsRequest(request), { tenant: 'acme', fallbackMicros: 1n, extraJson: ',"kafka_partition":0,"kafka_offset":0' }, out);
     const row = JSON.parse(out.view().toString('utf8').split('\n')[0]!) as Record<string, unknown>;
     expect(Object.keys(row).sort()).toEqual([...names, 'kafka_partition', 'kafka_offset'].sort());
+    const plain = new ByteSink(16);
+    logsRequestToNdjson(encodeLogsRequest(request), { tenant: 'acme', fallbackMicros: 1n }, plain);
+    expect(Object.keys(JSON.parse(plain.view().toString('utf8'))).sort()).toEqual([...names].sort());
   });
 
   it('the hot path’s mapped rows have one property per column', () => {
