@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The product end to end on this machine: installs and builds, starts the local stack, runs an
-# ingester and an appender, sends sample logs over OTLP/HTTP, waits for the Iceberg commit and
+# The product end to end on this machine: installs and builds, starts the part of the local
+# stack the lake needs (Kafka, MinIO, the Iceberg REST catalog; not the hot-path backends), runs
+# an ingester and an appender, sends sample logs over OTLP/HTTP, waits for the Iceberg commit and
 # queries the rows back with DuckDB SQL. The stack stays up afterwards (npm run stack:down).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-bash scripts/ensure-build.sh
-eval "$(bash stack/stack.sh up)"
+bash scripts/ensure-build.sh --node-only
+eval "$(bash stack/stack.sh up kafka minio iceberg)"
 
 logs=${OTEL_LAKEHOUSE_CACHE:-$HOME/.cache/otel-lakehouse}/run/logs
 export TENANT_TOKENS=${TENANT_TOKENS:-demo=demo-token}
@@ -14,6 +15,7 @@ export BUFFER_TIME_SECONDS=${BUFFER_TIME_SECONDS:-5}
 export INGESTER_HOST=127.0.0.1
 export INGESTER_HTTP_PORT=${INGESTER_HTTP_PORT:-4318}
 export LOG_LEVEL=${LOG_LEVEL:-info}
+export SINKS=lake
 
 pids=()
 cleanup() {
