@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../helpers/prng.js';
 import { loadConfig } from '../../src/config/load.js';
 import { runQuery } from '../../src/lake/query.js';
 import { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest } from '../../src/otlp/codec.js';
-import { runId, stackEnv } from '../helpers/stack.js';
+import { runId, stackEnv, stack } from '../helpers/stack.js';
 import { TempoReceiver } from '../helpers/tempo-receiver.js';
 import { freePort, report, root, Service, waitReady } from './processes.js';
 
@@ -22,7 +22,6 @@ const RECORDS_PER_REQUEST = 20;
 const WORKERS = 3;
 const PACE_MS = 120;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const stack = (...args: string[]) => execFileSync('bash', ['stack/stack.sh', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
 
 type Kind = 'logs' | 'traces' | 'metrics';
 interface Slot {
@@ -43,6 +42,8 @@ interface FaultRecord {
 }
 
 describe('chaos: faults under load, then reconciliation', () => {
+  /** seeded inside the test (printed when it fails) */
+  let random: () => number = () => 0.5;
   const id = runId();
   const tenants = [`chaos-${id}-a`, `chaos-${id}-b`];
   const tokens = tenants.map(() => randomBytes(12).toString('hex'));
@@ -166,7 +167,7 @@ describe('chaos: faults under load, then reconciliation', () => {
         lastAckAt = Date.now();
         return;
       }
-      await sleep(250 + Math.floor(Math.random() * 250)); // the client retries what was not acknowledged
+      await sleep(250 + Math.floor(random() * 250)); // the client retries what was not acknowledged
     }
   }
 
@@ -214,6 +215,7 @@ describe('chaos: faults under load, then reconciliation', () => {
   // ---- the run ---------------------------------------------------------------------------
 
   it('loses nothing acknowledged, writes nothing twice to the lake, and recovers from every fault', async () => {
+    random = seededRandom('client retries and fault timings');
     const t0 = Date.now();
     const faults: FaultRecord[] = [];
     const workers = Array.from({ length: WORKERS }, (_, w) => worker(w));
@@ -227,13 +229,13 @@ describe('chaos: faults under load, then reconciliation', () => {
       await lift();
       const recoveryMs = Date.now() - liftStart + (await recovered());
       faults.push({ fault: name, startedAtS, downMs, recoveryMs, recoveredWhen });
-      await sleep(2000 + Math.floor(Math.random() * 2000)); // steady load between faults
+      await sleep(2000 + Math.floor(random() * 2000)); // steady load between faults
     }
 
     const killAppender = (n: number) =>
       fault(`kill -9 appender (#${n})`, () => appender.stop('SIGKILL').then(() => undefined), 1000, () => void appender.start(), () => counterGrows(commits, 'a commit by the restarted appender'), 'the restarted appender committed to Iceberg');
 
-    await sleep(5000 + Math.floor(Math.random() * 2000));
+    await sleep(5000 + Math.floor(random() * 2000));
     await killAppender(1);
     await fault('kill -9 ingester under load', () => ingester.stop('SIGKILL').then(() => undefined), 1000, () => void ingester.start(), () => { const since = Date.now(); return until('an acknowledged request after the ingester restart', () => lastAckAt > since); }, 'the restarted ingester acknowledged a request');
     await fault('Kafka broker stopped', () => void stack('down', 'kafka'), 6000, () => void stack('up', 'kafka'), async () => { const since = Date.now(); const ack = await until('an acknowledgement after the broker restart', () => lastAckAt > since); return ack + (await counterGrows(commits, 'a commit after the broker restart')); }, 'requests acknowledged again and the lake committed');

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
 import { logsRequest, type SampleLog } from '../helpers/otlp.js';
-import { waitFor } from '../helpers/stack.js';
+import { waitFor, stack } from '../helpers/stack.js';
 
 /**
  * docker-compose.yml itself, run by podman-compose with stack/containers/compose.local.yml
@@ -33,7 +33,6 @@ const hasPodmanCompose = (() => {
     return false;
   }
 })();
-const stack = (cmd: string) => execFileSync('bash', ['stack/stack.sh', cmd], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], timeout: 900_000 });
 
 describe.runIf(hasPodmanCompose)('docker-compose.yml', () => {
   let stackWasUp = false;

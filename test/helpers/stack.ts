@@ -22,6 +22,27 @@ export function stackEnv(): Record<string, string> {
   return env;
 }
 
+/**
+ * Runs `stack/stack.sh ARGS…` (e.g. `down kafka`, `up loki`) and waits for it: the one way tests
+ * stop and start parts of the shared stack.
+ */
+export function stack(...args: string[]): void {
+  execFileSync('bash', ['stack/stack.sh', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], timeout: 900_000 });
+}
+
+/**
+ * Stops `parts` of the shared stack for the length of `fn`, and starts them again afterwards
+ * whatever happens, so a failing test does not leave the next one without them.
+ */
+export async function withStopped<T>(parts: string[], fn: () => Promise<T>): Promise<T> {
+  stack('down', ...parts);
+  try {
+    return await fn();
+  } finally {
+    stack('up', ...parts);
+  }
+}
+
 /** A short random id that keeps one test run's topics, groups and tables apart from another's. */
 export function runId(): string {
   return randomBytes(4).toString('hex');

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
@@ -10,7 +10,7 @@ import { SIGNALS, leaves } from '../../src/otlp/signals.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { readTopic } from '../helpers/kafka.js';
 import { logsRequest, type SampleLog } from '../helpers/otlp.js';
-import { runId, stackEnv, testConfig, waitFor } from '../helpers/stack.js';
+import { runId, stackEnv, testConfig, waitFor, stack } from '../helpers/stack.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
@@ -44,9 +44,6 @@ async function seqsInTopic(kafka: Kafka, topic: string): Promise<Set<number>> {
   return out;
 }
 
-function stack(...args: string[]): void {
-  execFileSync('bash', ['stack/stack.sh', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
-}
 
 describe('ingester under faults', () => {
   const id = runId();

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { seededRandom } from '../helpers/prng.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { ensureTopics, topicWithDlq } from '../../src/kafka/topics.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -81,9 +82,10 @@ it('maintenance beside an appender under load, the maintainer killed with SIGKIL
     let killedJava = 0;
     let maintainer = startMaintainer();
     // Kill it three times while its Java process is at work, at a random moment of the run.
+    const random = seededRandom('kill moments');
     for (let round = 0; round < 3; round++) {
       const java = await waitFor(async () => javaChildOf(maintainer.pid!), (pid) => pid !== undefined, 60_000, 'a maintenance run');
-      await sleep(200 + Math.floor(Math.random() * 1500));
+      await sleep(200 + Math.floor(random() * 1500));
       const exited = new Promise((r) => maintainer.on('exit', r));
       maintainer.kill('SIGKILL');
       await exited;

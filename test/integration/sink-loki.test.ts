@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,11 +12,10 @@ import { createLogger } from '../../src/telemetry/logger.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { readTopic } from '../helpers/kafka.js';
 import { kv } from '../helpers/otlp.js';
-import { runId, stackEnv, testConfig, waitFor } from '../helpers/stack.js';
+import { runId, stackEnv, testConfig, waitFor, stack, withStopped } from '../helpers/stack.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
-const stack = (...args: string[]) => execFileSync('bash', ['stack/stack.sh', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
 
 interface LokiResult { stream: Record<string, string>; values: [string, string][] }
 
@@ -29,6 +27,7 @@ describe('Loki sink against a real Loki (multi-tenant)', () => {
   let kafka: Kafka;
   let base: string;
   const metrics = createMetrics();
+  const retriesSoFar = async () => (await metrics.sinkRequests.get()).values.find((v) => v.labels.outcome === 'retry')?.value ?? 0;
   const loki = () => stackEnv().LOKI_URL!;
 
   async function query(tenant: string, q: string): Promise<LokiResult[]> {
@@ -89,10 +88,11 @@ describe('Loki sink against a real Loki (multi-tenant)', () => {
 
   it('retries while Loki is down and catches up when it is back', async () => {
     const svc = `outage-${id}`;
-    stack('down', 'loki');
-    await send('acme', svc, ['during outage']);
-    await new Promise((r) => setTimeout(r, 3000));
-    stack('up', 'loki');
+    await withStopped(['loki'], async () => {
+      const before = await retriesSoFar();
+      await send('acme', svc, ['during outage']);
+      await waitFor(retriesSoFar, (n) => n > before, 30_000, 'a retried push while Loki is down');
+    });
     const r = await waitFor(() => query('acme', `{service_name="${svc}"}`), (x) => x.length > 0, 90_000, 'the line sent during the outage');
     expect(r[0]!.values[0]![1]).toBe('during outage');
     expect((await metrics.sinkRequests.get()).values.find((v) => v.labels.outcome === 'retry')?.value ?? 0).toBeGreaterThan(0);

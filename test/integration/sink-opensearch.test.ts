@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,11 +12,10 @@ import { createLogger } from '../../src/telemetry/logger.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { readTopic } from '../helpers/kafka.js';
 import { kv } from '../helpers/otlp.js';
-import { runId, stackEnv, testConfig, waitFor } from '../helpers/stack.js';
+import { runId, stackEnv, testConfig, waitFor, stack, withStopped } from '../helpers/stack.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
-const stack = (...args: string[]) => execFileSync('bash', ['stack/stack.sh', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
 
 describe('OpenSearch sink against a real OpenSearch node', () => {
   const id = runId();
@@ -27,6 +25,7 @@ describe('OpenSearch sink against a real OpenSearch node', () => {
   let kafka: Kafka;
   let base: string;
   const metrics = createMetrics();
+  const retriesSoFar = async () => (await metrics.sinkRequests.get()).values.find((v) => v.labels.outcome === 'retry')?.value ?? 0;
   const os = () => stackEnv().OPENSEARCH_URL!;
   // Tenant ids are per run, so the per-tenant indices are too.
   const acme = `acme-${id}`;
@@ -78,10 +77,11 @@ describe('OpenSearch sink against a real OpenSearch node', () => {
   });
 
   it('retries while OpenSearch is down and catches up when it is back, without duplicates', async () => {
-    stack('down', 'opensearch');
-    await send(acme, ['during outage']);
-    await new Promise((r) => setTimeout(r, 3000));
-    stack('up', 'opensearch');
+    await withStopped(['opensearch'], async () => {
+      const before = await retriesSoFar();
+      await send(acme, ['during outage']);
+      await waitFor(retriesSoFar, (n) => n > before, 30_000, 'a retried bulk while OpenSearch is down');
+    });
     await waitFor(() => search(`logs-tenant-${acme}`, 'body:outage'), (r) => r.hits.length >= 1, 120_000, 'the document sent during the outage');
     await fetch(`${os()}/logs-tenant-${acme}/_refresh`, { method: 'POST' });
     expect((await search(`logs-tenant-${acme}`, 'body:outage')).hits.length).toBe(1);

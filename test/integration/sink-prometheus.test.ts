@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import snappy from 'snappy';
 import type { Kafka } from 'kafkajs';
@@ -13,11 +12,10 @@ import { PrometheusSink } from '../../src/sinks/prometheus/sink.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { readTopic } from '../helpers/kafka.js';
-import { runId, stackEnv, testConfig, waitFor } from '../helpers/stack.js';
+import { runId, stackEnv, testConfig, waitFor, stack, withStopped } from '../helpers/stack.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
-const stack = (...args: string[]) => execFileSync('bash', ['stack/stack.sh', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
 
 describe('Prometheus sink against a real Prometheus (remote-write receiver)', () => {
   const id = runId();
@@ -27,6 +25,7 @@ describe('Prometheus sink against a real Prometheus (remote-write receiver)', ()
   let kafka: Kafka;
   let base: string;
   const metrics = createMetrics();
+  const retriesSoFar = async () => (await metrics.sinkRequests.get()).values.find((v) => v.labels.outcome === 'retry')?.value ?? 0;
   const prom = () => stackEnv().PROMETHEUS_URL!;
 
   async function query(q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
@@ -104,12 +103,11 @@ describe('Prometheus sink against a real Prometheus (remote-write receiver)', ()
   });
 
   it('retries while Prometheus is down and catches up when it is back', async () => {
-    stack('down', 'prometheus');
-    await sendMetrics('acme', `${name()}_outage`, 42);
-    await new Promise((r) => setTimeout(r, 4000));
-    const retries = (await metrics.sinkRequests.get()).values.find((v) => v.labels.outcome === 'retry');
-    expect(retries?.value ?? 0).toBeGreaterThan(0);
-    stack('up', 'prometheus');
+    await withStopped(['prometheus'], async () => {
+      const before = await retriesSoFar();
+      await sendMetrics('acme', `${name()}_outage`, 42);
+      await waitFor(retriesSoFar, (n) => n > before, 30_000, 'a retried write while Prometheus is down');
+    });
     const r = await waitFor(() => query(`${name()}_outage_requests_total`), (x) => x.length === 1, 90_000, 'the metric sent during the outage');
     expect(r[0]!.value[1]).toBe('42');
   });

@@ -61,7 +61,9 @@ describe('Tempo sink (against an OTLP receiver that refuses what Tempo refuses)'
     tempo.up = false;
     const trace = '0000000000000000000000000000beef';
     expect((await post('acme', span(trace, 'during-outage'))).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 2000));
+    const retried = async () => (await metrics.sinkRequests.get()).values.find((v) => v.labels.outcome === 'retry')?.value ?? 0;
+    const before = await retried();
+    await waitFor(retried, (n) => n > before, 30_000, 'a retried push while Tempo answers 503');
     expect(tempo.traces.get('acme')?.has(trace)).toBeFalsy();
     tempo.up = true;
     await waitFor(async () => tempo.traces.get('acme')?.has(trace) ?? false, (x) => x, 30_000, 'the span after the outage');

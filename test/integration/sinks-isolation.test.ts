@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { Ingester } from '../../src/ingester/ingester.js';
@@ -7,11 +6,10 @@ import { runQuery } from '../../src/lake/query.js';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { kv } from '../helpers/otlp.js';
-import { runId, stackEnv, testConfig, waitFor } from '../helpers/stack.js';
+import { runId, stackEnv, testConfig, waitFor, stack } from '../helpers/stack.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
-const stack = (...args: string[]) => execFileSync('bash', ['stack/stack.sh', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
 
 afterAll(() => stack('up', 'loki'));
 
