@@ -1,6 +1,6 @@
 import type { IHeaders } from 'kafkajs';
 
-/** The record contract (README, Sending data): headers every produced record carries. */
+/** The record contract (docs/kafka-records.md): headers every produced record carries. */
 export const Headers = {
   tenant: 'tenant-id',
   signal: 'signal',

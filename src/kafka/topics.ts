@@ -9,7 +9,7 @@ export interface TopicSpec {
   retentionMs: number;
 }
 
-/** A signal topic and its dead-letter twin, with their retention (README, Sending data). */
+/** A signal topic and its dead-letter twin, with their retention (docs/kafka-records.md). */
 export function topicWithDlq(topic: string): TopicSpec[] {
   return [
     { topic, retentionMs: 7 * DAY_MS },
