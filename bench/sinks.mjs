@@ -22,7 +22,7 @@ const topics = { logs: `bench-sink-logs-${run}`, metrics: `bench-sink-metrics-${
 
 const child = spawn(process.execPath, ['dist/cli/appender.js'], {
   cwd: root,
-  env: { ...process.env, ...env, SINKS: 'loki,prometheus', SINK_GROUP_PREFIX: `bench-${run}`, REDPANDA_TOPIC: topics.logs, REDPANDA_METRICS_TOPIC: topics.metrics, TOPIC_PARTITIONS: '3', APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
+  env: { ...process.env, ...env, PIPELINES: 'loki,prometheus', SINK_GROUP_PREFIX: `bench-${run}`, REDPANDA_TOPIC: topics.logs, REDPANDA_METRICS_TOPIC: topics.metrics, TOPIC_PARTITIONS: '3', APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
   stdio: ['ignore', 2, 2],
 });
 process.on('exit', () => child.kill('SIGKILL')); // never leave it behind

@@ -15,7 +15,7 @@ export BUFFER_TIME_SECONDS=${BUFFER_TIME_SECONDS:-5}
 export INGESTER_HOST=127.0.0.1
 export INGESTER_HTTP_PORT=${INGESTER_HTTP_PORT:-4318}
 export LOG_LEVEL=${LOG_LEVEL:-info}
-export SINKS=lake
+export PIPELINES=lake
 
 pids=()
 cleanup() {

@@ -6,10 +6,10 @@ import type { Pipeline } from '../kafka/consumer-pipeline.js';
 import { BrokerProbe } from '../kafka/health.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics } from '../telemetry/metrics.js';
-import { PIPELINES } from './pipelines.js';
+import { PIPELINE_FACTORIES } from './pipelines.js';
 
 /**
- * The appender process: the pipelines named in SINKS (each its own consumer group), and an HTTP
+ * The appender process: the pipelines named in PIPELINES (each its own consumer group), and an HTTP
  * server for /metrics, /healthz and /readyz (the broker reachable, every pipeline consuming and
  * its own dependencies reachable, such as the lake's catalog).
  */
@@ -23,7 +23,7 @@ export class Appender implements Component {
     const metrics = createMetrics();
     const kafka = createKafka(cfg.REDPANDA_BROKERS, `${cfg.KAFKA_CLIENT_ID}-appender`, logger);
     const probe = new BrokerProbe(kafka);
-    this.pipelines = cfg.SINKS.map((name) => PIPELINES[name]({ cfg, kafka, metrics, logger }));
+    this.pipelines = cfg.PIPELINES.map((name) => PIPELINE_FACTORIES[name]({ cfg, kafka, metrics, logger }));
     this.http = new HttpServer('appender.http', cfg.APPENDER_HOST, cfg.APPENDER_HTTP_PORT, logger)
       .route('GET', '/healthz', async (_req, res) => sendJson(res, 200, { status: 'ok' }))
       .route('GET', '/readyz', async (_req, res) => {

@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import type { Config, SINK_NAMES } from '../config/schema.js';
+import type { Config, PIPELINE_NAMES } from '../config/schema.js';
 import type { Pipeline } from '../kafka/consumer-pipeline.js';
 import type { Signal } from '../kafka/record.js';
 import { LakePipeline } from '../lake/lake-pipeline.js';
@@ -12,7 +12,7 @@ import { TempoSink } from '../sinks/tempo/sink.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
-export type PipelineName = (typeof SINK_NAMES)[number];
+export type PipelineName = (typeof PIPELINE_NAMES)[number];
 
 /** What every pipeline of one appender process shares. */
 export interface PipelineContext {
@@ -27,10 +27,10 @@ function hotPath<P>(c: PipelineContext, topic: string, signals: readonly Signal[
 }
 
 /**
- * Every pipeline the appender can run (`SINKS` names them): which topic and signals each reads
+ * Every pipeline the appender can run (`PIPELINES` names them): which topic and signals each reads
  * and where it writes. Adding a backend is one entry here and a Sink.
  */
-export const PIPELINES: Record<PipelineName, (c: PipelineContext) => Pipeline> = {
+export const PIPELINE_FACTORIES: Record<PipelineName, (c: PipelineContext) => Pipeline> = {
   lake: (c) => new LakePipeline(c.cfg, c.kafka, c.logger, c.metrics),
   loki: (c) => hotPath(c, c.cfg.REDPANDA_TOPIC, ['logs'], new LokiSink(c.cfg.LOKI_PUSH_URL)),
   opensearch: (c) => hotPath(c, c.cfg.REDPANDA_TOPIC, ['logs'], new OpenSearchSink(c.cfg.OPENSEARCH_URL, c.cfg.REDPANDA_TOPIC)),

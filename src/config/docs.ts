@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RENAMED } from './load.js';
 import { configSections, OWN_PREFIXES, type SettingDoc } from './schema.js';
 
 /**
@@ -61,6 +62,8 @@ export function renderConfigurationDoc(): string {
     '`env_file:` in compose, or `node --env-file=.env dist/cli/appender.js`.',
     '',
     'Durations take `ms`, `s`, `m`, `h` or `d` (`90s`, `12h`, `7d`; a bare number is seconds).',
+    '',
+    `Former names still read: ${Object.entries(RENAMED).map(([o, n]) => `\`${o}\` (now \`${n}\`)`).join(', ')}.`,
     '',
   ];
   for (const section of configSections) {

@@ -9,6 +9,9 @@ export class ConfigError extends Error {
 }
 
 const KNOWN = Object.keys(configSchema.shape);
+
+/** Former names still read, each for the setting that replaced it. */
+export const RENAMED: Readonly<Record<string, keyof typeof configSchema.shape>> = { SINKS: 'PIPELINES' };
 const known = new Set(KNOWN);
 
 /** Optimal string alignment distance (Levenshtein with adjacent transpositions). */
@@ -49,7 +52,7 @@ const SERVICE_LINK = /_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|U
 export function unknownSettings(env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   for (const name of Object.keys(env)) {
-    if (known.has(name) || SERVICE_LINK.test(name)) continue;
+    if (known.has(name) || name in RENAMED || SERVICE_LINK.test(name)) continue;
     const closest = closestKnown(name);
     const ours = OWN_PREFIXES.some((p) => name.startsWith(p));
     const typo = name.length >= 6 && closest.distance <= 2;
@@ -65,6 +68,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (known.has(k) && v !== undefined && v !== '') input[k] = v;
   }
   const problems = unknownSettings(env);
+  for (const [old, now] of Object.entries(RENAMED)) {
+    const v = env[old];
+    if (v === undefined || v === '') continue;
+    if (input[now] !== undefined) problems.push(`${old}: the former name of ${now}; set ${now} only`);
+    else input[now] = v;
+  }
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
     problems.push(...parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));

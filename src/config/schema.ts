@@ -34,7 +34,7 @@ export interface SettingDoc {
 const doc = <T extends z.ZodType>(schema: T, description: string, unset?: string): T =>
   schema.meta(unset === undefined ? { description } : { description, unset });
 
-export const SINK_NAMES = ['lake', 'prometheus', 'loki', 'tempo', 'opensearch'] as const;
+export const PIPELINE_NAMES = ['lake', 'prometheus', 'loki', 'tempo', 'opensearch'] as const;
 export const MAINTENANCE_TASK_NAMES = ['retention', 'compact', 'manifests', 'expire', 'orphans'] as const;
 
 const logging = {
@@ -70,9 +70,9 @@ const ingester = {
 };
 
 const hotPath = {
-  SINKS: doc(
-    csv.default(['lake']).pipe(z.array(z.enum(SINK_NAMES)).min(1, 'name at least one pipeline')),
-    `pipelines the appender runs, comma-separated: ${SINK_NAMES.map((s) => `\`${s}\``).join(', ')}`,
+  PIPELINES: doc(
+    csv.default(['lake']).pipe(z.array(z.enum(PIPELINE_NAMES)).min(1, 'name at least one pipeline')),
+    `pipelines the appender runs, comma-separated: ${PIPELINE_NAMES.map((s) => `\`${s}\``).join(', ')}`,
   ),
   SINK_GROUP_PREFIX: doc(z.string().min(1).default('otel-lakehouse'), 'hot-path pipelines consume as group `<prefix>-<sink>`'),
   SINK_RETRY_MAX_MS: doc(int(100).default(30_000), 'longest backoff between delivery retries of a hot-path sink'),

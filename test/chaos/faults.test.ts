@@ -82,7 +82,7 @@ describe('chaos: faults under load, then reconciliation', () => {
       APPENDER_GROUP_ID: `chaos-${id}-lake`,
       SINK_GROUP_PREFIX: `chaos-${id}`,
       ICEBERG_NAMESPACE: namespace,
-      SINKS: 'lake,loki,opensearch,tempo,prometheus',
+      PIPELINES: 'lake,loki,opensearch,tempo,prometheus',
       TEMPO_OTLP_URL: `${tempo.url}/v1/traces`,
       BUFFER_TIME_SECONDS: '2',
       SINK_RETRY_MAX_MS: '2000',

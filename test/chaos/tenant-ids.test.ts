@@ -41,7 +41,7 @@ describe('tenant ids outside the pattern, everywhere', () => {
       APPENDER_GROUP_ID: `chaos-tenant-${id}-lake`,
       SINK_GROUP_PREFIX: `chaos-tenant-${id}`,
       ICEBERG_NAMESPACE: `chaos_tenant_${id}`,
-      SINKS: 'lake,loki,opensearch',
+      PIPELINES: 'lake,loki,opensearch',
       BUFFER_TIME_SECONDS: '1',
       LOG_LEVEL: 'info',
     });

@@ -46,7 +46,7 @@ function productEnvVars(): Record<string, string> {
     INGESTER_GRPC_PORT: String(ports.grpc),
     APPENDER_HOST: '127.0.0.1',
     APPENDER_HTTP_PORT: String(ports.appender),
-    SINKS: 'lake',
+    PIPELINES: 'lake',
     BUFFER_TIME_SECONDS: '300',
     LOG_LEVEL: 'info',
   };

@@ -17,7 +17,7 @@ it('with Loki down, the lake and the Prometheus sink keep going; Loki catches up
   const id = runId();
   const env = stackEnv();
   const cfg = testConfig(id, {
-    SINKS: 'lake,loki,prometheus',
+    PIPELINES: 'lake,loki,prometheus',
     SINK_GROUP_PREFIX: `it-${id}`,
     SINK_RETRY_MAX_MS: '1000',
     REDPANDA_METRICS_TOPIC: `it-metrics-${id}`,

@@ -33,11 +33,16 @@ describe('loadConfig', () => {
     }
   });
 
-  it('parses SINKS and refuses unknown pipelines', () => {
-    expect(loadConfig({}).SINKS).toEqual(['lake']);
-    expect(loadConfig({ SINKS: 'lake, prometheus' }).SINKS).toEqual(['lake', 'prometheus']);
-    expect(() => loadConfig({ SINKS: 'lake,kafka-connect' })).toThrow(/SINKS/);
-    expect(() => loadConfig({ SINKS: ',' })).toThrow(/SINKS/);
+  it('parses PIPELINES and refuses unknown pipelines', () => {
+    expect(loadConfig({}).PIPELINES).toEqual(['lake']);
+    expect(loadConfig({ PIPELINES: 'lake, prometheus' }).PIPELINES).toEqual(['lake', 'prometheus']);
+    expect(() => loadConfig({ PIPELINES: 'lake,kafka-connect' })).toThrow(/PIPELINES/);
+    expect(() => loadConfig({ PIPELINES: ',' })).toThrow(/PIPELINES/);
+  });
+
+  it('still reads SINKS, the former name of PIPELINES, but not beside it', () => {
+    expect(loadConfig({ SINKS: 'lake,loki' }).PIPELINES).toEqual(['lake', 'loki']);
+    expect(() => loadConfig({ SINKS: 'lake', PIPELINES: 'lake' })).toThrow(/SINKS: the former name of PIPELINES; set PIPELINES only/);
   });
 
   it('ignores unrelated and empty variables', () => {
