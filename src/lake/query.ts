@@ -1,3 +1,4 @@
+import { isNotSelect } from './duckdb-errors.js';
 import { DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
 import { TENANT_ID_PATTERN, type Config } from '../config/schema.js';
 import { CatalogClient } from './catalog-client.js';
@@ -50,7 +51,7 @@ export async function assertTenantSafe(connection: DuckDBConnection, sql: string
   const reader = await connection.runAndReadAll(`SELECT json_serialize_sql(${sqlString(sql)})`);
   const tree = JSON.parse(String(reader.getRows()[0]?.[0])) as { error: boolean; error_message?: string; error_type?: string; statements?: unknown[] };
   if (tree.error) {
-    if (/Only SELECT statements/i.test(tree.error_message ?? '')) {
+    if (isNotSelect(tree.error_message ?? '')) {
       throw new QueryError('with --tenant, only SELECT statements over the view logs can run');
     }
     throw new QueryError(tree.error_message ?? 'the query could not be parsed');
