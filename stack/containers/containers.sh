@@ -214,7 +214,7 @@ cmd_standins() {
   bash "$ROOT/stack/stack.sh" install >/dev/null
   rm -rf "$stage" && mkdir -p "$stage"/{kafka,minio,loki,prometheus,idle,tools}
   cp -al "$CACHE/kafka/lib" "$stage/kafka/lib"
-  cp "$HERE/standins/kafka-start.sh" "$HERE/standins/rpk" "$stage/kafka/"
+  cp "$HERE/standins/kafka-start.sh" "$HERE/standins/rpk" "$ROOT/stack/services/kafka.properties" "$stage/kafka/"
   cp -l "$CACHE/minio/bin/minio" "$stage/minio/minio"
   cp "$HERE/standins/mc" "$stage/minio/"
   cp -l "$CACHE/loki/bin/loki" "$stage/loki/loki"

@@ -13,27 +13,15 @@ kafka_install() { install_maven kafka; }
 kafka_start() {
   local dir="$RUN/kafka" cfg="$RUN/kafka/server.properties"
   mkdir -p "$dir/data"
-  cat >"$cfg" <<EOF
-process.roles=broker,controller
-node.id=1
+  {
+    cat "$HERE/services/kafka.properties"
+    cat <<EOF
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
 listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$dir/data
-auto.create.topics.enable=false
-num.partitions=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=6
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-message.max.bytes=8388608
 EOF
+  } >"$cfg"
   cat >"$dir/log4j2.properties" <<'EOF'
 status = error
 appender.console.type = Console
