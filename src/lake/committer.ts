@@ -1,3 +1,4 @@
+import { LAKE_TABLES } from '../schema/tables.js';
 import { isCommitConflict } from './duckdb-errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.js';
@@ -57,7 +58,7 @@ export class IcebergCommitter {
     private readonly offsets: OffsetsTable,
     private readonly catalog: CatalogClient,
     private readonly namespace: string,
-    private readonly offsetsTableName = 'appender_offsets',
+    private readonly offsetsTableName: string = LAKE_TABLES.offsets.name,
   ) {}
 
   async commit(ranges: ReadonlyMap<number, PartitionRange>, batchId: string): Promise<CommitResult> {

@@ -1,3 +1,4 @@
+import { LAKE_TABLES } from '../schema/tables.js';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +80,7 @@ export class LakePipeline extends ConsumerPipeline {
       logger,
     );
     this.catalog = new CatalogClient(cfg);
-    this.offsetsTable = new OffsetsTable(`${qualifiedNamespace(cfg)}.appender_offsets`, cfg.APPENDER_GROUP_ID, cfg.REDPANDA_TOPIC);
+    this.offsetsTable = new OffsetsTable(`${qualifiedNamespace(cfg)}.${LAKE_TABLES.offsets.name}`, cfg.APPENDER_GROUP_ID, cfg.REDPANDA_TOPIC);
   }
 
   protected override async open(): Promise<void> {
@@ -95,8 +96,8 @@ export class LakePipeline extends ConsumerPipeline {
     await retry(() => ensureLakeTables(this.session!.connection, cfg), this.retryOptions('create lake tables', isTransientLakeError));
     this.buffer = new LogBuffer(this.session.connection, cfg.LAKE_SPOOL_DIR, cfg.MAX_MESSAGE_DEPTH);
     await this.buffer.init();
-    this.committer = new IcebergCommitter(this.session.connection, `${qualifiedNamespace(cfg)}.logs`, this.offsetsTable, this.catalog, cfg.ICEBERG_NAMESPACE);
-    this.repair = new SnapshotRepair(this.session.connection, this.catalog, cfg.ICEBERG_NAMESPACE, ['logs', 'appender_offsets'], this.log);
+    this.committer = new IcebergCommitter(this.session.connection, `${qualifiedNamespace(cfg)}.${LAKE_TABLES.logs.name}`, this.offsetsTable, this.catalog, cfg.ICEBERG_NAMESPACE);
+    this.repair = new SnapshotRepair(this.session.connection, this.catalog, cfg.ICEBERG_NAMESPACE, [LAKE_TABLES.logs.name, LAKE_TABLES.offsets.name], this.log);
     // A writer that failed right after a commit whose files were then deleted leaves a broken
     // snapshot behind (see SnapshotRepair): mend it before reading the offsets.
     await retry(() => this.repair!.run(), this.retryOptions('check the current snapshots'));
@@ -305,7 +306,7 @@ export class LakePipeline extends ConsumerPipeline {
    */
   private async countDataFiles(rows: number): Promise<void> {
     try {
-      const summary = await this.catalog.currentSnapshotSummary(this.cfg.ICEBERG_NAMESPACE, 'logs');
+      const summary = await this.catalog.currentSnapshotSummary(this.cfg.ICEBERG_NAMESPACE, LAKE_TABLES.logs.name);
       if (summary && Number(summary['added-records']) === rows) this.metrics.lakeDataFiles.inc(Number(summary['added-data-files'] ?? 0));
     } catch (err) {
       this.log.debug({ err }, 'reading the snapshot summary failed');

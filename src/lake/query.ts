@@ -1,3 +1,4 @@
+import { LAKE_TABLES } from '../schema/tables.js';
 import { isNotSelect } from './duckdb-errors.js';
 import { DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
 import { TENANT_ID_PATTERN, type Config } from '../config/schema.js';
@@ -23,7 +24,7 @@ export async function createLogsView(connection: DuckDBConnection, cfg: Config, 
     if (!TENANT_ID_PATTERN.test(tenant)) throw new QueryError(`tenant '${tenant}' does not match ${TENANT_ID_PATTERN}`);
     where = ` WHERE tenant_id = ${sqlString(tenant)}`;
   }
-  await connection.run(`CREATE OR REPLACE TEMP VIEW logs AS SELECT * FROM ${qualifiedNamespace(cfg)}.logs${where}`);
+  await connection.run(`CREATE OR REPLACE TEMP VIEW logs AS SELECT * FROM ${qualifiedNamespace(cfg)}.${LAKE_TABLES.logs.name}${where}`);
 }
 
 function plain(v: unknown, typeId: DuckDBTypeId | undefined): unknown {
@@ -97,7 +98,7 @@ export async function assertTenantSafe(connection: DuckDBConnection, sql: string
  * no way to change that (defence in depth behind assertTenantSafe).
  */
 async function lockDown(connection: DuckDBConnection, cfg: Config): Promise<void> {
-  const location = await new CatalogClient(cfg).tableLocation(cfg.ICEBERG_NAMESPACE, 'logs');
+  const location = await new CatalogClient(cfg).tableLocation(cfg.ICEBERG_NAMESPACE, LAKE_TABLES.logs.name);
   await connection.run(`SET allowed_directories = [${sqlString(location.replace(/\/?$/, '/'))}]`);
   await connection.run('SET enable_external_access = false');
   await connection.run('SET lock_configuration = true');

@@ -1,3 +1,4 @@
+import { LAKE_TABLES } from '../schema/tables.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -126,7 +127,7 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
 export async function ensureLakeTables(connection: DuckDBConnection, cfg: Config): Promise<void> {
   const ns = qualifiedNamespace(cfg);
   await connection.run(`CREATE SCHEMA IF NOT EXISTS ${ns}`);
-  for (const file of ['ddl/001_logs.sql', 'ddl/002_appender_offsets.sql']) {
+  for (const file of [LAKE_TABLES.logs.ddl, LAKE_TABLES.offsets.ddl]) {
     for (const stmt of readSqlFile(file, ns)) await connection.run(stmt);
   }
 }

@@ -1,3 +1,4 @@
+import { LAKE_TABLES } from '../schema/tables.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -36,8 +37,8 @@ export interface TaskResult {
 
 /** The tables the service keeps, and the tasks each gets. Offsets rows are never dropped by retention. */
 export const MAINTAINED_TABLES = [
-  { table: 'logs', retention: true },
-  { table: 'appender_offsets', retention: false },
+  { table: LAKE_TABLES.logs.name, retention: true },
+  { table: LAKE_TABLES.offsets.name, retention: false },
 ] as const;
 
 const distDir = fileURLToPath(new URL('../', import.meta.url));

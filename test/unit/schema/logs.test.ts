@@ -55,3 +55,12 @@ describe('the columns of `logs` have one source (src/schema/logs.ts)', () => {
     for (const n of names) expect(doc, n).toMatch(new RegExp(`^\\| [^|]*\\b${n}\\b[^|]* \\|`, 'm'));
   });
 });
+
+describe('the lake tables', () => {
+  it('each DDL file creates the table it is listed for', async () => {
+    const { LAKE_TABLES } = await import('../../../src/schema/tables.js');
+    for (const t of Object.values(LAKE_TABLES)) {
+      expect(read(`sql/${t.ddl}`), t.name).toMatch(new RegExp(`CREATE TABLE IF NOT EXISTS \\{\\{ns\\}\\}\\.${t.name} \\(`));
+    }
+  });
+});
