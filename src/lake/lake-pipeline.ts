@@ -12,6 +12,7 @@ import { ConsumerPipeline } from '../kafka/consumer-pipeline.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { LogBuffer } from './buffer.js';
+import { FlushPolicy, type FlushReason } from './flush-policy.js';
 import { catalogReachable, CatalogClient } from './catalog-client.js';
 import { IcebergCommitter, type CommitResult } from './committer.js';
 import { isOutOfMemory, isResourceError, isTransientLakeError } from './duckdb-errors.js';
@@ -35,6 +36,7 @@ export interface FlushStats {
  */
 export class LakePipeline extends ConsumerPipeline {
   private readonly mutex = new Mutex();
+  private readonly policy: FlushPolicy;
   private session: LakeSession | undefined;
   private buffer: LogBuffer | undefined;
   private committer: IcebergCommitter | undefined;
@@ -80,6 +82,7 @@ export class LakePipeline extends ConsumerPipeline {
       logger,
     );
     this.catalog = new CatalogClient(cfg);
+    this.policy = new FlushPolicy(cfg);
     this.offsetsTable = new OffsetsTable(`${qualifiedNamespace(cfg)}.${LAKE_TABLES.offsets.name}`, cfg.APPENDER_GROUP_ID, cfg.REDPANDA_TOPIC);
   }
 
@@ -121,10 +124,9 @@ export class LakePipeline extends ConsumerPipeline {
   protected override async consuming(): Promise<void> {
     const cfg = this.cfg;
     this.timer = setInterval(() => {
-      if (this.buffer && this.buffer.ageMs() >= cfg.BUFFER_TIME_SECONDS * 1000) {
-        void this.mutex.run(() => this.flush('age')).catch((err) => this.log.error({ err }, 'flush failed'));
-      }
-    }, Math.min(1000, cfg.BUFFER_TIME_SECONDS * 250));
+      const reason = this.buffer && this.policy.due(this.buffer);
+      if (reason) void this.mutex.run(() => this.flush(reason)).catch((err) => this.log.error({ err }, 'flush failed'));
+    }, this.policy.ageCheckIntervalMs);
     this.admin = this.kafka.admin();
     this.statsConnection = await this.session!.instance.connect();
     this.lagTimer = setInterval(() => void this.updateLag(), 10_000);
@@ -203,7 +205,7 @@ export class LakePipeline extends ConsumerPipeline {
     for (const offset of taken.keys()) resolveOffset(String(offset));
     await heartbeat();
     this.updateBufferGauges(buffer);
-    const reason = this.flushReason(buffer);
+    const reason = this.policy.due(buffer);
     if (reason) await this.flush(reason);
   }
 
@@ -221,16 +223,8 @@ export class LakePipeline extends ConsumerPipeline {
     }
   }
 
-  private flushReason(buffer: LogBuffer): string | undefined {
-    if (buffer.isEmpty) return undefined;
-    if (buffer.byteSize >= this.cfg.BUFFER_SIZE_MB * 1024 * 1024) return 'size';
-    if (buffer.recordCount >= this.cfg.BUFFER_MAX_RECORDS) return 'records';
-    if (buffer.ageMs() >= this.cfg.BUFFER_TIME_SECONDS * 1000) return 'age';
-    return undefined;
-  }
-
   /** Commits the buffer to Iceberg (retrying until it lands), then Kafka offsets. Caller holds the mutex. */
-  private async flush(reason: string): Promise<void> {
+  private async flush(reason: FlushReason): Promise<void> {
     const buffer = this.buffer;
     if (!buffer || buffer.isEmpty || !this.committer || !this.session) return;
     const started = Date.now();
