@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
-import { asLakehouseError, isLakehouseError, LakehouseError } from '../core/errors.js';
+import { asLakehouseError, LakehouseError } from '../core/errors.js';
 import { ComponentGroup, type Component } from '../core/lifecycle.js';
 import { createKafka } from '../kafka/client.js';
 import { BrokerProbe } from '../kafka/health.js';

@@ -120,9 +120,10 @@ export abstract class ConsumerPipeline implements Pipeline {
     return this.dlq.send(message, partition, offset, code, reason);
   }
 
-  /** Commits the group's position of a partition: the next offset to read. */
-  protected async commitPosition(partition: number, next: bigint): Promise<void> {
-    await this.consumer?.commitOffsets([{ topic: this.options.topic, partition, offset: String(next) }]);
+  /** Commits the group's position of each partition: the next offset to read. */
+  protected async commitPositions(next: ReadonlyMap<number, bigint>): Promise<void> {
+    const offsets = [...next].map(([partition, offset]) => ({ topic: this.options.topic, partition, offset: String(offset) }));
+    await this.consumer?.commitOffsets(offsets);
   }
 
   protected abstract onBatch(payload: EachBatchPayload): Promise<void>;

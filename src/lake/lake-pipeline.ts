@@ -275,14 +275,10 @@ export class LakePipeline extends ConsumerPipeline {
     this.metrics.lakeRowsCommitted.inc(result.rows);
     if (result.rows > 0) void this.countDataFiles(result.rows);
     for (const [p, next] of result.committed) this.lakeOffsets.set(p, next);
-    const kafkaOffsets = [...nextOffsets(buffer)].map(([partition, next]) => ({
-      topic: this.cfg.REDPANDA_TOPIC,
-      partition,
-      offset: String(next),
-    }));
+    const positions = nextOffsets(buffer);
     await buffer.clear();
     try {
-      await this.consumer?.commitOffsets(kafkaOffsets);
+      await this.commitPositions(positions);
     } catch (err) {
       // Advisory only: the lake holds the authoritative offsets.
       this.log.warn({ err }, 'committing Kafka offsets failed; the lake offsets stay authoritative');

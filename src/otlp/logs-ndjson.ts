@@ -21,7 +21,7 @@
 import { DEFAULT_MAX_MESSAGE_DEPTH } from '../config/schema.js';
 import { PROMOTED_RESOURCE_KEYS, SEVERITY_NAMES } from '../schema/logs.js';
 import { anyValueString, keyValueString, readKeyValue, ValueReader } from './any-value.js';
-import { ByteSink, HEX_CODES, text, writeField, writeHex, writeJsonString, writeJsonStringJs } from './json-bytes.js';
+import { ByteSink, text, writeField, writeHex, writeJsonStringJs } from './json-bytes.js';
 import { int64Json, nanosToMicrosText, OtlpDecodeError } from './wire-reader.js';
 
 export { ByteSink } from './json-bytes.js';

@@ -141,14 +141,14 @@ class Walker extends WireReader {
     this.pos = from;
     let n = 0;
     while (this.pos < stop) {
-      const tag = this.varint(stop);
+      const tag = this.varintNumber(stop);
       const wire = tag & 7;
       if (tag >>> 3 === 1) n++;
       if (wire === Kind.Len) {
-        const l = this.varint(stop);
+        const l = this.varintNumber(stop);
         this.pos += l;
       }
-      else if (wire === Kind.Varint) this.varint(stop);
+      else if (wire === Kind.Varint) this.varintNumber(stop);
       else this.pos += wire === Kind.Fixed64 ? 8 : 4;
     }
     this.pos = saved;
@@ -158,10 +158,6 @@ class Walker extends WireReader {
   /** Fails at the current byte; `field` is the name of the field being read, if any. */
   override fail(problem: string, field?: string): never {
     throw new WireError(problem, this.pos, field === undefined ? [] : [field]);
-  }
-
-  varint(end: number, field?: string): number {
-    return this.varintNumber(end, field);
   }
 
   message(rule: MessageRule, end: number, depth: number): void {
@@ -174,7 +170,7 @@ class Walker extends WireReader {
     let weight = 1;
     let weightFieldsSeen = 0;
     while (this.pos < end) {
-      const tag = this.varint(end);
+      const tag = this.varintNumber(end);
       const id = Math.floor(tag / 8);
       const wire = tag & 7;
       if (id === 0 || id > 0x1fffffff) this.fail(`invalid field number ${id}`);
@@ -184,7 +180,7 @@ class Walker extends WireReader {
         this.fail(`wire type ${wire} where ${rule.name}.${field.name} needs ${field.wire}`, name);
       }
       if (wire === Kind.Len) {
-        const len = this.varint(end, name ?? String(id));
+        const len = this.varintNumber(end, name ?? String(id));
         if (len > end - this.pos) this.fail(`length ${len} runs past the end of its message (${end - this.pos} bytes left)`, name ?? String(id));
         const stop = this.pos + len;
         if (item) {
@@ -211,7 +207,7 @@ class Walker extends WireReader {
         }
         this.pos = stop;
       } else if (wire === Kind.Varint) {
-        this.varint(end, name ?? String(id));
+        this.varintNumber(end, name ?? String(id));
       } else if (wire === Kind.Fixed64 || wire === Kind.Fixed32) {
         const size = wire === Kind.Fixed64 ? 8 : 4;
         if (end - this.pos < size) this.fail('truncated fixed-width value', name ?? String(id));
@@ -255,7 +251,7 @@ class Walker extends WireReader {
 
   packed(wire: Kind, stop: number, field: string): void {
     if (wire === Kind.Varint) {
-      while (this.pos < stop) this.varint(stop, field);
+      while (this.pos < stop) this.varintNumber(stop, field);
     } else if ((stop - this.pos) % (wire === Kind.Fixed64 ? 8 : 4) !== 0) {
       this.fail('packed fixed-width values of a partial length', field);
     }

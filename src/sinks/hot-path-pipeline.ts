@@ -91,7 +91,7 @@ export class HotPathPipeline<P> extends ConsumerPipeline {
       }
     }
     resolveOffset(batch.lastOffset());
-    await this.commitPosition(batch.partition, BigInt(batch.lastOffset()) + 1n);
+    await this.commitPositions(new Map([[batch.partition, BigInt(batch.lastOffset()) + 1n]]));
     this.metrics.sinkBatchSeconds.observe({ sink: this.sink.name }, (Date.now() - started) / 1000);
     await heartbeat();
   }

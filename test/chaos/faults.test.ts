@@ -6,7 +6,7 @@ import { runQuery } from '../../src/lake/query.js';
 import { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest } from '../../src/otlp/codec.js';
 import { runId, stackEnv, stack } from '../helpers/stack.js';
 import { TempoReceiver } from '../helpers/tempo-receiver.js';
-import { freePort, report, root, Service, waitReady } from './processes.js';
+import { freePort, report, Service, waitReady } from './processes.js';
 
 /**
  * The reliability run: steady OTLP load of all three signals from two tenants through a real

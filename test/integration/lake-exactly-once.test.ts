@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../helpers/prng.js';
@@ -9,7 +8,6 @@ import { createLogger } from '../../src/telemetry/logger.js';
 import { lakeCounts, produceLogs, spawnAppender } from '../helpers/lake.js';
 import { runId, testConfig, waitFor, stack, withStopped } from '../helpers/stack.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

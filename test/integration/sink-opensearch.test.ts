@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
@@ -14,7 +13,6 @@ import { readTopic } from '../helpers/kafka.js';
 import { kv } from '../helpers/otlp.js';
 import { runId, stackEnv, testConfig, waitFor, stack, withStopped } from '../helpers/stack.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
 
 describe('OpenSearch sink against a real OpenSearch node', () => {

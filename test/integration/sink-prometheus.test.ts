@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import snappy from 'snappy';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +13,6 @@ import { createMetrics } from '../../src/telemetry/metrics.js';
 import { readTopic } from '../helpers/kafka.js';
 import { runId, stackEnv, testConfig, waitFor, stack, withStopped } from '../helpers/stack.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
 
 describe('Prometheus sink against a real Prometheus (remote-write receiver)', () => {

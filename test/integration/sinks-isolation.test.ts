@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { Ingester } from '../../src/ingester/ingester.js';
 import { Appender } from '../../src/appender/appender.js';
@@ -8,7 +7,6 @@ import { createLogger } from '../../src/telemetry/logger.js';
 import { kv } from '../helpers/otlp.js';
 import { runId, stackEnv, testConfig, waitFor, stack } from '../helpers/stack.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
 
 afterAll(() => stack('up', 'loki'));

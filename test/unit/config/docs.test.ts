@@ -38,3 +38,21 @@ describe('error documentation', () => {
     for (const [code, meaning] of Object.entries(DeadLetterCodes)) expect(doc, code).toContain(`| \`${code}\` | ${meaning} |`);
   });
 });
+
+describe('local stack documentation', () => {
+  it('docs/configuration.md names every STACK_ variable the stack scripts read, with its default', async () => {
+    const { readdirSync } = await import('node:fs');
+    const files = ['stack/stack.sh', ...readdirSync(new URL('../../../stack/services/', import.meta.url)).filter((f) => f.endsWith('.sh')).map((f) => `stack/services/${f}`)];
+    const doc = read('docs/configuration.md');
+    const found: string[] = [];
+    for (const f of files) {
+      for (const m of read(f).matchAll(/\$\{(STACK_[A-Z0-9_]+):-([^}]*)\}/g)) {
+        found.push(m[1]!);
+        const row = doc.split('\n').find((l) => l.includes(`\`${m[1]}\``));
+        expect(row, m[1]).toBeDefined();
+        expect(row, m[1]).toContain(`\`${m[2]}\``);
+      }
+    }
+    expect(found.length).toBeGreaterThan(10);
+  });
+});
