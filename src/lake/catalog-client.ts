@@ -14,9 +14,55 @@ export interface TableSnapshots {
   byId: Map<string, SnapshotInfo>;
 }
 
+/** The catalog refused a commit because the table changed since it was read (HTTP 409): read it again and retry. */
+export class CatalogCommitConflict extends Error {}
+
+/** A table's schema as the Iceberg REST catalog gives it (spec: Schema, StructField). */
+export interface IcebergSchema {
+  'schema-id': number;
+  type: 'struct';
+  fields: IcebergField[];
+}
+export interface IcebergField {
+  id: number;
+  name: string;
+  required: boolean;
+  type: IcebergType;
+  doc?: string;
+}
+export type IcebergType =
+  | string
+  | { type: 'map'; 'key-id': number; key: IcebergType; 'value-id': number; value: IcebergType; 'value-required': boolean }
+  | { type: 'list'; 'element-id': number; element: IcebergType; 'element-required': boolean }
+  | { type: 'struct'; fields: IcebergField[] };
+
+export interface PartitionField {
+  name: string;
+  transform: string;
+  'source-id': number;
+  'field-id': number;
+}
+
+/** What a schema change needs of the table's metadata. */
+export interface TableSchemaState {
+  currentSchemaId: number;
+  lastColumnId: number;
+  /** one more than the highest schema id the table has known */
+  nextSchemaId: number;
+  schema: IcebergSchema;
+  defaultSpecId: number;
+  /** the highest partition field id the table has assigned */
+  lastPartitionId: number;
+  /** one more than the highest partition spec id the table has known */
+  nextSpecId: number;
+  /** the partition fields of the default spec: name, transform, source column id and field id */
+  partitionFields: PartitionField[];
+}
+
 /**
  * A small client of the Iceberg REST catalog, for what DuckDB does not do: read a table's
- * location and current snapshot, and roll a branch back (see SnapshotRepair).
+ * location, schema and current snapshot, add columns of types DuckDB cannot add (see
+ * schema-evolution.ts), and roll a branch back (see SnapshotRepair).
  */
 export class CatalogClient {
   private prefix: string | undefined;
@@ -28,8 +74,16 @@ export class CatalogClient {
     const headers: Record<string, string> = {};
     if (this.cfg.ICEBERG_CATALOG_TOKEN) headers.authorization = `Bearer ${this.cfg.ICEBERG_CATALOG_TOKEN}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${this.cfg.ICEBERG_CATALOG_URI.replace(/\/$/, '')}${path}`, { method, headers, body, signal: AbortSignal.timeout(10_000) });
+    let res: Response;
+    try {
+      res = await fetch(`${this.cfg.ICEBERG_CATALOG_URI.replace(/\/$/, '')}${path}`, { method, headers, body, signal: AbortSignal.timeout(10_000) });
+    } catch (e) {
+      // fetch says only "fetch failed"; the reason (refused, reset, timed out) is its cause
+      const cause = (e as Error & { cause?: Error }).cause;
+      throw new Error(`catalog connection failed for ${method} ${path}: ${(e as Error).message}${cause ? `: ${cause.message}` : ''}`);
+    }
     const text = await res.text();
+    if (res.status === 409) throw new CatalogCommitConflict(`catalog answered 409 for ${method} ${path}: ${text.slice(0, 300)}`);
     if (!res.ok) throw new Error(`catalog answered ${res.status} for ${method} ${path}: ${text.slice(0, 300)}`);
     return text;
   }
@@ -60,6 +114,72 @@ export class CatalogClient {
       byId.set(s['snapshot-id'], { id: s['snapshot-id'], parentId: s['parent-snapshot-id'], manifestList: s['manifest-list'], operation: s.summary?.operation, summary: s.summary ?? {} });
     }
     return { current: current === undefined || current === null || current === '-1' ? undefined : current, byId };
+  }
+
+  /** The table's current schema, its id, the last column id the table assigned, and its partition spec. */
+  async schemaState(namespace: string, table: string): Promise<TableSchemaState> {
+    const body = (await this.get(await this.tablePath(namespace, table))) as {
+      metadata: {
+        'current-schema-id': number;
+        'last-column-id': number;
+        schemas: IcebergSchema[];
+        'default-spec-id': number;
+        'last-partition-id': number;
+        'partition-specs': { 'spec-id': number; fields: PartitionField[] }[];
+      };
+    };
+    const m = body.metadata;
+    const schema = m.schemas.find((s) => s['schema-id'] === m['current-schema-id']);
+    if (!schema) throw new Error(`table ${namespace}.${table}: the catalog lists no schema with the current id ${m['current-schema-id']}`);
+    const spec = m['partition-specs'].find((s) => s['spec-id'] === m['default-spec-id']);
+    return { currentSchemaId: m['current-schema-id'], lastColumnId: m['last-column-id'], nextSchemaId: Math.max(...m.schemas.map((s) => s['schema-id'])) + 1, schema,
+      defaultSpecId: m['default-spec-id'],
+      lastPartitionId: m['last-partition-id'],
+      nextSpecId: Math.max(...m['partition-specs'].map((p) => p['spec-id'])) + 1,
+      partitionFields: spec?.fields ?? [],
+    };
+  }
+
+  /**
+   * Makes `schema` the table's current schema, if the table's current schema and last column id
+   * are still the ones read (else CatalogCommitConflict). The catalog checks the new schema
+   * against the table and writes the new metadata; no data file is touched.
+   */
+  async replaceSchema(namespace: string, table: string, read: TableSchemaState, fields: IcebergField[], lastColumnId: number): Promise<void> {
+    const prefix = await this.urlPrefix();
+    const body = {
+      identifier: { namespace: [namespace], name: table },
+      requirements: [
+        { type: 'assert-current-schema-id', 'current-schema-id': read.currentSchemaId },
+        { type: 'assert-last-assigned-field-id', 'last-assigned-field-id': read.lastColumnId },
+      ],
+      updates: [
+        { action: 'add-schema', schema: { type: 'struct', 'schema-id': read.nextSchemaId, fields }, 'last-column-id': lastColumnId },
+        { action: 'set-current-schema', 'schema-id': -1 },
+      ],
+    };
+    await this.send('POST', `/v1${prefix}/namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(table)}`, JSON.stringify(body));
+  }
+
+  /**
+   * Makes a spec with `fields` the table's default partition spec, if the default spec and the
+   * last partition field id are still the ones read (else CatalogCommitConflict). Data files
+   * keep the spec they were written with.
+   */
+  async replacePartitionSpec(namespace: string, table: string, read: TableSchemaState, fields: PartitionField[]): Promise<void> {
+    const prefix = await this.urlPrefix();
+    const body = {
+      identifier: { namespace: [namespace], name: table },
+      requirements: [
+        { type: 'assert-default-spec-id', 'default-spec-id': read.defaultSpecId },
+        { type: 'assert-last-assigned-partition-id', 'last-assigned-partition-id': read.lastPartitionId },
+      ],
+      updates: [
+        { action: 'add-spec', spec: { 'spec-id': read.nextSpecId, fields } },
+        { action: 'set-default-spec', 'spec-id': -1 },
+      ],
+    };
+    await this.send('POST', `/v1${prefix}/namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(table)}`, JSON.stringify(body));
   }
 
   /** The table's current snapshot; undefined when it has none. */

@@ -96,7 +96,8 @@ export class LakePipeline extends ConsumerPipeline {
     // not share one; removed by the buffer once the process is gone), not into the working directory.
     const tempDirectory = join(cfg.LAKE_SPOOL_DIR ?? tmpdir(), `otel-lakehouse-duckdb-${process.pid}-${randomUUID().slice(0, 8)}`);
     this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb, tempDirectory, utcPartitionTransforms: true }), this.retryOptions('open lake session', isTransientLakeError));
-    await retry(() => ensureLakeTables(this.session!.connection, cfg), this.retryOptions('create lake tables', isTransientLakeError));
+    const changed = await retry(() => ensureLakeTables(this.session!.connection, cfg), this.retryOptions('create lake tables', isTransientLakeError));
+    if (changed.added.length > 0 || changed.renamed.length > 0) this.log.info({ table: LAKE_TABLES.logs.name, ...changed }, 'evolved the lake table (columns added, partition fields renamed)');
     this.buffer = new LogBuffer(this.session.connection, cfg.LAKE_SPOOL_DIR, cfg.MAX_MESSAGE_DEPTH);
     await this.buffer.init();
     this.committer = new IcebergCommitter(this.session.connection, `${qualifiedNamespace(cfg)}.${LAKE_TABLES.logs.name}`, this.offsetsTable, this.catalog, cfg.ICEBERG_NAMESPACE);

@@ -1,3 +1,5 @@
+import { CatalogClient } from './catalog-client.js';
+import { evolveLogsTable, type Evolution } from './schema-evolution.js';
 import { LAKE_TABLES } from '../schema/tables.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -123,11 +125,16 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
   };
 }
 
-/** Creates the namespace and the service's tables when missing (idempotent). */
-export async function ensureLakeTables(connection: DuckDBConnection, cfg: Config): Promise<void> {
+/**
+ * Creates the namespace and the service's tables when missing, adds to an existing `logs` table
+ * the columns it lacks and names its partition fields conventionally (idempotent; see
+ * schema-evolution.ts). Returns what it changed.
+ */
+export async function ensureLakeTables(connection: DuckDBConnection, cfg: Config): Promise<Evolution> {
   const ns = qualifiedNamespace(cfg);
   await connection.run(`CREATE SCHEMA IF NOT EXISTS ${ns}`);
   for (const file of [LAKE_TABLES.logs.ddl, LAKE_TABLES.offsets.ddl]) {
     for (const stmt of readSqlFile(file, ns)) await connection.run(stmt);
   }
+  return evolveLogsTable(new CatalogClient(cfg), cfg.ICEBERG_NAMESPACE, LAKE_TABLES.logs.name);
 }

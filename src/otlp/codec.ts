@@ -67,12 +67,12 @@ export interface LogRecord {
   eventName?: string;
 }
 export interface ScopeLogs {
-  scope?: { name?: string; version?: string; attributes?: KeyValue[] } | null;
+  scope?: { name?: string; version?: string; attributes?: KeyValue[]; droppedAttributesCount?: number } | null;
   logRecords?: LogRecord[];
   schemaUrl?: string;
 }
 export interface ResourceLogs {
-  resource?: { attributes?: KeyValue[] } | null;
+  resource?: { attributes?: KeyValue[]; droppedAttributesCount?: number } | null;
   scopeLogs?: ScopeLogs[];
   schemaUrl?: string;
 }

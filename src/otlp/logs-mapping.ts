@@ -1,4 +1,4 @@
-import { PROMOTED_RESOURCE_KEYS, SEVERITY_NAMES, type LogRow } from '../schema/logs.js';
+import { ANY_VALUE_KINDS, promoteResource, SEVERITY_NAMES, type LogRow, type PromotedResource } from '../schema/logs.js';
 import type { AnyValue, KeyValue, LogRecord, LogsRequest, LongLike } from './codec.js';
 
 export type { LogRow };
@@ -58,22 +58,28 @@ export function anyValueToString(v: AnyValue | null | undefined): string | null 
   return j === null ? null : JSON.stringify(j);
 }
 
-function attributesToMap(kvs: KeyValue[] | undefined, skip?: ReadonlySet<string>): Map<string, string> {
+/** The `body_type` of an AnyValue: the name of its member, null when none is set. */
+export function anyValueKind(v: AnyValue | null | undefined): string | null {
+  if (!v) return null;
+  if (has(v, 'stringValue')) return ANY_VALUE_KINDS[1];
+  if (has(v, 'boolValue')) return ANY_VALUE_KINDS[2];
+  if (has(v, 'intValue')) return ANY_VALUE_KINDS[3];
+  if (has(v, 'doubleValue')) return ANY_VALUE_KINDS[4];
+  if (has(v, 'arrayValue')) return ANY_VALUE_KINDS[5];
+  if (has(v, 'kvlistValue')) return ANY_VALUE_KINDS[6];
+  if (has(v, 'bytesValue')) return ANY_VALUE_KINDS[7];
+  return null;
+}
+
+function attributesToMap(kvs: KeyValue[] | undefined): Map<string, string> {
   const m = new Map<string, string>();
-  for (const kv of kvs ?? []) {
-    if (skip?.has(kv.key)) continue;
-    m.set(kv.key, anyValueToString(kv.value) ?? '');
-  }
+  for (const kv of kvs ?? []) m.set(kv.key, anyValueToString(kv.value) ?? '');
   return m;
 }
 
-function findString(kvs: KeyValue[] | undefined, key: string): string | null {
-  if (!kvs) return null;
-  for (let i = kvs.length - 1; i >= 0; i--) {
-    const kv = kvs[i]!;
-    if (kv.key === key) return anyValueToString(kv.value);
-  }
-  return null;
+/** uint32 counts and flags: 0 (proto3's unset) as null. */
+function count(n: number | undefined): number | null {
+  return n ? n >>> 0 : null;
 }
 
 function hex(b: Uint8Array | undefined): string | null {
@@ -92,19 +98,21 @@ function emptyToNull(s: string | undefined | null): string | null {
 export function mapLogsRequest(req: LogsRequest, tenantId: string, fallbackMicros: bigint): LogRow[] {
   const rows: LogRow[] = [];
   for (const rl of req.resourceLogs ?? []) {
-    const rattrs = rl.resource?.attributes;
-    const serviceName = findString(rattrs, 'service.name');
-    const deploymentEnvironment = findString(rattrs, 'deployment.environment.name') ?? findString(rattrs, 'deployment.environment');
-    const hostName = findString(rattrs, 'host.name');
-    const resourceAttributes = attributesToMap(rattrs, PROMOTED_RESOURCE_KEYS);
+    const resource = promoteResource((rl.resource?.attributes ?? []).map((kv) => [kv.key, anyValueToString(kv.value)] as const));
     for (const sl of rl.scopeLogs ?? []) {
-      const scopeName = emptyToNull(sl.scope?.name);
-      const scopeVersion = emptyToNull(sl.scope?.version);
-      for (const lr of sl.logRecords ?? []) {
-        rows.push(mapRecord(lr, {
-          tenantId, serviceName, deploymentEnvironment, hostName, scopeName, scopeVersion, resourceAttributes, fallbackMicros,
-        }));
-      }
+      const ctx: RecordContext = {
+        tenantId,
+        fallbackMicros,
+        resource,
+        resourceDroppedAttributesCount: count(rl.resource?.droppedAttributesCount),
+        resourceSchemaUrl: emptyToNull(rl.schemaUrl),
+        scopeName: emptyToNull(sl.scope?.name),
+        scopeVersion: emptyToNull(sl.scope?.version),
+        scopeAttributes: attributesToMap(sl.scope?.attributes),
+        scopeDroppedAttributesCount: count(sl.scope?.droppedAttributesCount),
+        scopeSchemaUrl: emptyToNull(sl.schemaUrl),
+      };
+      for (const lr of sl.logRecords ?? []) rows.push(mapRecord(lr, ctx));
     }
   }
   return rows;
@@ -112,13 +120,15 @@ export function mapLogsRequest(req: LogsRequest, tenantId: string, fallbackMicro
 
 interface RecordContext {
   tenantId: string;
-  serviceName: string | null;
-  deploymentEnvironment: string | null;
-  hostName: string | null;
+  fallbackMicros: bigint;
+  resource: PromotedResource;
+  resourceDroppedAttributesCount: number | null;
+  resourceSchemaUrl: string | null;
   scopeName: string | null;
   scopeVersion: string | null;
-  resourceAttributes: Map<string, string>;
-  fallbackMicros: bigint;
+  scopeAttributes: Map<string, string>;
+  scopeDroppedAttributesCount: number | null;
+  scopeSchemaUrl: string | null;
 }
 
 function mapRecord(lr: LogRecord, ctx: RecordContext): LogRow {
@@ -131,15 +141,24 @@ function mapRecord(lr: LogRecord, ctx: RecordContext): LogRow {
     tenantId: ctx.tenantId,
     severity: emptyToNull(lr.severityText) ?? severityFromNumber(lr.severityNumber),
     severityNumber,
+    eventName: emptyToNull(lr.eventName),
     body: anyValueToString(lr.body),
+    bodyType: anyValueKind(lr.body),
     traceId: hex(lr.traceId),
     spanId: hex(lr.spanId),
-    serviceName: ctx.serviceName,
-    deploymentEnvironment: ctx.deploymentEnvironment,
-    hostName: ctx.hostName,
+    traceFlags: count(lr.flags),
+    serviceName: ctx.resource.serviceName,
+    deploymentEnvironment: ctx.resource.deploymentEnvironment,
+    hostName: ctx.resource.hostName,
     scopeName: ctx.scopeName,
     scopeVersion: ctx.scopeVersion,
     attributes: attributesToMap(lr.attributes),
-    resourceAttributes: ctx.resourceAttributes,
+    droppedAttributesCount: count(lr.droppedAttributesCount),
+    resourceAttributes: ctx.resource.attributes,
+    resourceDroppedAttributesCount: ctx.resourceDroppedAttributesCount,
+    resourceSchemaUrl: ctx.resourceSchemaUrl,
+    scopeAttributes: ctx.scopeAttributes,
+    scopeDroppedAttributesCount: ctx.scopeDroppedAttributesCount,
+    scopeSchemaUrl: ctx.scopeSchemaUrl,
   };
 }

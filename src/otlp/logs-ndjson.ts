@@ -19,7 +19,7 @@
 
 
 import { DEFAULT_MAX_MESSAGE_DEPTH } from '../config/schema.js';
-import { PROMOTED_RESOURCE_KEYS, SEVERITY_NAMES } from '../schema/logs.js';
+import { ANY_VALUE_KINDS, promoteResource, SEVERITY_NAMES } from '../schema/logs.js';
 import { anyValueString, keyValueString, readKeyValue, ValueReader } from './any-value.js';
 import { ByteSink, text, writeField, writeHex, writeJsonStringJs } from './json-bytes.js';
 import { int64Json, nanosToMicrosText, OtlpDecodeError } from './wire-reader.js';
@@ -180,18 +180,18 @@ function writeAttributes(out: ByteSink, b: Uint8Array, a: AttrScratch): void {
   out.ascii('}');
 }
 
+/** A JSON string or null. */
+const str = (v: string | null) => (v === null ? 'null' : JSON.stringify(v));
+/** A uint32 count, 0 (unset) as null. */
+const num = (n: number) => (n === 0 ? 'null' : String(n));
+
 /** What rows of one scope share: everything after a record's own columns, as JSON text. */
-function sharedSuffix(
-  tenant: string,
-  resource: ResourceColumns,
-  scopeName: string | null,
-  scopeVersion: string | null,
-  extraJson: string,
-): string {
-  const s = (v: string | null) => (v === null ? 'null' : JSON.stringify(v));
-  return `,"tenant_id":${s(tenant)},"service_name":${s(resource.serviceName)},"deployment_environment":${s(resource.deploymentEnvironment)}` +
-    `,"host_name":${s(resource.hostName)},"scope_name":${s(scopeName)},"scope_version":${s(scopeVersion)}` +
-    `,"resource_attributes":${resource.attributesJson}${extraJson}}\n`;
+function sharedSuffix(tenant: string, resource: ResourceColumns, scope: ScopeColumns, extraJson: string): string {
+  return `,"tenant_id":${str(tenant)},"service_name":${str(resource.serviceName)},"deployment_environment":${str(resource.deploymentEnvironment)}` +
+    `,"host_name":${str(resource.hostName)},"resource_attributes":${resource.attributesJson}` +
+    `,"resource_dropped_attributes_count":${num(resource.droppedAttributesCount)},"resource_schema_url":${str(resource.schemaUrl)}` +
+    `,"scope_name":${str(scope.name)},"scope_version":${str(scope.version)},"scope_attributes":${scope.attributesJson}` +
+    `,"scope_dropped_attributes_count":${num(scope.droppedAttributesCount)},"scope_schema_url":${str(scope.schemaUrl)}${extraJson}}\n`;
 }
 
 interface ResourceColumns {
@@ -199,39 +199,65 @@ interface ResourceColumns {
   deploymentEnvironment: string | null;
   hostName: string | null;
   attributesJson: string;
+  droppedAttributesCount: number;
+  schemaUrl: string | null;
 }
 
-function readResource(r: ValueReader, start: number, end: number): ResourceColumns {
-  const kvs: [string, string | null][] = [];
+interface ScopeColumns {
+  name: string | null;
+  version: string | null;
+  attributesJson: string;
+  droppedAttributesCount: number;
+  schemaUrl: string | null;
+}
+
+function mapJson(m: Map<string, string>): string {
+  let json = '{';
+  for (const [k, v] of m) json += (json.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + JSON.stringify(v);
+  return json + '}';
+}
+
+/** Attributes (field 1 of a Resource, 3 of a scope) and dropped_attributes_count (field 2 or 4) of a Resource or InstrumentationScope. */
+function readAttributesAndCount(r: ValueReader, start: number, end: number, attrField: number, countField: number, message: string, kvs: [string, string | null][]): number {
+  let dropped = 0;
   r.pos = start;
   while (r.pos < end) {
     const tag = r.uint32(end);
-    if (tag === 0x0a) {
+    const f = tag >>> 3;
+    if (f === attrField) {
+      r.expect(tag & 7, 2, `${message}.attributes`);
       const e = r.lengthEnd(end);
       kvs.push(keyValueString(r, r.pos, e));
       r.pos = e;
-    } else if (tag >>> 3 === 1) r.fail('Resource.attributes has the wrong wire type');
-    else r.skip(tag & 7, end);
+    } else if (f === countField) {
+      r.expect(tag & 7, 0, `${message}.dropped_attributes_count`);
+      r.varint64(end);
+      dropped = r.lo;
+    } else if (message === 'InstrumentationScope' && (f === 1 || f === 2)) {
+      r.expect(tag & 7, 2, `InstrumentationScope field ${f}`);
+      r.pos = r.lengthEnd(end);
+    } else r.skip(tag & 7, end);
   }
-  const last = (key: string): string | null | undefined => {
-    for (let i = kvs.length - 1; i >= 0; i--) if (kvs[i]![0] === key) return kvs[i]![1];
-    return undefined;
-  };
-  const others = new Map<string, string>();
-  for (const [k, v] of kvs) if (!PROMOTED_RESOURCE_KEYS.has(k)) others.set(k, v ?? '');
-  let json = '{';
-  for (const [k, v] of others) json += (json.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + JSON.stringify(v);
+  return dropped;
+}
+
+function readResource(r: ValueReader, start: number, end: number, schemaUrl: string | null): ResourceColumns {
+  const kvs: [string, string | null][] = [];
+  const dropped = readAttributesAndCount(r, start, end, 1, 2, 'Resource', kvs);
+  const p = promoteResource(kvs);
   return {
-    serviceName: last('service.name') ?? null,
-    deploymentEnvironment: last('deployment.environment.name') ?? last('deployment.environment') ?? null,
-    hostName: last('host.name') ?? null,
-    attributesJson: json + '}',
+    serviceName: p.serviceName,
+    deploymentEnvironment: p.deploymentEnvironment,
+    hostName: p.hostName,
+    attributesJson: mapJson(p.attributes),
+    droppedAttributesCount: dropped,
+    schemaUrl,
   };
 }
 
-const NO_RESOURCE: ResourceColumns = { serviceName: null, deploymentEnvironment: null, hostName: null, attributesJson: '{}' };
-
-function readScope(r: ValueReader, start: number, end: number): [string | null, string | null] {
+function readScope(r: ValueReader, start: number, end: number, schemaUrl: string | null): ScopeColumns {
+  const kvs: [string, string | null][] = [];
+  const dropped = readAttributesAndCount(r, start, end, 3, 4, 'InstrumentationScope', kvs);
   let name = '';
   let version = '';
   r.pos = start;
@@ -243,10 +269,22 @@ function readScope(r: ValueReader, start: number, end: number): [string | null, 
       if (tag === 0x0a) name = s;
       else version = s;
       r.pos = e;
-    } else if (tag >>> 3 === 1 || tag >>> 3 === 2) r.fail('InstrumentationScope field with the wrong wire type');
-    else r.skip(tag & 7, end);
+    } else r.skip(tag & 7, end);
   }
-  return [name || null, version || null];
+  const attributes = new Map<string, string>();
+  for (const [k, v] of kvs) attributes.set(k, v ?? '');
+  return { name: name || null, version: version || null, attributesJson: mapJson(attributes), droppedAttributesCount: dropped, schemaUrl };
+}
+
+const NO_RESOURCE = { serviceName: null, deploymentEnvironment: null, hostName: null, attributesJson: '{}', droppedAttributesCount: 0 } as const;
+const NO_SCOPE = { name: null, version: null, attributesJson: '{}', droppedAttributesCount: 0 } as const;
+
+/** A schema_url field (3 of ResourceLogs and ScopeLogs) at r.pos: '' (unset) as null. */
+function readSchemaUrl(r: ValueReader, end: number): string | null {
+  const e = r.lengthEnd(end);
+  const s = text(r.buf, r.pos, e);
+  r.pos = e;
+  return s || null;
 }
 
 /** Options of one Kafka record being turned into rows. */
@@ -291,10 +329,12 @@ function writeRequest(r: ValueReader, ctx: RowContext, out: ByteSink): number {
     // The resource may follow its scopes on the wire: find it (last one wins) and the scopes first.
     let resStart = -1;
     let resEnd = -1;
+    let url: string | null = null;
     const scopes: number[] = [];
     while (r.pos < rlEnd) {
       const t = r.uint32(rlEnd);
-      if (t === 0x0a) {
+      if (t === 0x1a) url = readSchemaUrl(r, rlEnd);
+      else if (t === 0x0a) {
         resEnd = r.lengthEnd(rlEnd);
         resStart = r.pos;
         r.pos = resEnd;
@@ -302,10 +342,10 @@ function writeRequest(r: ValueReader, ctx: RowContext, out: ByteSink): number {
         const e = r.lengthEnd(rlEnd);
         scopes.push(r.pos, e);
         r.pos = e;
-      } else if (t >>> 3 === 1 || t >>> 3 === 2) r.fail('ResourceLogs field with the wrong wire type');
+      } else if (t >>> 3 >= 1 && t >>> 3 <= 3) r.fail('ResourceLogs field with the wrong wire type');
       else r.skip(t & 7, rlEnd);
     }
-    const resource = resStart < 0 ? NO_RESOURCE : readResource(r, resStart, resEnd);
+    const resource = resStart < 0 ? { ...NO_RESOURCE, schemaUrl: url } : readResource(r, resStart, resEnd, url);
     for (let si = 0; si < scopes.length; si += 2) {
       rows += writeScopeLogs(r, scopes[si]!, scopes[si + 1]!, resource, ctx, fallback, out);
     }
@@ -325,11 +365,13 @@ function writeScopeLogs(
 ): number {
   let scopeStart = -1;
   let scopeEnd = -1;
+  let url: string | null = null;
   const records: number[] = [];
   r.pos = start;
   while (r.pos < end) {
     const t = r.uint32(end);
-    if (t === 0x0a) {
+    if (t === 0x1a) url = readSchemaUrl(r, end);
+    else if (t === 0x0a) {
       scopeEnd = r.lengthEnd(end);
       scopeStart = r.pos;
       r.pos = scopeEnd;
@@ -337,12 +379,12 @@ function writeScopeLogs(
       const e = r.lengthEnd(end);
       records.push(r.pos, e);
       r.pos = e;
-    } else if (t >>> 3 === 1 || t >>> 3 === 2) r.fail('ScopeLogs field with the wrong wire type');
+    } else if (t >>> 3 >= 1 && t >>> 3 <= 3) r.fail('ScopeLogs field with the wrong wire type');
     else r.skip(t & 7, end);
   }
   if (records.length === 0) return 0;
-  const [scopeName, scopeVersion] = scopeStart < 0 ? [null, null] : readScope(r, scopeStart, scopeEnd);
-  const suffix = Buffer.from(sharedSuffix(ctx.tenant, resource, scopeName, scopeVersion, ctx.extraJson ?? ''), 'utf8');
+  const scope = scopeStart < 0 ? { ...NO_SCOPE, schemaUrl: url } : readScope(r, scopeStart, scopeEnd, url);
+  const suffix = Buffer.from(sharedSuffix(ctx.tenant, resource, scope, ctx.extraJson ?? ''), 'utf8');
   for (let i = 0; i < records.length; i += 2) {
     writeLogRecord(r, records[i]!, records[i + 1]!, fallback, out);
     out.bytes(suffix);
@@ -365,6 +407,10 @@ function writeLogRecord(r: ValueReader, start: number, end: number, fallback: st
   let traceE = 0;
   let spanS = 0;
   let spanE = 0;
+  let eventS = 0;
+  let eventE = 0;
+  let flags = 0;
+  let dropped = 0;
   const a = scratch;
   a.n = 0;
   r.pos = start;
@@ -413,9 +459,21 @@ function writeLogRecord(r: ValueReader, start: number, end: number, fallback: st
         spanS = r.pos;
         r.pos = spanE;
         break;
+      case 0x62: // 12 event_name
+        eventE = r.lengthEnd(end);
+        eventS = r.pos;
+        r.pos = eventE;
+        break;
+      case 0x45: // 8 flags fixed32
+        flags = r.fixed32(end);
+        break;
+      case 0x38: // 7 dropped_attributes_count
+        r.varint64(end);
+        dropped = r.lo;
+        break;
       default: {
         const f = tag >>> 3;
-        if (f === 1 || f === 11 || f === 2 || f === 3 || f === 5 || f === 6 || f === 9 || f === 10) {
+        if (f >= 1 && f <= 12 && f !== 4) {
           r.fail(`LogRecord field ${f} has the wrong wire type`);
         }
         r.skip(tag & 7, end);
@@ -435,20 +493,27 @@ function writeLogRecord(r: ValueReader, start: number, end: number, fallback: st
   else out.ascii('null');
   out.ascii(',"severity_number":');
   out.ascii(severityNumber === 0 ? 'null' : String(severityNumber));
-  out.ascii(',"body":');
+  out.ascii(',"event_name":');
+  if (eventE > eventS) writeField(out, b, eventS, eventE);
+  else out.ascii('null');
   writeBody(r, bodyS, bodyE, out);
   out.ascii(',"trace_id":');
   writeHex(out, b, traceS, traceE);
   out.ascii(',"span_id":');
   writeHex(out, b, spanS, spanE);
+  out.ascii(',"trace_flags":');
+  out.ascii(num(flags));
   out.ascii(',"attributes":');
   writeAttributes(out, b, a);
+  out.ascii(',"dropped_attributes_count":');
+  out.ascii(num(dropped));
   r.pos = end;
 }
 
+/** Writes the members "body" and "body_type". */
 function writeBody(r: ValueReader, s: number, e: number, out: ByteSink): void {
   if (s < 0) {
-    out.ascii('null');
+    out.ascii(',"body":null,"body_type":null');
     return;
   }
   // The common case: a body that is one string_value and nothing else.
@@ -457,11 +522,16 @@ function writeBody(r: ValueReader, s: number, e: number, out: ByteSink): void {
     r.pos++;
     const se = r.lengthEnd(e);
     if (se === e) {
+      out.ascii(',"body":');
       writeField(out, r.buf, r.pos, se);
+      out.ascii(',"body_type":"string"');
       return;
     }
   }
-  const str = anyValueString(r, s, e);
-  if (str === null) out.ascii('null');
-  else writeJsonStringJs(out, str);
+  const body = anyValueString(r, s, e);
+  out.ascii(',"body":');
+  if (body === null) out.ascii('null');
+  else writeJsonStringJs(out, body);
+  const kind = body === null ? null : ANY_VALUE_KINDS[r.member];
+  out.ascii(kind ? `,"body_type":"${kind}"` : ',"body_type":null');
 }

@@ -10,9 +10,9 @@ import { kv, viaWire } from '../../helpers/otlp.js';
 
 const RECEIVED = 1_700_000_000_000_000n; // µs
 
-function oneRecord(record: Record<string, unknown>, resource: unknown[] = [], scope: unknown = { name: 's', version: 'v' }) {
+function oneRecord(record: Record<string, unknown>, resource: unknown[] = [], scope: unknown = { name: 's', version: 'v' }, more: { resource?: object; resourceLogs?: object; scopeLogs?: object } = {}) {
   return viaWire({
-    resourceLogs: [{ resource: { attributes: resource }, scopeLogs: [{ scope, logRecords: [record] }] }],
+    resourceLogs: [{ resource: { attributes: resource, ...more.resource }, scopeLogs: [{ scope, logRecords: [record], ...more.scopeLogs }], ...more.resourceLogs }],
   } as never);
 }
 
@@ -28,9 +28,13 @@ describe('mapLogsRequest', () => {
         traceId: Buffer.from('0102030405060708090a0b0c0d0e0f10', 'hex'),
         spanId: Buffer.from('1112131415161718', 'hex'),
         attributes: [kv('http.route', '/x')],
+        droppedAttributesCount: 2,
+        flags: 0x101,
+        eventName: 'checkout.failed',
       },
       [kv('service.name', 'api'), kv('host.name', 'h1'), kv('deployment.environment.name', 'prod'), kv('k8s.pod.name', 'p')],
-      { name: 'lib', version: '2.0' },
+      { name: 'lib', version: '2.0', attributes: [kv('lib.feature', 'on')], droppedAttributesCount: 3 },
+      { resource: { droppedAttributesCount: 4 }, resourceLogs: { schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' }, scopeLogs: { schemaUrl: 'https://opentelemetry.io/schemas/1.21.0' } },
     );
     const [row] = mapLogsRequest(req, 'acme', RECEIVED);
     expect(row).toEqual({
@@ -39,16 +43,25 @@ describe('mapLogsRequest', () => {
       tenantId: 'acme',
       severity: 'Err',
       severityNumber: 17,
+      eventName: 'checkout.failed',
       body: 'boom',
+      bodyType: 'string',
       traceId: '0102030405060708090a0b0c0d0e0f10',
       spanId: '1112131415161718',
+      traceFlags: 0x101,
       serviceName: 'api',
       deploymentEnvironment: 'prod',
       hostName: 'h1',
       scopeName: 'lib',
       scopeVersion: '2.0',
       attributes: new Map([['http.route', '/x']]),
+      droppedAttributesCount: 2,
       resourceAttributes: new Map([['k8s.pod.name', 'p']]),
+      resourceDroppedAttributesCount: 4,
+      resourceSchemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
+      scopeAttributes: new Map([['lib.feature', 'on']]),
+      scopeDroppedAttributesCount: 3,
+      scopeSchemaUrl: 'https://opentelemetry.io/schemas/1.21.0',
     });
   });
 
@@ -113,13 +126,37 @@ describe('mapLogsRequest', () => {
     expect(mapLogsRequest(structured, 't', RECEIVED)[0]!.body).toBe('{"a":1,"b":"x"}');
   });
 
-  it('prefers deployment.environment.name over deployment.environment', () => {
+  it('prefers deployment.environment.name over deployment.environment, and keeps the other in the map', () => {
     const both = oneRecord({}, [kv('deployment.environment', 'old'), kv('deployment.environment.name', 'new')]);
     const [a] = mapLogsRequest(both, 't', RECEIVED);
     expect(a!.deploymentEnvironment).toBe('new');
-    expect(a!.resourceAttributes.size).toBe(0);
+    expect(Object.fromEntries(a!.resourceAttributes)).toEqual({ 'deployment.environment': 'old' });
+    // a promoted key without a value fills no column, so it stays in the map
+    const unset = oneRecord({}, [{ key: 'service.name' }, kv('host.name', 'h')]);
+    const [u] = mapLogsRequest(unset, 't', RECEIVED);
+    expect([u!.serviceName, u!.hostName, Object.fromEntries(u!.resourceAttributes)]).toEqual([null, 'h', { 'service.name': '' }]);
     const legacy = oneRecord({}, [kv('deployment.environment', 'staging')]);
     expect(mapLogsRequest(legacy, 't', RECEIVED)[0]!.deploymentEnvironment).toBe('staging');
+  });
+
+  it('names the kind of every body in body_type', () => {
+    const kinds: [unknown, string | null, string | null][] = [
+      [{ stringValue: '42' }, '42', 'string'],
+      [{ intValue: 42 }, '42', 'int'],
+      [{ intValue: '-9223372036854775808' }, '"-9223372036854775808"', 'int'],
+      [{ doubleValue: 0.5 }, '0.5', 'double'],
+      [{ doubleValue: Number.NaN }, '"NaN"', 'double'],
+      [{ boolValue: true }, 'true', 'bool'],
+      [{ bytesValue: Buffer.from('hi') }, '"aGk="', 'bytes'],
+      [{ arrayValue: { values: [{ stringValue: 'a' }, { intValue: 1 }, {}] } }, '["a",1,null]', 'array'],
+      [{ kvlistValue: { values: [kv('k', { boolValue: false })] } }, '{"k":false}', 'kvlist'],
+      [{}, null, null],
+      [undefined, null, null],
+    ];
+    for (const [body, text, kind] of kinds) {
+      const [row] = mapLogsRequest(oneRecord(body === undefined ? {} : { body }), 't', RECEIVED);
+      expect([row!.body, row!.bodyType], JSON.stringify(body)).toEqual([text, kind]);
+    }
   });
 
   it('leaves empty ids, scope and resource as nulls', () => {

@@ -74,9 +74,11 @@ function generate(seed: number): LogsRequest {
   const nanos = () => pick([undefined, '0', '1700000000123456789', '1', '999', '18446744073709551615', String(2 ** 53 + 7)]);
   return {
     resourceLogs: Array.from({ length: 1 + int(3) }, () => ({
-      resource: rnd() < 0.2 ? undefined : { attributes: kvs(int(6)) },
+      resource: rnd() < 0.2 ? undefined : { attributes: kvs(int(6)), droppedAttributesCount: pick([undefined, 0, 2, 4294967295]) },
+      schemaUrl: pick([undefined, '', 'https://opentelemetry.io/schemas/1.26.0']),
       scopeLogs: Array.from({ length: int(3) }, () => ({
-        scope: rnd() < 0.2 ? undefined : { name: pick(STRINGS), version: pick(STRINGS) },
+        scope: rnd() < 0.2 ? undefined : { name: pick(STRINGS), version: pick(STRINGS), attributes: kvs(int(4)), droppedAttributesCount: pick([undefined, 1]) },
+        schemaUrl: pick([undefined, 'https://opentelemetry.io/schemas/1.21.0', 'ünï']),
         logRecords: Array.from({ length: int(4) }, () => ({
           timeUnixNano: nanos(),
           observedTimeUnixNano: nanos(),
@@ -86,9 +88,9 @@ function generate(seed: number): LogsRequest {
           attributes: kvs(int(8)),
           traceId: pick([undefined, Buffer.alloc(0), Buffer.from('0102030405060708090a0b0c0d0e0f10', 'hex'), Buffer.from([255])]),
           spanId: pick([undefined, Buffer.from('1112131415161718', 'hex')]),
-          flags: pick([undefined, 1]),
-          eventName: pick([undefined, 'ev']),
-          droppedAttributesCount: pick([undefined, 3]),
+          flags: pick([undefined, 0, 1, 0x101, 4294967295]),
+          eventName: pick([undefined, '', 'ev', 'browser.page_view', 'ünï "q"']),
+          droppedAttributesCount: pick([undefined, 3, 4294967295]),
         })),
       })),
     })),
@@ -111,6 +113,7 @@ describe('logsRequestToNdjson', () => {
     same(encodeLogsRequest({
       resourceLogs: [{
         resource: { attributes: [kv('service.name', 'api'), kv('deployment.environment', 'old'), kv('deployment.environment.name', 'new'), kv('k8s.pod.name', 'p')] },
+        schemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
         scopeLogs: [{ scope: { name: 'lib', version: '2.0' }, logRecords: [{ timeUnixNano: '1700000000123456789', attributes: [kv('k', '1'), kv('x', 'y'), kv('k', '2')] }] }],
       }],
     } as never));

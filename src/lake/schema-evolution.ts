@@ -1,0 +1,145 @@
+/**
+ * Brings an existing `logs` table to the columns of src/schema/logs.ts by Iceberg schema
+ * evolution: the missing columns are added as new fields with fresh ids, so no data file is
+ * rewritten and rows written before read them as NULL.
+ *
+ * Why through the catalog and not DuckDB's `ALTER TABLE … ADD COLUMN`: DuckDB 1.5's iceberg
+ * extension refuses to add nested columns ("ADD COLUMN for Nested Types not supported for
+ * Iceberg tables"), and `scope_attributes` is a map. The REST catalog's table commit is the
+ * interface every Iceberg client (Java, pyiceberg, iceberg-rust) uses for schema changes: the
+ * request carries the new schema and two requirements (the current schema id and the last
+ * assigned column id are still the ones read), and the catalog validates it and writes the
+ * metadata. One request adds every missing column, so the table gains one schema, not one per
+ * column.
+ *
+ * The same step names the partition fields as Iceberg's own libraries do (`tenant_id`,
+ * `timestamp_day`): DuckDB names them `<transform>_<column>_<id>` and has no way to choose.
+ * Renaming is a new partition spec with the same fields (same ids, sources and transforms), so
+ * no file moves and partition pruning sees one partitioning.
+ */
+
+import { ICEBERG_TYPE, LOG_COLUMNS, type LogColumn, type LogColumnKind } from '../schema/logs.js';
+import { CatalogCommitConflict, type CatalogClient, type IcebergField, type IcebergType, type PartitionField } from './catalog-client.js';
+
+/** The Iceberg type of a column kind; a map takes two more field ids (key, value). */
+function icebergType(kind: LogColumnKind, nextId: () => number): IcebergType {
+  switch (kind) {
+    case 'timestamp':
+      return 'timestamptz';
+    case 'string':
+      return 'string';
+    case 'int':
+      return 'int';
+    case 'long':
+      return 'long';
+    case 'map':
+      return { type: 'map', 'key-id': nextId(), key: 'string', 'value-id': nextId(), value: 'string', 'value-required': false };
+  }
+}
+
+/** Whether an existing field has the type this version writes for `kind`. */
+function sameType(t: IcebergType, kind: LogColumnKind): boolean {
+  if (kind === 'map') return typeof t === 'object' && t.type === 'map' && t.key === 'string' && t.value === 'string';
+  return t === icebergType(kind, () => 0);
+}
+
+function describe(t: IcebergType): string {
+  return typeof t === 'string' ? t : t.type === 'map' ? `map<${describe(t.key)}, ${describe(t.value)}>` : t.type;
+}
+
+export interface SchemaPlan {
+  /** the new schema's fields: the existing ones in their order, each added one after its predecessor in `columns` */
+  fields: IcebergField[];
+  lastColumnId: number;
+  added: string[];
+}
+
+/**
+ * The fields a table must have to take rows of `columns`, or undefined when it has them all.
+ * Existing fields keep their ids, order and types; a column of the wrong type is an error (this
+ * version could not write it), named with both types.
+ */
+export function planLogsSchema(existing: readonly IcebergField[], lastColumnId: number, columns: readonly LogColumn[] = LOG_COLUMNS): SchemaPlan | undefined {
+  const fields = [...existing];
+  const byName = new Map(existing.map((f) => [f.name, f]));
+  let last = lastColumnId;
+  const nextId = () => ++last;
+  const added: string[] = [];
+  for (let i = 0; i < columns.length; i++) {
+    const c = columns[i]!;
+    const have = byName.get(c.name);
+    if (have) {
+      if (!sameType(have.type, c.kind)) {
+        throw new Error(`column ${c.name} of the logs table is ${describe(have.type)}; this version writes ${ICEBERG_TYPE[c.kind]} there. Rename or drop that column, or use another table.`);
+      }
+      continue;
+    }
+    const field: IcebergField = { id: nextId(), name: c.name, required: false, type: icebergType(c.kind, nextId) };
+    const after = i === 0 ? -1 : fields.findIndex((f) => f.name === columns[i - 1]!.name);
+    fields.splice(after + 1, 0, field);
+    byName.set(c.name, field);
+    added.push(c.name);
+  }
+  return added.length === 0 ? undefined : { fields, lastColumnId: last, added };
+}
+
+/** The name Iceberg's libraries give a partition field: the column for identity, `<column>_<transform>` otherwise. */
+export function conventionalPartitionName(column: string, transform: string): string {
+  const t = /^(bucket|truncate)\[/.exec(transform)?.[1] ?? transform;
+  return t === 'identity' ? column : `${column}_${t}`;
+}
+
+/**
+ * The default spec's fields with DuckDB's generated names (`identity_tenant_id_3`,
+ * `day_timestamp_1`) replaced by the conventional ones, or undefined when there is none to
+ * rename. Other names are left alone: an operator may have chosen them.
+ */
+export function planPartitionNames(fields: readonly PartitionField[], schema: readonly IcebergField[]): PartitionField[] | undefined {
+  let renamed = false;
+  const out = fields.map((f) => {
+    const column = schema.find((c) => c.id === f['source-id'])?.name;
+    if (column === undefined) return f;
+    const transform = /^(\w+)/.exec(f.transform)![1]!;
+    const generated = new RegExp(`^${transform}_${column.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d+$`);
+    const name = conventionalPartitionName(column, f.transform);
+    if (!generated.test(f.name) || name === f.name || fields.some((o) => o.name === name)) return f;
+    renamed = true;
+    return { ...f, name };
+  });
+  return renamed ? out : undefined;
+}
+
+export interface Evolution {
+  /** columns added */
+  added: string[];
+  /** partition fields renamed, as `old → new` */
+  renamed: string[];
+}
+
+/**
+ * Adds the columns the `logs` table lacks (see planLogsSchema) and names its partition fields
+ * conventionally (see planPartitionNames), reading the table again when another writer changed
+ * it meanwhile (e.g. a second appender starting at the same moment).
+ */
+export async function evolveLogsTable(catalog: CatalogClient, namespace: string, table: string, attempts = 5): Promise<Evolution> {
+  const done: Evolution = { added: [], renamed: [] };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      let state = await catalog.schemaState(namespace, table);
+      const plan = planLogsSchema(state.schema.fields, state.lastColumnId);
+      if (plan) {
+        await catalog.replaceSchema(namespace, table, state, plan.fields, plan.lastColumnId);
+        done.added.push(...plan.added);
+        state = await catalog.schemaState(namespace, table);
+      }
+      const names = planPartitionNames(state.partitionFields, state.schema.fields);
+      if (names) {
+        await catalog.replacePartitionSpec(namespace, table, state, names);
+        names.forEach((f, i) => f.name !== state.partitionFields[i]!.name && done.renamed.push(`${state.partitionFields[i]!.name} → ${f.name}`));
+      }
+      return done;
+    } catch (e) {
+      if (!(e instanceof CatalogCommitConflict) || attempt >= attempts) throw e;
+    }
+  }
+}
