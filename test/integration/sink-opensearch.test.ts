@@ -6,9 +6,10 @@ import { createKafka } from '../../src/kafka/client.js';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
 import type { Pipeline } from '../../src/kafka/consumer-pipeline.js';
 import { HotPathPipeline } from '../../src/sinks/hot-path-pipeline.js';
-import { OpenSearchSink } from '../../src/sinks/opensearch/sink.js';
+import { OpenSearchSink, searchField } from '../../src/sinks/opensearch/sink.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
+import { LOG_COLUMNS } from '../../src/schema/logs.js';
 import { readTopic } from '../helpers/kafka.js';
 import { kv } from '../helpers/otlp.js';
 import { runId, stackEnv, testConfig, waitFor, stack, withStopped } from '../helpers/stack.js';
@@ -85,8 +86,48 @@ describe('OpenSearch sink against a real OpenSearch node', () => {
     expect((await search(`logs-tenant-${acme}`, 'body:outage')).hits.length).toBe(1);
   });
 
+  it('adds the new fields to an index made by an earlier version, and indexes every field into it', async () => {
+    // the index as versions before event_name, scope attributes and the other lossless fields made it
+    const tenant = `old-${id}`;
+    const earlier = { dynamic: 'strict', properties: Object.fromEntries(LOG_COLUMNS.filter((c) => !('since' in c)).map((c) => [searchField(c), { type: c.search.type }])) };
+    const made = await fetch(`${os()}/logs-tenant-${tenant}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mappings: earlier }) });
+    expect(made.status).toBe(200);
+    const other = new Ingester({ ...cfg, TENANT_TOKENS: `${cfg.TENANT_TOKENS},${tenant}=${tenant}-token` }, logger);
+    await other.start();
+    try {
+      const now = BigInt(Date.now()) * 1_000_000n;
+      const req = {
+        resourceLogs: [{
+          resource: { attributes: [kv('service.name', 'cart')], droppedAttributesCount: 1 },
+          schemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
+          scopeLogs: [{
+            scope: { name: 'io.example.cart', version: '2.1.0', attributes: [kv('lib.feature', 'on')] },
+            schemaUrl: 'https://opentelemetry.io/schemas/1.21.0',
+            logRecords: [{ timeUnixNano: now.toString(), eventName: 'cart.emptied', flags: 1, droppedAttributesCount: 2, body: { kvlistValue: { values: [kv('items', { intValue: 0 })] } } }],
+          }],
+        }],
+      };
+      const res = await fetch(`http://127.0.0.1:${other.http.boundPort}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${tenant}-token` }, body: Buffer.from(encodeLogsRequest(req as never)) });
+      expect(res.status).toBe(200);
+    } finally {
+      await other.stop();
+    }
+    const found = await waitFor(() => search(`logs-tenant-${tenant}`, 'event_name:"cart.emptied"'), (r) => r.hits.length === 1, 60_000, 'the document in the earlier index');
+    expect(found.hits[0]).toMatchObject({
+      event_name: 'cart.emptied', body: '{"items":0}', body_type: 'kvlist', trace_flags: 1, dropped_attributes_count: 2,
+      scope_attributes: { 'lib.feature': 'on' }, scope_schema_url: 'https://opentelemetry.io/schemas/1.21.0',
+      resource_schema_url: 'https://opentelemetry.io/schemas/1.26.0', resource_dropped_attributes_count: 1,
+    });
+    const mapping = (await (await fetch(`${os()}/logs-tenant-${tenant}/_mapping`)).json()) as Record<string, { mappings: { properties: Record<string, { type: string }> } }>;
+    const props = mapping[`logs-tenant-${tenant}`]!.mappings.properties;
+    for (const c of LOG_COLUMNS) expect(props[searchField(c)]?.type, c.name).toBe(c.search.type);
+    // found by a scope attribute too
+    expect((await search(`logs-tenant-${tenant}`, 'scope_attributes.lib.feature:on')).hits.length).toBe(1);
+  });
+
   it('sends documents OpenSearch refuses to the DLQ with its reason', async () => {
-    // An index made by hand with a mapping the documents do not fit: every item is refused (400).
+    // An index made by hand with a mapping the documents do not fit: the field cannot be changed
+    // to the sink's mapping, and every document would be refused (400).
     const bad = `bad-${id}`;
     const tokens = `${cfg.TENANT_TOKENS},${bad}=${bad}-token`;
     await fetch(`${os()}/logs-tenant-${bad}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mappings: { dynamic: 'strict', properties: { body: { type: 'integer' } } } }) });
@@ -100,6 +141,6 @@ describe('OpenSearch sink against a real OpenSearch node', () => {
     }
     const dead = await waitFor(() => readTopic(kafka, `${cfg.REDPANDA_TOPIC}-dlq`), (r) => r.length >= 1, 60_000, 'a DLQ record');
     expect(dead[0]!.headers).toMatchObject({ 'error-code': 'BACKEND_REJECTED', 'tenant-id': bad });
-    expect(dead[0]!.headers['error-message']).toMatch(/bulk item refused/);
+    expect(dead[0]!.headers['error-message']).toMatch(/mapper \[body\] cannot be changed from type \[integer\] to \[text\]/);
   });
 });

@@ -17,14 +17,25 @@ export function streamLabels(row: LogRow): Record<string, string> {
   return labels;
 }
 
-/** Structured metadata of a row: trace and span ids, host, scope, and every attribute. */
+/**
+ * Structured metadata of a row: the instrumentation scope's attributes, then the record's (which
+ * win on a clash), with sanitized names; trace and span ids and flags, event name, host, scope
+ * name and version, a dropped-attributes count, and the body's kind when the body is not a
+ * string (the line itself is the body's text).
+ */
 export function structuredMetadata(row: LogRow): Record<string, string> {
   const md: Record<string, string> = {};
+  for (const [k, v] of row.scopeAttributes) md[sanitizeName(k, false)] = v;
   for (const [k, v] of row.attributes) md[sanitizeName(k, false)] = v;
   if (row.traceId) md.trace_id = row.traceId;
   if (row.spanId) md.span_id = row.spanId;
+  if (row.traceFlags !== null) md.trace_flags = String(row.traceFlags);
+  if (row.eventName) md.event_name = row.eventName;
   if (row.hostName) md.host_name = row.hostName;
   if (row.scopeName) md.scope_name = row.scopeName;
+  if (row.scopeVersion) md.scope_version = row.scopeVersion;
+  if (row.droppedAttributesCount !== null) md.dropped_attributes_count = String(row.droppedAttributesCount);
+  if (row.bodyType && row.bodyType !== 'string') md.body_type = row.bodyType;
   return md;
 }
 

@@ -13,7 +13,8 @@ export const LOGS_MAPPING = {
   properties: Object.fromEntries(LOG_COLUMNS.map((c) => [searchField(c), { type: c.search.type }])),
 } as const;
 
-function searchField(c: LogColumn): string {
+/** The field of a column in a tenant's index. */
+export function searchField(c: LogColumn): string {
   return c.search.field ?? c.name;
 }
 
@@ -60,6 +61,12 @@ export class OpenSearchSink implements Sink<Prepared> {
     return { rows, ids: rows.map((_, i) => `${this.topic}-${record.partition}-${record.offset}-${i}`) };
   }
 
+  /**
+   * Creates the tenant's index with the mapping, or, when it exists (made by this or an earlier
+   * version), adds the mapping's fields it lacks: the mapping is strict, so a document with a
+   * field the index does not know would be refused. Adding fields is all OpenSearch allows on
+   * a live index, and all a newer version needs; a field of another type is an error.
+   */
   private async ensureIndex(index: string): Promise<void> {
     if (this.ready.has(index)) return;
     try {
@@ -67,6 +74,7 @@ export class OpenSearchSink implements Sink<Prepared> {
     } catch (e) {
       const type = (e as { meta?: { body?: { error?: { type?: string } } } }).meta?.body?.error?.type;
       if (type !== 'resource_already_exists_exception') throw e;
+      await this.client.indices.putMapping({ index, body: LOGS_MAPPING as never });
     }
     this.ready.add(index);
   }

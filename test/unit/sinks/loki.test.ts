@@ -4,9 +4,10 @@ import { streamLabels, structuredMetadata, toStreams } from '../../../src/sinks/
 
 function row(over: Partial<LogRow>): LogRow {
   return {
-    timestamp: 1_700_000_000_000_000n, observedTimestamp: null, tenantId: 'acme', severity: 'ERROR', severityNumber: 17, body: 'boom',
-    traceId: null, spanId: null, serviceName: 'api', deploymentEnvironment: 'prod', hostName: 'h1', scopeName: null, scopeVersion: null,
-    attributes: new Map(), resourceAttributes: new Map(), ...over,
+    timestamp: 1_700_000_000_000_000n, observedTimestamp: null, tenantId: 'acme', severity: 'ERROR', severityNumber: 17, eventName: null, body: 'boom', bodyType: 'string',
+    traceId: null, spanId: null, traceFlags: null, serviceName: 'api', deploymentEnvironment: 'prod', hostName: 'h1', scopeName: null, scopeVersion: null,
+    attributes: new Map(), droppedAttributesCount: null, resourceAttributes: new Map(), resourceDroppedAttributesCount: null, resourceSchemaUrl: null,
+    scopeAttributes: new Map(), scopeDroppedAttributesCount: null, scopeSchemaUrl: null, ...over,
   };
 }
 
@@ -19,6 +20,14 @@ describe('Loki streams', () => {
   it('keeps ids, host and attributes as structured metadata with sanitized names', () => {
     const md = structuredMetadata(row({ traceId: 'ab', spanId: 'cd', attributes: new Map([['http.route', '/x'], ['user-id', '7']]) }));
     expect(md).toEqual({ http_route: '/x', user_id: '7', trace_id: 'ab', span_id: 'cd', host_name: 'h1' });
+  });
+
+  it('carries the event name, flags, scope, dropped count and a non-string body kind; record attributes win over scope attributes', () => {
+    const md = structuredMetadata(row({
+      eventName: 'checkout.failed', traceFlags: 1, scopeName: 'lib', scopeVersion: '2.0', droppedAttributesCount: 3, bodyType: 'kvlist',
+      scopeAttributes: new Map([['lib.feature', 'on'], ['k', 'scope']]), attributes: new Map([['k', 'record']]),
+    }));
+    expect(md).toEqual({ lib_feature: 'on', k: 'record', trace_flags: '1', event_name: 'checkout.failed', host_name: 'h1', scope_name: 'lib', scope_version: '2.0', dropped_attributes_count: '3', body_type: 'kvlist' });
   });
 
   it('groups rows by labels and orders each stream by time, in nanoseconds', () => {
