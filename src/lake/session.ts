@@ -132,9 +132,14 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
  */
 export async function ensureLakeTables(connection: DuckDBConnection, cfg: Config): Promise<Evolution> {
   const ns = qualifiedNamespace(cfg);
-  await connection.run(`CREATE SCHEMA IF NOT EXISTS ${ns}`);
+  // Two appenders starting on a new lake at once both find a table missing; the catalog lets one
+  // create it and answers the other "already exists" (409), which is what IF NOT EXISTS means.
+  const create = (stmt: string) => connection.run(stmt).then(() => undefined, (e: Error) => {
+    if (!/already exists/i.test(e.message)) throw e;
+  });
+  await create(`CREATE SCHEMA IF NOT EXISTS ${ns}`);
   for (const file of [LAKE_TABLES.logs.ddl, LAKE_TABLES.offsets.ddl]) {
-    for (const stmt of readSqlFile(file, ns)) await connection.run(stmt);
+    for (const stmt of readSqlFile(file, ns)) await create(stmt);
   }
   return evolveLogsTable(new CatalogClient(cfg), cfg.ICEBERG_NAMESPACE, LAKE_TABLES.logs.name);
 }

@@ -41,8 +41,8 @@ describe('Loki sink against a real Loki (multi-tenant)', () => {
     const req = {
       resourceLogs: [{
         resource: { attributes: [kv('service.name', service), kv('deployment.environment.name', 'it')] },
-        scopeLogs: [{ logRecords: lines.map((l, i) => ({
-          timeUnixNano: (now + BigInt(i)).toString(), severityNumber: 17, body: { stringValue: l },
+        scopeLogs: [{ scope: { name: 'io.example.pay', version: '3.1', attributes: [kv('lib.feature', 'on')] }, logRecords: lines.map((l, i) => ({
+          timeUnixNano: (now + BigInt(i)).toString(), severityNumber: 17, body: { stringValue: l }, eventName: 'payment.failed', flags: 1,
           traceId: Buffer.from('5b8efff798038103d269b633813fc60c', 'hex'), attributes: [kv('http.route', '/pay')],
         })) }],
       }],
@@ -78,6 +78,8 @@ describe('Loki sink against a real Loki (multi-tenant)', () => {
     // Structured metadata is queryable as labels after the stream selector.
     const byTrace = await query('acme', `{service_name="${svc}"} | trace_id="5b8efff798038103d269b633813fc60c" | http_route="/pay"`);
     expect(byTrace.flatMap((s) => s.values).length).toBe(3);
+    const byEvent = await query('acme', `{service_name="${svc}"} | event_name="payment.failed" | trace_flags="1" | scope_name="io.example.pay" | scope_version="3.1" | lib_feature="on"`);
+    expect(byEvent.flatMap((s) => s.values).length).toBe(3);
     const beta = await waitFor(() => query('beta', `{service_name="${svc}"}`), (r) => r.length > 0, 30_000, 'beta lines');
     expect(beta.flatMap((s) => s.values.map((v) => v[1]))).toEqual(['b1']);
     // Tenant isolation: acme's org id sees none of beta's lines.
