@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../../src/config/schema.js';
@@ -55,3 +56,25 @@ export function spawnAppender(cfg: Config, extraEnv: Record<string, string> = {}
     stdio: ['ignore', 'inherit', 'inherit'],
   });
 }
+
+/** The run's summary: the line of maintain --once's output with the results (log lines come beside it). */
+function summaryOf(stdout: string) {
+  return JSON.parse(stdout.trim().split('\n').filter((l) => l.startsWith('{"ok"')).pop()!);
+}
+
+/** Runs `node dist/cli/maintain.js --once` against the test's namespace; its summary and exit code. */
+export async function maintainOnce(cfg: Config, env: Record<string, string>): Promise<{ code: number; summary: { ok: boolean; results: Record<string, unknown>[]; error?: string } }> {
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ['dist/cli/maintain.js', '--once'], {
+      cwd: root,
+      env: { ...process.env, ...stackEnv(), ICEBERG_NAMESPACE: cfg.ICEBERG_NAMESPACE, TENANT_TOKENS: 'acme=acme-token,beta=beta-token', LOG_LEVEL: 'warn', ...env },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { code: 0, summary: summaryOf(stdout) };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    if (!err.stdout?.includes('"results"')) throw new Error(`maintain --once failed with ${err.code}: ${err.stderr}`);
+    return { code: err.code, summary: summaryOf(err.stdout) };
+  }
+}
+

@@ -3,7 +3,8 @@ import type { Config } from '../../src/config/schema.js';
 import { Ingester } from '../../src/ingester/ingester.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
-import { runQuery } from '../../src/lake/query.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { runQuery, type QueryResult } from '../../src/lake/query.js';
 import { sqlIdent } from '../../src/lake/session.js';
 import { decodeLogsRequest, encodeLogsRequest, type AnyValue, type KeyValue, type LogsRequest } from '../../src/otlp/codec.js';
 import { mapLogsRequest } from '../../src/otlp/logs-mapping.js';
@@ -13,7 +14,8 @@ import { readWithPyIceberg } from '../engines/pyiceberg.js';
 import { kv } from '../helpers/otlp.js';
 import { runId, testConfig, waitFor } from '../helpers/stack.js';
 
-const T0 = 1_764_000_000_000_000_000n; // 2025-11-24T16:00:00Z, in ns
+// now, to the second, in ns: the example queries look at the last day
+const T0 = BigInt(Math.floor(Date.now() / 1000)) * 1_000_000_000n - 3_600_000_000_000n;
 const at = (ms: number) => (T0 + BigInt(ms) * 1_000_000n + 123_456n).toString();
 
 /** Attributes that test a map's limits: many keys, empty, long and non-ASCII keys and values, JSON-hostile text. */
@@ -56,7 +58,7 @@ function everyFieldRequest(): LogsRequest {
         schemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
         scopeLogs: [
           {
-            scope: { name: 'io.example.cart', version: '2.1.0', attributes: edgeAttributes('scope'), droppedAttributesCount: 5 },
+            scope: { name: 'io.example.cart', version: '2.1.0', attributes: [...edgeAttributes('scope'), kv('otel.library.feature', 'enabled')], droppedAttributesCount: 5 },
             schemaUrl: 'https://opentelemetry.io/schemas/1.21.0',
             logRecords: bodies.map((body, i) => ({
               timeUnixNano: at(i),
@@ -167,7 +169,7 @@ describe('lossless logs: every field of the OTLP log data model lands, and anoth
     });
     const entries = (v: unknown) => Object.fromEntries((v as { key: string; value: string }[]).map((e) => [e.key, e.value]));
     const scopeAttrs = entries(first.scope_attributes);
-    expect(Object.keys(scopeAttrs)).toHaveLength(200 + 9);
+    expect(Object.keys(scopeAttrs)).toHaveLength(200 + 10);
     expect(scopeAttrs).toMatchObject({ '': 'empty key', 'scope.empty': '', '日本語キー': 'значение ✓ 🚀 e\u0301', 'quote " backslash \\ ': 'line\nbreak\ttab\r\u0001 \u2028', 'scope.big': '"9223372036854775807"', 'scope.unset': '' });
     expect(scopeAttrs['x'.repeat(1000)]).toBe('y'.repeat(70_000));
     expect(entries(first.resource_attributes)).toMatchObject({ 'deployment.environment': 'legacy', 'res.int': '502' });
@@ -189,6 +191,21 @@ describe('lossless logs: every field of the OTLP log data model lands, and anoth
     expect(unscoped).toMatchObject({ severity: 'INFO', trace_flags: 4294967295, dropped_attributes_count: 4294967295, scope_name: null, scope_attributes: [], attributes: [], scope_dropped_attributes_count: null });
     // a record without time_unix_nano takes its observed time
     expect(unscoped.timestamp).toBe(unscoped.observed_timestamp);
+  });
+
+  it('runs every query of sql/examples as a tenant, and the examples of the new fields find their rows', async () => {
+    const dir = new URL('../../sql/examples/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.sql'));
+    expect(files).toEqual(expect.arrayContaining(['events_by_name.sql', 'scope_attribute_search.sql']));
+    const results: Record<string, QueryResult> = {};
+    for (const f of files) results[f] = await runQuery(cfg, readFileSync(new URL(f, dir), 'utf8'), 'acme');
+    const events = results['events_by_name.sql']!;
+    const checkout = events.rows.find((r) => r[0] === 'checkout.failed')!;
+    expect(checkout.slice(0, 4).map(String)).toEqual(['checkout.failed', 'checkout', '1', '1']);
+    expect(events.rows).toHaveLength(9); // event.1 … event.8 beside it; the unscoped records have none
+    const scoped = results['scope_attribute_search.sql']!;
+    expect(scoped.rows).toHaveLength(9);
+    expect(new Set(scoped.rows.map((r) => `${r[2]} ${r[3]}`))).toEqual(new Set(['io.example.cart 2.1.0']));
   });
 
   it('reads the same through pyiceberg: schema, partition spec, pruning and every value of every row', async () => {

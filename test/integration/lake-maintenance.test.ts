@@ -1,37 +1,13 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import { runQuery } from '../../src/lake/query.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace, type LakeSession } from '../../src/lake/session.js';
-import { runId, stackEnv, testConfig } from '../helpers/stack.js';
+import { maintainOnce } from '../helpers/lake.js';
+import { runId, testConfig } from '../helpers/stack.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const DAY_MS = 86_400_000;
 const today = Math.floor(Date.now() / DAY_MS);
 const dayStart = (day: number) => new Date(day * DAY_MS).toISOString();
-
-/** The run's summary: the line of maintain --once's output with the results (log lines come beside it). */
-function summaryOf(stdout: string) {
-  return JSON.parse(stdout.trim().split('\n').filter((l) => l.startsWith('{"ok"')).pop()!);
-}
-
-/** Runs `node dist/cli/maintain.js --once` against the test's namespace; its summary and exit code. */
-async function maintainOnce(cfg: Config, env: Record<string, string>): Promise<{ code: number; summary: { ok: boolean; results: Record<string, unknown>[]; error?: string } }> {
-  try {
-    const { stdout } = await promisify(execFile)(process.execPath, ['dist/cli/maintain.js', '--once'], {
-      cwd: root,
-      env: { ...process.env, ...stackEnv(), ICEBERG_NAMESPACE: cfg.ICEBERG_NAMESPACE, TENANT_TOKENS: 'acme=acme-token,beta=beta-token', LOG_LEVEL: 'warn', ...env },
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return { code: 0, summary: summaryOf(stdout) };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    if (!err.stdout?.includes('"results"')) throw new Error(`maintain --once failed with ${err.code}: ${err.stderr}`);
-    return { code: err.code, summary: summaryOf(err.stdout) };
-  }
-}
 
 /** One small commit of `rows` rows per (tenant, day), as an appender at BUFFER_TIME_SECONDS=1 makes them. */
 async function smallCommit(s: LakeSession, cfg: Config, commit: number, days: number[], rows: number): Promise<void> {
