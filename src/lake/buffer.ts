@@ -37,9 +37,13 @@ const BUFFER_COLUMNS = `(${[
 export const BUFFER_DATABASE = 'appender_buffer';
 export const BUFFER_TABLE = `${BUFFER_DATABASE}.buffer_logs`;
 
-/** The buffered rows as the Iceberg table `logs` types them, with their Kafka partition and offset. */
+/**
+ * The buffered rows as the Iceberg table `logs` types them, with their Kafka partition and
+ * offset. The NDJSON rows leave empty maps out (logs-ndjson.ts), so a NULL map here is an empty
+ * one: the table's NULL means "written before the column existed".
+ */
 export const BUFFER_ROWS = `(SELECT * REPLACE (${LOG_COLUMNS.filter((c) => c.kind === 'map')
-  .map((c) => `${sqlIdent(c.name)}::${ICEBERG_TYPE.map} AS ${sqlIdent(c.name)}`)
+  .map((c) => `coalesce(${sqlIdent(c.name)}, '{}'::JSON)::${ICEBERG_TYPE.map} AS ${sqlIdent(c.name)}`)
   .join(', ')}) FROM ${BUFFER_TABLE})`;
 
 /** How read_json reads the NDJSON rows of logs-ndjson.ts (timestamps as epoch microseconds). */

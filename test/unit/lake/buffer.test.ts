@@ -54,6 +54,9 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     expect([rows[0]![7], rows[0]![8]]).toEqual([3, '41']);
     // the empty record: receive time, no body, an empty map
     expect([rows[1]![0], rows[1]![3], rows[1]![5]]).toEqual(['5', null, []]);
+    // read_json reads a member the row leaves out as NULL, and the commit reads a map left out as empty
+    const unset = await c.runAndReadAll(`SELECT observed_timestamp, severity_number, event_name, body_type, trace_id, trace_flags, dropped_attributes_count, scope_schema_url, scope_attributes FROM ${BUFFER_ROWS} WHERE body IS NULL`);
+    expect(unset.getRowsJson()).toEqual([[null, null, null, null, null, null, null, null, []]]);
     expect(b.recordCount).toBe(2);
     expect(b.byteSize).toBeGreaterThan(0);
     expect(b.partitionRanges.get(3)).toEqual({ first: 41n, last: 41n });

@@ -1,18 +1,32 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { encodeLogsRequest } from '../../../src/otlp/codec.js';
+import { encodeLogsRequest, type LogsRequest } from '../../../src/otlp/codec.js';
 import { mapLogsRequest } from '../../../src/otlp/logs-mapping.js';
 import { ByteSink, logsRequestToNdjson } from '../../../src/otlp/logs-ndjson.js';
 import { ICEBERG_TYPE, LOG_COLUMNS } from '../../../src/schema/logs.js';
 import { LOGS_MAPPING, toDocument } from '../../../src/sinks/opensearch/sink.js';
-import { logsRequest } from '../../helpers/otlp.js';
+import { kv, logsRequest } from '../../helpers/otlp.js';
 
 const read = (f: string) => readFileSync(new URL(`../../../${f}`, import.meta.url), 'utf8');
 const names = LOG_COLUMNS.map((c) => c.name);
 
-const request = logsRequest([
-  { tenant: 'acme', service: 'api', seq: 1, body: 'hello', severityNumber: 9, timeUnixNano: 1_700_000_000_000_000_000n, attrs: { 'http.route': { stringValue: '/a' } } },
-]);
+/** A request that sets every field, so that every column has a value. */
+const request = (() => {
+  const r = logsRequest([
+    { tenant: 'acme', service: 'api', seq: 1, body: 'hello', severityNumber: 9, timeUnixNano: 1_700_000_000_000_000_000n, attrs: { 'http.route': { stringValue: '/a' } } },
+  ], [kv('deployment.environment.name', 'prod'), kv('host.name', 'h'), kv('k8s.pod.name', 'p')]) as LogsRequest;
+  const rl = r.resourceLogs![0]!;
+  Object.assign(rl, { schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' });
+  Object.assign(rl.resource!, { droppedAttributesCount: 1 });
+  const sl = rl.scopeLogs![0]!;
+  Object.assign(sl, { schemaUrl: 'https://opentelemetry.io/schemas/1.21.0' });
+  Object.assign(sl.scope!, { attributes: [kv('lib.feature', 'on')], droppedAttributesCount: 2 });
+  Object.assign(sl.logRecords![0]!, {
+    observedTimeUnixNano: '1700000000000000001', eventName: 'e', flags: 1, droppedAttributesCount: 3,
+    traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 2),
+  });
+  return r;
+})();
 
 describe('the columns of `logs` have one source (src/schema/logs.ts)', () => {
   it('sql/ddl/001_logs.sql declares exactly these columns, in order, with these types', () => {
@@ -29,7 +43,7 @@ describe('the columns of `logs` have one source (src/schema/logs.ts)', () => {
     expect(declared).toEqual(LOG_COLUMNS.map((c) => [c.name, ICEBERG_TYPE[c.kind]]));
   });
 
-  it('the lake’s NDJSON rows carry these keys, and what the caller adds (read_json reads them by name)', () => {
+  it('the lake’s NDJSON rows carry these keys when every field is set, and what the caller adds (read_json reads them by name)', () => {
     const out = new ByteSink(16);
     logsRequestToNdjson(encodeLogsRequest(request), { tenant: 'acme', fallbackMicros: 1n, extraJson: ',"kafka_partition":0,"kafka_offset":0' }, out);
     const row = JSON.parse(out.view().toString('utf8').split('\n')[0]!) as Record<string, unknown>;
