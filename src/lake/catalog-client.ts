@@ -146,19 +146,13 @@ export class CatalogClient {
    * against the table and writes the new metadata; no data file is touched.
    */
   async replaceSchema(namespace: string, table: string, read: TableSchemaState, fields: IcebergField[], lastColumnId: number): Promise<void> {
-    const prefix = await this.urlPrefix();
-    const body = {
-      identifier: { namespace: [namespace], name: table },
-      requirements: [
-        { type: 'assert-current-schema-id', 'current-schema-id': read.currentSchemaId },
-        { type: 'assert-last-assigned-field-id', 'last-assigned-field-id': read.lastColumnId },
-      ],
-      updates: [
-        { action: 'add-schema', schema: { type: 'struct', 'schema-id': read.nextSchemaId, fields }, 'last-column-id': lastColumnId },
-        { action: 'set-current-schema', 'schema-id': -1 },
-      ],
-    };
-    await this.send('POST', `/v1${prefix}/namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(table)}`, JSON.stringify(body));
+    await this.commitTable(namespace, table, [
+      { type: 'assert-current-schema-id', 'current-schema-id': read.currentSchemaId },
+      { type: 'assert-last-assigned-field-id', 'last-assigned-field-id': read.lastColumnId },
+    ], [
+      { action: 'add-schema', schema: { type: 'struct', 'schema-id': read.nextSchemaId, fields }, 'last-column-id': lastColumnId },
+      { action: 'set-current-schema', 'schema-id': -1 },
+    ]);
   }
 
   /**
@@ -167,19 +161,20 @@ export class CatalogClient {
    * keep the spec they were written with.
    */
   async replacePartitionSpec(namespace: string, table: string, read: TableSchemaState, fields: PartitionField[]): Promise<void> {
+    await this.commitTable(namespace, table, [
+      { type: 'assert-default-spec-id', 'default-spec-id': read.defaultSpecId },
+      { type: 'assert-last-assigned-partition-id', 'last-assigned-partition-id': read.lastPartitionId },
+    ], [
+      { action: 'add-spec', spec: { 'spec-id': read.nextSpecId, fields } },
+      { action: 'set-default-spec', 'spec-id': -1 },
+    ]);
+  }
+
+  /** One table commit (REST: CommitTableRequest): the updates apply only if every requirement holds. */
+  private async commitTable(namespace: string, table: string, requirements: object[], updates: object[]): Promise<void> {
     const prefix = await this.urlPrefix();
-    const body = {
-      identifier: { namespace: [namespace], name: table },
-      requirements: [
-        { type: 'assert-default-spec-id', 'default-spec-id': read.defaultSpecId },
-        { type: 'assert-last-assigned-partition-id', 'last-assigned-partition-id': read.lastPartitionId },
-      ],
-      updates: [
-        { action: 'add-spec', spec: { 'spec-id': read.nextSpecId, fields } },
-        { action: 'set-default-spec', 'spec-id': -1 },
-      ],
-    };
-    await this.send('POST', `/v1${prefix}/namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(table)}`, JSON.stringify(body));
+    const body = JSON.stringify({ identifier: { namespace: [namespace], name: table }, requirements, updates });
+    await this.send('POST', `/v1${prefix}/namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(table)}`, body);
   }
 
   /** The table's current snapshot; undefined when it has none. */

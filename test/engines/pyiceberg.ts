@@ -1,6 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../src/config/schema.js';
+import { runQuery } from '../../src/lake/query.js';
+import { sqlIdent } from '../../src/lake/session.js';
+import { LOG_COLUMNS } from '../../src/schema/logs.js';
 
 const here = fileURLToPath(new URL('./', import.meta.url));
 let python: string | undefined;
@@ -36,4 +39,19 @@ export function readWithPyIceberg(cfg: Config, namespace: string, table: string,
     },
   });
   return JSON.parse(out) as PyIcebergTable;
+}
+
+/**
+ * Every column of the rows of `logs` that `where` (a condition, then ORDER BY/LIMIT) selects,
+ * read by DuckDB's iceberg extension, in the shape readWithPyIceberg gives: timestamps in µs,
+ * maps as their entries in order.
+ */
+export async function duckdbRows(cfg: Config, where: string): Promise<Record<string, unknown>[]> {
+  const fields = LOG_COLUMNS.map((c) => {
+    const col = sqlIdent(c.name);
+    const expr = c.kind === 'timestamp' ? `epoch_us(${col})` : c.kind === 'map' ? `map_entries(${col})` : col;
+    return `${col} := ${expr}`;
+  });
+  const r = await runQuery(cfg, `SELECT to_json(struct_pack(${fields.join(', ')}))::VARCHAR FROM logs WHERE ${where}`);
+  return r.rows.map((row) => JSON.parse(String(row[0])) as Record<string, unknown>);
 }

@@ -11,7 +11,7 @@ import { ensureLakeTables, openLakeSession, qualifiedNamespace, readSqlFile, sql
 import { LOG_COLUMNS } from '../../src/schema/logs.js';
 import { LAKE_TABLES } from '../../src/schema/tables.js';
 import { createLogger } from '../../src/telemetry/logger.js';
-import { readWithPyIceberg } from '../engines/pyiceberg.js';
+import { duckdbRows, readWithPyIceberg } from '../engines/pyiceberg.js';
 import { lakeCounts, maintainOnce, produceLogs, spawnAppender } from '../helpers/lake.js';
 import { runId, testConfig, waitFor } from '../helpers/stack.js';
 
@@ -132,10 +132,16 @@ describe('upgrade: a table made by the previous version gains the new columns, a
       const { byId } = await catalog.snapshots(cfg.ICEBERG_NAMESPACE, 'logs');
       expect(new Set([...byId.values()].map((s) => s.operation))).toEqual(new Set(['append']));
 
-      // another engine reads the mixed table alike
-      const py = readWithPyIceberg(cfg, cfg.ICEBERG_NAMESPACE, 'logs');
-      expect(py.rows).toHaveLength(total);
-      const previous = py.rows.filter((r) => String((r.attributes as { key: string; value: string }[]).find((e) => e.key === 'seq')?.value).startsWith('old-'));
+      // another engine reads the mixed table alike, value for value, maps included (DuckDB 1.5's
+      // iceberg reader has had LIST/MAP corruption on tables of ~800 rows and more, read with
+      // LIMIT or a broad WHERE: duckdb/duckdb-iceberg#903)
+      const seq = (r: Record<string, unknown>) => String((r.attributes as { key: string; value: string }[]).find((e) => e.key === 'seq')?.value);
+      const py = readWithPyIceberg(cfg, cfg.ICEBERG_NAMESPACE, 'logs').rows.sort((a, b) => (seq(a) < seq(b) ? -1 : seq(a) > seq(b) ? 1 : 0));
+      expect(py).toHaveLength(total);
+      expect(py).toEqual(await duckdbRows(cfg, `true ORDER BY attributes['seq'] COLLATE "C"`));
+      const firstAcme = py.filter((r) => r.tenant_id === 'acme').slice(0, 100);
+      expect(await duckdbRows(cfg, `tenant_id = 'acme' ORDER BY attributes['seq'] COLLATE "C" LIMIT 100`)).toEqual(firstAcme);
+      const previous = py.filter((r) => seq(r).startsWith('old-'));
       expect(previous).toHaveLength(800);
       for (const r of previous) for (const c of NEW_COLUMNS) expect(r[c], c).toBeNull();
     } finally {
