@@ -5,7 +5,7 @@ import { createKafka } from '../../src/kafka/client.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { runQuery, type QueryResult } from '../../src/lake/query.js';
-import { decodeLogsRequest, encodeLogsRequest, type AnyValue, type KeyValue, type LogsRequest } from '../../src/otlp/codec.js';
+import { decodeLogsRequest, encodeLogsRequest, ExportLogsServiceRequest, type AnyValue, type KeyValue, type LogsRequest } from '../../src/otlp/codec.js';
 import { mapLogsRequest } from '../../src/otlp/logs-mapping.js';
 import { LOG_COLUMNS, type LogRow } from '../../src/schema/logs.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -15,7 +15,7 @@ import { runId, testConfig, waitFor } from '../helpers/stack.js';
 
 // now, to the second, in ns: the example queries look at the last day
 const T0 = BigInt(Math.floor(Date.now() / 1000)) * 1_000_000_000n - 3_600_000_000_000n;
-const at = (ms: number) => (T0 + BigInt(ms) * 1_000_000n + 123_456n).toString();
+const DAY_NS = 86_400_000_000_000n;
 
 /** Attributes that test a map's limits: many keys, empty, long and non-ASCII keys and values, JSON-hostile text. */
 function edgeAttributes(prefix: string): KeyValue[] {
@@ -34,7 +34,8 @@ function edgeAttributes(prefix: string): KeyValue[] {
 }
 
 /** One record per AnyValue kind of body, and one of each other field, under two scopes of one resource. */
-function everyFieldRequest(): LogsRequest {
+function everyFieldRequest(shiftNs = 0n): LogsRequest {
+  const at = (ms: number) => (T0 + shiftNs + BigInt(ms) * 1_000_000n + 123_456n).toString();
   const ids = { traceId: Buffer.from('5b8efff798038103d269b633813fc60c', 'hex'), spanId: Buffer.from('eee19b7ec3c1b174', 'hex') };
   const bodies: (AnyValue | undefined)[] = [
     { stringValue: 'plain body ünï 🚀' },
@@ -118,10 +119,15 @@ describe('lossless logs: every field of the OTLP log data model lands, and anoth
       expect(res.status, await res.text()).toBe(200);
     };
     await send('acme', bytes);
-    // another tenant on another day, for the partition values
-    const other = everyFieldRequest();
-    for (const sl of other.resourceLogs![0]!.scopeLogs!) for (const lr of sl.logRecords!) lr.timeUnixNano = (T0 + 86_400_000_000_000n * 3n).toString() as never;
-    await send('beta', encodeLogsRequest(other));
+    // another tenant, three days later (the partition values), sent as OTLP/JSON: every field
+    // must come through the JSON path alike
+    const json = ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(encodeLogsRequest(everyFieldRequest(3n * DAY_NS))), { longs: String, bytes: String }) as { resourceLogs: { scopeLogs: { logRecords: Record<string, unknown>[] }[] }[] };
+    // OTLP/JSON writes trace and span ids in hex, other bytes in base64, NaN as "NaN"
+    for (const rl of json.resourceLogs) for (const sl of rl.scopeLogs) for (const lr of sl.logRecords) {
+      for (const k of ['traceId', 'spanId']) if (typeof lr[k] === 'string') lr[k] = Buffer.from(lr[k] as string, 'base64').toString('hex');
+    }
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer beta-token' }, body: JSON.stringify(json, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)) });
+    expect(res.status, await res.text()).toBe(200);
     await waitFor(() => runQuery(cfg, 'SELECT count(*) FROM logs'), (r) => Number(r.rows[0]![0]) === want.length * 2, 60_000, `${want.length * 2} rows`);
   });
 
@@ -216,5 +222,8 @@ describe('lossless logs: every field of the OTLP log data model lands, and anoth
     const beta = readWithPyIceberg(cfg, cfg.ICEBERG_NAMESPACE, 'logs', "tenant_id = 'beta'").rows.sort(byTime);
     expect(beta.map((r) => r.tenant_id)).toEqual(Array(want.length).fill('beta'));
     expect(beta).toEqual(await duckdbRows(cfg, `tenant_id = 'beta' ORDER BY "timestamp"`));
+    // the same values as the protobuf request, three days on
+    const shift = (r: Record<string, unknown>) => ({ ...r, tenant_id: 'beta', timestamp: (r.timestamp as number) + 3 * 86_400_000_000, observed_timestamp: r.observed_timestamp === null ? null : (r.observed_timestamp as number) + 3 * 86_400_000_000 });
+    expect(beta).toEqual(want.map(shift));
   });
 });
