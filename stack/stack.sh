@@ -6,7 +6,7 @@
 # logs to $OTEL_LAKEHOUSE_CACHE/run/logs. The iceberg, httpfs and avro DuckDB extensions come
 # from the PyPI wheels that match the DuckDB inside @duckdb/node-api.
 #
-# usage: stack.sh install | up [service…] | down [service…] | status | env | logs SERVICE
+# usage: stack.sh install | install-peer | install-otelcol | up [service…] | down [service…] | status | env | logs SERVICE
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -87,6 +87,8 @@ for service in "${SERVICES[@]}"; do
   # shellcheck source=/dev/null
   source "$HERE/services/$service.sh"
 done
+# shellcheck source=otelcol/install.sh
+source "$HERE/otelcol/install.sh"
 
 known() { # name
   local s
@@ -205,10 +207,11 @@ EOF
 case "${1:-}" in
   install) cmd_install ;;
   install-peer) install_maven kafka-connect-iceberg; echo "$CACHE/kafka-connect-iceberg/lib" ;;
+  install-otelcol) otelcol_install ;;
   up) shift; cmd_up "$@"; cmd_env ;;
   down) shift; cmd_down "$@" ;;
   status) cmd_status ;;
   env) cmd_env ;;
   logs) [ -n "${2:-}" ] || die "usage: stack.sh logs SERVICE"; tail -n 100 "$LOGS/$2.log" ;;
-  *) echo "usage: stack.sh install | install-peer | up [service…] | down [service…] | status | env | logs SERVICE" >&2; exit 2 ;;
+  *) echo "usage: stack.sh install | install-peer | install-otelcol | up [service…] | down [service…] | status | env | logs SERVICE" >&2; exit 2 ;;
 esac

@@ -11,8 +11,35 @@ export interface OutgoingRecord {
 }
 
 /**
+ * kafkajs retry settings whose backoffs, at their longest (jitter included), add up to no more
+ * than `budgetMs`: a write that cannot reach the broker gives up within the budget instead of
+ * retrying on after the client was answered.
+ */
+export function retryWithin(budgetMs: number): { initialRetryTime: number; maxRetryTime: number; factor: number; multiplier: number; retries: number } {
+  const r = { initialRetryTime: 100, maxRetryTime: 1000, factor: 0.2, multiplier: 2, retries: 0 };
+  // kafkajs waits initialRetryTime ± factor before the first retry, and each next wait is the
+  // last × (1 ± factor) × multiplier, capped at maxRetryTime
+  let wait = r.initialRetryTime * (1 + r.factor);
+  let total = 0;
+  while (total + wait <= budgetMs) {
+    total += wait;
+    r.retries++;
+    wait = Math.min(wait * (1 + r.factor) * r.multiplier, r.maxRetryTime);
+  }
+  return r;
+}
+
+/** How long past `timeoutMs` a write may take to end before its answer is given up as unknown. */
+const SETTLE_GRACE_MS = 5000;
+
+/**
  * Idempotent producer with acks=all. send() resolves only when the broker has acknowledged
- * every record; it rejects with BROKER_UNAVAILABLE when that takes longer than `timeoutMs`.
+ * every record, and rejects with BROKER_UNAVAILABLE only when the write has ended without that:
+ * its retries are bounded to about 70 % of `timeoutMs` (retryWithin), and send() waits for the
+ * write to end rather than answering at a fixed time. A client told 503 can therefore send
+ * again without the first write landing behind its back (which would store the records twice).
+ * A write still running `SETTLE_GRACE_MS` past the timeout (a broker that accepted the
+ * connection and went silent) is answered 503 as an unknown outcome.
  */
 export class RecordProducer implements Component {
   readonly name = 'kafka.producer';
@@ -34,6 +61,7 @@ export class RecordProducer implements Component {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      retry: retryWithin(this.timeoutMs * 0.7),
       // murmur2 of the key, as the Java client does: a tenant's records share a partition.
       createPartitioner: Partitioners.DefaultPartitioner,
     });
@@ -69,19 +97,19 @@ export class RecordProducer implements Component {
       throw new LakehouseError('BROKER_UNAVAILABLE', 'producer is not started', { retryAfterSeconds: 5 });
     }
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new LakehouseError('BROKER_UNAVAILABLE', `broker did not acknowledge within ${this.timeoutMs} ms`, { retryAfterSeconds: 5 })),
-        this.timeoutMs,
-      );
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), this.timeoutMs + SETTLE_GRACE_MS);
     });
     const write = producer.send({ topic, acks: -1, timeout: this.timeoutMs, messages: records });
     void write.then(onSettled, onSettled);
     try {
-      await Promise.race([write, timeout]);
+      const outcome = await Promise.race([write.then(() => 'written' as const), late]);
+      if (outcome === 'late') {
+        throw new LakehouseError('BROKER_UNAVAILABLE', `broker did not acknowledge within ${this.timeoutMs + SETTLE_GRACE_MS} ms; the write's outcome is unknown`, { retryAfterSeconds: 5 });
+      }
     } catch (e) {
       if (e instanceof LakehouseError) throw e;
-      throw new LakehouseError('BROKER_UNAVAILABLE', `broker refused the write: ${(e as Error).message}`, { cause: e, retryAfterSeconds: 5 });
+      throw new LakehouseError('BROKER_UNAVAILABLE', `broker did not take the write: ${(e as Error).message}`, { cause: e, retryAfterSeconds: 5 });
     } finally {
       clearTimeout(timer);
     }
