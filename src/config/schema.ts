@@ -24,6 +24,9 @@ export const duration = z.string().transform((v, ctx) => {
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** MAX_MESSAGE_DEPTH's default, also the appender's bound on AnyValue nesting when none is given. */
+/** How long past PRODUCE_TIMEOUT_MS a write may take to end before its answer is given up as unknown. */
+export const PRODUCE_SETTLE_GRACE_MS = 5000;
+
 export const DEFAULT_MAX_MESSAGE_DEPTH = 64;
 
 /** What the documentation says about a setting: its meaning, and what an unset optional one means. */
@@ -61,7 +64,7 @@ const ingester = {
   MAX_ATTRIBUTES: doc(int(1).default(1024), 'most key-value pairs in one attribute list or kvlist; 400 beyond'),
   MAX_INFLIGHT_REQUESTS: doc(int(1).default(512), 'requests handled at once; more get 429'),
   MAX_INFLIGHT_BYTES: doc(int(1).default(256 * 1024 * 1024), 'decoded bytes held by requests and unfinished broker writes; more get 429'),
-  PRODUCE_TIMEOUT_MS: doc(int(100).default(10_000), 'longest wait for the broker’s acknowledgement (503 beyond)'),
+  PRODUCE_TIMEOUT_MS: doc(int(100).default(10_000), `how long a write may try to reach the broker: its retries fit in 70 % of it, and a 503 is answered once it has ended unacknowledged (at the latest ${PRODUCE_SETTLE_GRACE_MS / 1000} s past this, as an unknown outcome); set client timeouts above this + ${PRODUCE_SETTLE_GRACE_MS / 1000} s`),
   AUTH_MODE: doc(z.enum(['token', 'none']).default('token'), '`token`, or `none` for local demos'),
   DEFAULT_TENANT: doc(z.string().regex(TENANT_ID_PATTERN).optional(), 'the tenant of every request with `AUTH_MODE=none` (required then)', '(none)'),
   TENANT_TOKENS: doc(z.string().optional(), '`tenant=token,…` in plain text, for development', '(none)'),

@@ -1,5 +1,6 @@
 import './crc32c.js'; // before kafkajs: see crc32c.ts
 import { Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
+import { PRODUCE_SETTLE_GRACE_MS } from '../config/schema.js';
 import { LakehouseError } from '../core/errors.js';
 import type { Component } from '../core/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -29,8 +30,6 @@ export function retryWithin(budgetMs: number): { initialRetryTime: number; maxRe
   return r;
 }
 
-/** How long past `timeoutMs` a write may take to end before its answer is given up as unknown. */
-const SETTLE_GRACE_MS = 5000;
 
 /**
  * Idempotent producer with acks=all. send() resolves only when the broker has acknowledged
@@ -38,7 +37,7 @@ const SETTLE_GRACE_MS = 5000;
  * its retries are bounded to about 70 % of `timeoutMs` (retryWithin), and send() waits for the
  * write to end rather than answering at a fixed time. A client told 503 can therefore send
  * again without the first write landing behind its back (which would store the records twice).
- * A write still running `SETTLE_GRACE_MS` past the timeout (a broker that accepted the
+ * A write still running `PRODUCE_SETTLE_GRACE_MS` past the timeout (a broker that accepted the
  * connection and went silent) is answered 503 as an unknown outcome.
  */
 export class RecordProducer implements Component {
@@ -98,14 +97,14 @@ export class RecordProducer implements Component {
     }
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), this.timeoutMs + SETTLE_GRACE_MS);
+      timer = setTimeout(() => resolve('late'), this.timeoutMs + PRODUCE_SETTLE_GRACE_MS);
     });
     const write = producer.send({ topic, acks: -1, timeout: this.timeoutMs, messages: records });
     void write.then(onSettled, onSettled);
     try {
       const outcome = await Promise.race([write.then(() => 'written' as const), late]);
       if (outcome === 'late') {
-        throw new LakehouseError('BROKER_UNAVAILABLE', `broker did not acknowledge within ${this.timeoutMs + SETTLE_GRACE_MS} ms; the write's outcome is unknown`, { retryAfterSeconds: 5 });
+        throw new LakehouseError('BROKER_UNAVAILABLE', `broker did not acknowledge within ${this.timeoutMs + PRODUCE_SETTLE_GRACE_MS} ms; the write's outcome is unknown`, { retryAfterSeconds: 5 });
       }
     } catch (e) {
       if (e instanceof LakehouseError) throw e;
