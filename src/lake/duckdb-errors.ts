@@ -17,10 +17,27 @@ export function isResourceError(e: unknown): boolean {
   return /out of memory|no space left|ENOSPC|EMFILE|IO Error/i.test(message(e));
 }
 
-/** Whether a failure to reach the catalog or storage may pass (worth retrying). */
+/**
+ * The HTTP status in a failure of a request to the catalog or storage, when the message has one:
+ * the iceberg extension writes "returned a non-200 status code (BadRequest_400)", httpfs "HTTP
+ * 503", this service's catalog client "catalog answered 401".
+ */
+export function httpStatusOf(e: unknown): number | undefined {
+  const m = message(e);
+  const s = /non-200 status code \([A-Za-z_]*?_?(\d{3})\)/.exec(m)?.[1] ?? /\bHTTP (?:error )?(\d{3})\b/i.exec(m)?.[1] ?? /\bcatalog answered (\d{3})\b/.exec(m)?.[1];
+  return s === undefined ? undefined : Number(s);
+}
+
+/**
+ * Whether a failure to reach the catalog or storage may pass (worth retrying): no answer at all
+ * (refused, reset, timed out, unreachable), or an answer of 408, 429 or 5xx. Any other status
+ * (400, 401, 403, 404, …) is the catalog saying no, which waiting does not change.
+ */
 export function isTransientLakeError(e: unknown): boolean {
   if (isOutOfMemory(e)) return false;
-  return /IO Error|\bHTTP\b|Connection|connect|timed? ?out|refused|unavailable|reset|50[0-9]|429/i.test(message(e));
+  const status = httpStatusOf(e);
+  if (status !== undefined) return status === 408 || status === 429 || status >= 500;
+  return /IO Error|Could not connect|connection|timed? ?out|refused|unavailable|reset/i.test(message(e));
 }
 
 /** The catalog refused a commit because the table moved on (409, or a failed requirement). */

@@ -15,7 +15,8 @@ import { LogBuffer } from './buffer.js';
 import { FlushPolicy, type FlushReason } from './flush-policy.js';
 import { catalogReachable, CatalogClient } from './catalog-client.js';
 import { IcebergCommitter, type CommitResult } from './committer.js';
-import { isOutOfMemory, isResourceError, isTransientLakeError } from './duckdb-errors.js';
+import { httpStatusOf, isOutOfMemory, isResourceError, isTransientLakeError } from './duckdb-errors.js';
+import { ConfigError } from '../config/load.js';
 import { OffsetsTable, type PartitionOffsets } from './offsets-table.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace, type LakeSession } from './session.js';
 import { SnapshotRepair } from './snapshot-repair.js';
@@ -95,8 +96,16 @@ export class LakePipeline extends ConsumerPipeline {
     // Spill files go beside the spool files, one directory per pipeline (two in one process must
     // not share one; removed by the buffer once the process is gone), not into the working directory.
     const tempDirectory = join(cfg.LAKE_SPOOL_DIR ?? tmpdir(), `otel-lakehouse-duckdb-${process.pid}-${randomUUID().slice(0, 8)}`);
-    this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb, tempDirectory, utcPartitionTransforms: true }), this.retryOptions('open lake session', isTransientLakeError));
-    const changed = await retry(() => ensureLakeTables(this.session!.connection, cfg), this.retryOptions('create lake tables', isTransientLakeError));
+    // An outage at start is waited out; a catalog that answers no (a wrong URL or token) stops
+    // start-up, naming the settings, instead of being retried for ever.
+    const refused = (e: unknown): never => {
+      const status = httpStatusOf(e);
+      if (status === undefined || isTransientLakeError(e)) throw e;
+      const token = status === 401 || status === 403 ? ' (check ICEBERG_CATALOG_TOKEN)' : '';
+      throw new ConfigError([`ICEBERG_CATALOG_URI=${cfg.ICEBERG_CATALOG_URI}: the Iceberg catalog answered ${status}${token}: ${(e as Error).message.slice(0, 300)}`]);
+    };
+    this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb, tempDirectory, utcPartitionTransforms: true }), this.retryOptions('open lake session', isTransientLakeError)).catch(refused);
+    const changed = await retry(() => ensureLakeTables(this.session!.connection, cfg), this.retryOptions('create lake tables', isTransientLakeError)).catch(refused);
     if (changed.added.length > 0 || changed.renamed.length > 0) this.log.info({ table: LAKE_TABLES.logs.name, ...changed }, 'evolved the lake table (columns added, partition fields renamed)');
     this.buffer = new LogBuffer(this.session.connection, cfg.LAKE_SPOOL_DIR, cfg.MAX_MESSAGE_DEPTH);
     await this.buffer.init();

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runId, stackEnv } from '../helpers/stack.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -49,5 +50,21 @@ describe('a bad setting stops start-up with exit 2, naming the variable', () => 
     const none = start('ingester', {});
     expect(none.status, none.stderr).toBe(2);
     expect(none.stderr).toContain('AUTH_MODE=token needs TENANTS_FILE or TENANT_TOKENS');
+  });
+
+  it('the appender: a catalog that answers no (here MinIO at ICEBERG_CATALOG_URI) stops start-up, naming the setting', () => {
+    const env = stackEnv();
+    const id = runId();
+    const r = start('appender', {
+      ...env,
+      ICEBERG_CATALOG_URI: env.S3_ENDPOINT!,
+      PIPELINES: 'lake',
+      REDPANDA_TOPIC: `it-logs-${id}`,
+      APPENDER_GROUP_ID: `it-lake-${id}`,
+      ICEBERG_NAMESPACE: `it_${id}`,
+      APPENDER_HTTP_PORT: '0',
+    });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`ICEBERG_CATALOG_URI=${env.S3_ENDPOINT}: the Iceberg catalog answered 400`);
   });
 });

@@ -31,3 +31,23 @@ describe('DuckDB errors are recognised by the wording DuckDB really uses', () =>
     expect([isOutOfMemory(e), isResourceError(e), isTransientLakeError(e), isMissingObject(e)], e.message).toEqual([false, false, false, false]);
   });
 });
+
+describe('isTransientLakeError: an outage is retried, a refusal is not', () => {
+  // the wording of the iceberg extension, httpfs and the catalog client, as measured against the local stack
+  const cases: [string, boolean][] = [
+    ["IO Error: Could not connect to server error for HTTP GET to 'http://127.0.0.1:1/v1/config?warehouse=warehouse'", true],
+    ["Invalid Configuration Error: Request to 'http://127.0.0.1:9000/v1/config?warehouse=warehouse' returned a non-200 status code (BadRequest_400), with reason: Bad Request", false],
+    ["Invalid Configuration Error: Request to 'http://127.0.0.1:8181/v1/namespaces/it_1/tables' returned a non-200 status code (Conflict_409), with reason: Conflict", false],
+    ["Request to 'http://127.0.0.1:8181/v1/namespaces/x/tables/logs' returned a non-200 status code (Internal_Server_Error_500)", true],
+    ["Request to 'http://catalog:8181/v1/config' returned a non-200 status code (Service_Unavailable_503)", true],
+    ["Request to 'http://catalog:8181/v1/config' returned a non-200 status code (Unauthorized_401)", false],
+    ["IO Error: Timeout was reached error for HTTP GET to 'http://127.0.0.1:8181/v1/namespaces/x/tables/logs'", true],
+    ['HTTP Error: HTTP GET error on \'http://127.0.0.1:9000/warehouse/x.parquet\' (HTTP 503)', true],
+    ['catalog answered 503 for GET /v1/namespaces/x/tables/logs: …', true],
+    ['catalog answered 403 for GET /v1/namespaces/x/tables/logs: …', false],
+    ['catalog connection failed for GET /v1/config: fetch failed: connect ECONNREFUSED 127.0.0.1:8181', true],
+  ];
+  it.each(cases)('%s → %s', (msg, transient) => {
+    expect(isTransientLakeError(new Error(msg))).toBe(transient);
+  });
+});
