@@ -105,7 +105,7 @@ export class LakePipeline extends ConsumerPipeline {
       throw new ConfigError([`ICEBERG_CATALOG_URI=${cfg.ICEBERG_CATALOG_URI}: the Iceberg catalog answered ${status}${token}: ${(e as Error).message.slice(0, 300)}`]);
     };
     this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb, tempDirectory, utcPartitionTransforms: true }), this.retryOptions('open lake session', isTransientLakeError)).catch(refused);
-    const changed = await retry(() => ensureLakeTables(this.session!.connection, cfg), this.retryOptions('create lake tables', isTransientLakeError)).catch(refused);
+    const changed = await retry(() => ensureLakeTables(this.session!.connection, cfg, this.catalog), this.retryOptions('create lake tables', isTransientLakeError)).catch(refused);
     if (changed.added.length > 0 || changed.renamed.length > 0) this.log.info({ table: LAKE_TABLES.logs.name, ...changed }, 'evolved the lake table (columns added, partition fields renamed)');
     this.buffer = new LogBuffer(this.session.connection, cfg.LAKE_SPOOL_DIR, cfg.MAX_MESSAGE_DEPTH);
     await this.buffer.init();

@@ -130,7 +130,7 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
  * the columns it lacks and names its partition fields conventionally (idempotent; see
  * schema-evolution.ts). Returns what it changed.
  */
-export async function ensureLakeTables(connection: DuckDBConnection, cfg: Config): Promise<Evolution> {
+export async function ensureLakeTables(connection: DuckDBConnection, cfg: Config, catalog = new CatalogClient(cfg)): Promise<Evolution> {
   const ns = qualifiedNamespace(cfg);
   // Two appenders starting on a new lake at once both find a table missing; the catalog lets one
   // create it and answers the other "already exists" (409), which is what IF NOT EXISTS means.
@@ -141,5 +141,5 @@ export async function ensureLakeTables(connection: DuckDBConnection, cfg: Config
   for (const file of [LAKE_TABLES.logs.ddl, LAKE_TABLES.offsets.ddl]) {
     for (const stmt of readSqlFile(file, ns)) await create(stmt);
   }
-  return evolveLogsTable(new CatalogClient(cfg), cfg.ICEBERG_NAMESPACE, LAKE_TABLES.logs.name);
+  return evolveLogsTable(catalog, cfg.ICEBERG_NAMESPACE, LAKE_TABLES.logs.name);
 }

@@ -219,33 +219,46 @@ function mapJson(m: Map<string, string>): string {
   return json + '}';
 }
 
-/** Attributes (field 1 of a Resource, 3 of a scope) and dropped_attributes_count (field 2 or 4) of a Resource or InstrumentationScope. */
-function readAttributesAndCount(r: ValueReader, start: number, end: number, attrField: number, countField: number, message: string, kvs: [string, string | null][]): number {
-  let dropped = 0;
+/** What readEntity found in a Resource or InstrumentationScope. */
+interface Entity {
+  kvs: [string, string | null][];
+  dropped: number;
+  /** the string fields asked for, by field number ('' when absent) */
+  strings: string[];
+}
+
+/**
+ * One walk over a Resource (attributes 1, dropped_attributes_count 2) or an
+ * InstrumentationScope (name 1, version 2, attributes 3, dropped_attributes_count 4).
+ */
+function readEntity(r: ValueReader, start: number, end: number, message: string, attrField: number, countField: number, stringFields: readonly number[]): Entity {
+  const out: Entity = { kvs: [], dropped: 0, strings: stringFields.map(() => '') };
   r.pos = start;
   while (r.pos < end) {
     const tag = r.uint32(end);
     const f = tag >>> 3;
+    const s = stringFields.indexOf(f);
     if (f === attrField) {
       r.expect(tag & 7, 2, `${message}.attributes`);
       const e = r.lengthEnd(end);
-      kvs.push(keyValueString(r, r.pos, e));
+      out.kvs.push(keyValueString(r, r.pos, e));
       r.pos = e;
     } else if (f === countField) {
       r.expect(tag & 7, 0, `${message}.dropped_attributes_count`);
       r.varint64(end);
-      dropped = r.lo;
-    } else if (message === 'InstrumentationScope' && (f === 1 || f === 2)) {
-      r.expect(tag & 7, 2, `InstrumentationScope field ${f}`);
-      r.pos = r.lengthEnd(end);
+      out.dropped = r.lo;
+    } else if (s >= 0) {
+      r.expect(tag & 7, 2, `${message} field ${f}`);
+      const e = r.lengthEnd(end);
+      out.strings[s] = text(r.buf, r.pos, e);
+      r.pos = e;
     } else r.skip(tag & 7, end);
   }
-  return dropped;
+  return out;
 }
 
 function readResource(r: ValueReader, start: number, end: number, schemaUrl: string | null): ResourceColumns {
-  const kvs: [string, string | null][] = [];
-  const dropped = readAttributesAndCount(r, start, end, 1, 2, 'Resource', kvs);
+  const { kvs, dropped } = readEntity(r, start, end, 'Resource', 1, 2, []);
   const p = promoteResource(kvs);
   return {
     serviceName: p.serviceName,
@@ -258,24 +271,10 @@ function readResource(r: ValueReader, start: number, end: number, schemaUrl: str
 }
 
 function readScope(r: ValueReader, start: number, end: number, schemaUrl: string | null): ScopeColumns {
-  const kvs: [string, string | null][] = [];
-  const dropped = readAttributesAndCount(r, start, end, 3, 4, 'InstrumentationScope', kvs);
-  let name = '';
-  let version = '';
-  r.pos = start;
-  while (r.pos < end) {
-    const tag = r.uint32(end);
-    if (tag === 0x0a || tag === 0x12) {
-      const e = r.lengthEnd(end);
-      const s = text(r.buf, r.pos, e);
-      if (tag === 0x0a) name = s;
-      else version = s;
-      r.pos = e;
-    } else r.skip(tag & 7, end);
-  }
+  const { kvs, dropped, strings } = readEntity(r, start, end, 'InstrumentationScope', 3, 4, [1, 2]);
   const attributes = new Map<string, string>();
   for (const [k, v] of kvs) attributes.set(k, v ?? '');
-  return { name: name || null, version: version || null, attributesJson: mapJson(attributes), droppedAttributesCount: dropped, schemaUrl };
+  return { name: strings[0] || null, version: strings[1] || null, attributesJson: mapJson(attributes), droppedAttributesCount: dropped, schemaUrl };
 }
 
 const NO_RESOURCE = { serviceName: null, deploymentEnvironment: null, hostName: null, attributesJson: '{}', droppedAttributesCount: 0 } as const;

@@ -51,6 +51,17 @@ describe('the OpenTelemetry Collector as the sender (stack/otelcol/sender.yaml)'
     return { rows: Number(r.rows[0]![0]), distinct: Number(r.rows[0]![1]) };
   }
 
+  /** The variables of sender.yaml: files of `logDir` and the SDK's OTLP on the given ports, sent to `to`. */
+  const senderEnv = (to: Ingester, logDir: string, grpcPort: number, httpPort: number) => ({
+    LOG_FILES: join(logDir, '*.log'),
+    INGESTER_HTTP_URL: `http://127.0.0.1:${to.http.boundPort}`,
+    INGESTER_GRPC_ENDPOINT: `127.0.0.1:${to.grpc.boundPort}`,
+    TENANT_A_TOKEN: `${tenantA}-token`,
+    TENANT_B_TOKEN: `${tenantB}-token`,
+    OTLP_GRPC_ENDPOINT: `127.0.0.1:${grpcPort}`,
+    OTLP_HTTP_ENDPOINT: `127.0.0.1:${httpPort}`,
+  });
+
   async function sdkLogs(from: number, count: number): Promise<void> {
     const provider = new LoggerProvider({
       resource: resourceFromAttributes({ 'service.name': 'checkout', 'deployment.environment.name': 'it' }),
@@ -90,15 +101,7 @@ describe('the OpenTelemetry Collector as the sender (stack/otelcol/sender.yaml)'
     writeFileSync(logFile, '');
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
     otlpHttp = `http://127.0.0.1:${httpPort}`;
-    collector = await startCollector('sender.yaml', {
-      LOG_FILES: join(dir, '*.log'),
-      INGESTER_HTTP_URL: `http://127.0.0.1:${ingester.http.boundPort}`,
-      INGESTER_GRPC_ENDPOINT: `127.0.0.1:${ingester.grpc.boundPort}`,
-      TENANT_A_TOKEN: `${tenantA}-token`,
-      TENANT_B_TOKEN: `${tenantB}-token`,
-      OTLP_GRPC_ENDPOINT: `127.0.0.1:${grpcPort}`,
-      OTLP_HTTP_ENDPOINT: `127.0.0.1:${httpPort}`,
-    }, httpPort);
+    collector = await startCollector('sender.yaml', senderEnv(ingester, dir, grpcPort, httpPort), httpPort);
   });
 
   afterAll(async () => {
@@ -179,15 +182,7 @@ describe('the OpenTelemetry Collector as the sender (stack/otelcol/sender.yaml)'
     const dir2 = mkdtempSync(join(tmpdir(), 'otelcol-'));
     writeFileSync(join(dir2, 'app.log'), Array.from({ length: 5000 }, (_, i) => `busy line ${i} ${id}\n`).join(''));
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    const second = await startCollector('sender.yaml', {
-      LOG_FILES: join(dir2, '*.log'),
-      INGESTER_HTTP_URL: `http://127.0.0.1:${tight.http.boundPort}`,
-      INGESTER_GRPC_ENDPOINT: `127.0.0.1:${tight.grpc.boundPort}`,
-      TENANT_A_TOKEN: `${tenantA}-token`,
-      TENANT_B_TOKEN: `${tenantB}-token`,
-      OTLP_GRPC_ENDPOINT: `127.0.0.1:${grpcPort}`,
-      OTLP_HTTP_ENDPOINT: `127.0.0.1:${httpPort}`,
-    }, httpPort);
+    const second = await startCollector('sender.yaml', senderEnv(tight, dir2, grpcPort, httpPort), httpPort);
     try {
       await waitFor(() => lake(tenantA), (a) => a.rows >= 400 + 5000, 180_000, 'the busy lines in the lake');
       await new Promise((r) => setTimeout(r, 3000));
