@@ -4,7 +4,11 @@
 //   npm run bench:appender     BENCH_RECORDS (default 500000, in 1000-record OTLP requests),
 //                              BENCH_BUFFER_MB (default 100), BENCH_PARTITIONS (default 6),
 //                              BENCH_BUFFER_SECONDS (default 1; a larger value lets the buffer fill to
-//                              BENCH_BUFFER_MB, as in production, at the cost of a late last flush)
+//                              BENCH_BUFFER_MB, as in production, at the cost of a late last flush),
+//                              BENCH_DUCKDB_THREADS (the appender's DUCKDB_THREADS; unset: DuckDB's default)
+// Besides the whole run (start-up and the last, partial buffer's wait included), it reports the
+// run from readiness to the end of the last flush the buffer's size or record limit triggered:
+// the appender's rate when it is kept busy.
 // Prints one JSON document on stdout and a human summary on stderr.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -47,7 +51,7 @@ process.stderr.write(`pre-filled ${topic}: ${total} records, ${round(otlpBytes /
 // 2. Drain it with the appender.
 const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), 'dist/cli/appender.js'], {
   cwd: root,
-  env: { ...process.env, ...env, REDPANDA_TOPIC: topic, APPENDER_GROUP_ID: `bench-${run}`, ICEBERG_NAMESPACE: namespace, TOPIC_PARTITIONS: String(partitions), BUFFER_SIZE_MB: String(bufferMb), BUFFER_TIME_SECONDS: String(bufferSeconds), BUFFER_MAX_RECORDS: '100000000', APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'info' },
+  env: { ...process.env, ...env, ...(process.env.BENCH_DUCKDB_THREADS ? { DUCKDB_THREADS: process.env.BENCH_DUCKDB_THREADS } : {}), REDPANDA_TOPIC: topic, APPENDER_GROUP_ID: `bench-${run}`, ICEBERG_NAMESPACE: namespace, TOPIC_PARTITIONS: String(partitions), BUFFER_SIZE_MB: String(bufferMb), BUFFER_TIME_SECONDS: String(bufferSeconds), BUFFER_MAX_RECORDS: '100000000', APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'info' },
   stdio: ['ignore', 'pipe', 2],
 });
 process.on('exit', () => child.kill('SIGKILL')); // never leave it behind
@@ -59,7 +63,9 @@ child.stdout.on('data', (d) => {
   while ((i = out.indexOf('\n')) >= 0) {
     const line = out.slice(0, i);
     out = out.slice(i + 1);
-    if (line.includes('"flushed to Iceberg"')) flushes.push(JSON.parse(line));
+    // warnings and errors of the appender, as they come
+    if (/"level":(4|5|6)0/.test(line)) process.stderr.write(`appender: ${line.slice(0, 1000)}\n`);
+    if (line.includes('"flushed to Iceberg"')) flushes.push({ ...JSON.parse(line), cpuSeconds: procStats(child.pid).cpuSeconds, at: performance.now() });
   }
 });
 let readyAt;
@@ -81,6 +87,7 @@ const memoryOf = (text) => {
     duckdbBufferManagerMb: sum('otel_lakehouse_lake_duckdb_memory_bytes'),
   };
 };
+const readyCpu = procStats(child.pid).cpuSeconds;
 let peakRss = 0;
 let rows = 0;
 let memoryAtPeak;
@@ -104,6 +111,14 @@ await c.run(`LOAD httpfs; LOAD avro; LOAD iceberg; CREATE SECRET (TYPE s3, KEY_I
 const files = (await c.runAndReadAll(`SELECT count(*), sum(size) FROM read_blob('s3://${env.S3_BUCKET}/${namespace}/logs/data/**/*.parquet')`)).getRows()[0];
 const seconds = (doneAt - readyAt) / 1000;
 const flushMs = flushes.map((f) => f.durationMs).sort((a, b) => a - b);
+// Up to the end of the last flush that a limit (not the timer) triggered.
+const lastFull = flushes.findLastIndex((f) => f.reason === 'size' || f.reason === 'records');
+const busy = lastFull < 0 ? undefined : (() => {
+  const f = flushes[lastFull];
+  const rows = flushes.slice(0, lastFull + 1).reduce((a, x) => a + x.rows, 0);
+  const secs = (f.at - readyAt) / 1000;
+  return { rows, seconds: round(secs, 2), recordsPerSecond: round(rows / secs, 0), recordsPerCpuSecond: round(rows / (f.cpuSeconds - readyCpu), 0), cpuSecondsPerMillionRecords: round(((f.cpuSeconds - readyCpu) / rows) * 1e6, 2) };
+})();
 const doc = {
   bench: 'appender',
   cores: cpus().length,
@@ -117,6 +132,10 @@ const doc = {
   otlpMegabytesPerSecond: round(otlpBytes / 1e6 / seconds, 2),
   cpuSecondsPerMillionRecords: round((stats.cpuSeconds / total) * 1e6, 2),
   cpuSecondsTotal: round(stats.cpuSeconds, 2),
+  recordsPerCpuSecond: round(total / stats.cpuSeconds, 0),
+  startupCpuSeconds: round(readyCpu, 2),
+  // from readiness to the end of the last size- or record-driven flush (see above)
+  untilLastFullFlush: busy,
   peakRssMb: round(Math.max(peakRss, stats.peakRssMb), 0),
   // At the sample with the highest RSS (every 250 ms; DuckDB's figure is refreshed every 5 s).
   memoryAtPeakMb: Object.fromEntries(Object.entries(memoryAtPeak ?? {}).map(([k, v]) => [k.replace(/Mb$/, ''), round(v, 0)])),
@@ -124,10 +143,12 @@ const doc = {
   flushMs: { min: flushMs[0], median: flushMs[Math.floor(flushMs.length / 2)], max: flushMs.at(-1) },
   dataFiles: Number(files[0]),
   parquetBytesPerRecord: round(Number(files[1]) / total, 1),
+  flushLog: flushes.map(({ reason, rows, durationMs }) => ({ reason, rows, durationMs })),
 };
 process.stdout.write(JSON.stringify(doc) + '\n');
 process.stderr.write(`\nappender (lake pipeline): ${total} records (${doc.otlpMegabytes} MB OTLP) from ${partitions} partitions, BUFFER_SIZE_MB=${bufferMb}\n` +
-  `  ${doc.recordsPerSecond} records/s, ${doc.otlpMegabytesPerSecond} MB/s, ${doc.cpuSecondsPerMillionRecords} CPU s per million records (all threads), peak RSS ${doc.peakRssMb} MB\n` +
+  `  whole run: ${doc.recordsPerSecond} records/s, ${doc.otlpMegabytesPerSecond} MB/s, ${doc.cpuSecondsPerMillionRecords} CPU s per million records (all threads; ${doc.startupCpuSeconds} s of it start-up), peak RSS ${doc.peakRssMb} MB\n` +
+  (busy ? `  ready to the last full-buffer flush: ${busy.rows} records in ${busy.seconds} s: ${busy.recordsPerSecond} records/s, ${busy.recordsPerCpuSecond} records per CPU second\n` : '') +
   `  at the highest sample: ${JSON.stringify(doc.memoryAtPeakMb)} MB\n` +
   `  ${doc.flushes} flushes (${doc.flushMs.min}/${doc.flushMs.median}/${doc.flushMs.max} ms min/median/max), ${doc.dataFiles} data files, ${doc.parquetBytesPerRecord} Parquet bytes per record\n`);
 await admin.deleteTopics({ topics: [topic, `${topic}-dlq`] }).catch(() => {});

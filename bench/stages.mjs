@@ -39,9 +39,9 @@ async function stage(name, fn) {
 const env = stackEnv();
 const run = randomBytes(3).toString('hex');
 const cfg = loadConfig({ ...process.env, ...env, ICEBERG_NAMESPACE: `bench_${run}`, APPENDER_GROUP_ID: `bench-${run}` });
-const session = await openLakeSession(cfg, { memoryLimitMb: 4096, utcPartitionTransforms: process.env.BENCH_ICU_TRANSFORMS !== '1' });
-await ensureLakeTables(session.connection, cfg);
 const spool = mkdtempSync(join(tmpdir(), 'bench-stages-'));
+const session = await openLakeSession(cfg, { memoryLimitMb: Number(process.env.BENCH_MEMORY_MB ?? 4096), tempDirectory: join(spool, 'duckdb'), utcPartitionTransforms: process.env.BENCH_ICU_TRANSFORMS !== '1' });
+await ensureLakeTables(session.connection, cfg);
 const buffer = new LogBuffer(session.connection, spool);
 await buffer.init();
 const committer = new IcebergCommitter(session.connection, `${qualifiedNamespace(cfg)}.logs`, new OffsetsTable(`${qualifiedNamespace(cfg)}.appender_offsets`, cfg.APPENDER_GROUP_ID, 'bench'), new CatalogClient(cfg), cfg.ICEBERG_NAMESPACE);

@@ -17,8 +17,8 @@ const KAFKA_COLUMNS = [
 ] as const;
 
 /**
- * The buffer table. The attribute maps are kept as their JSON text and become MAPs only as the
- * commit reads them (`BUFFER_ROWS`): DuckDB stores a MAP(VARCHAR, VARCHAR) value entry by entry,
+ * A buffer table. The attribute maps are kept as their JSON text and become MAPs only as the
+ * commit reads them (`bufferRows`): DuckDB stores a MAP(VARCHAR, VARCHAR) value entry by entry,
  * which made each load dearer (bench/stages.mjs), while the cast at commit time
  * costs next to nothing beside the Parquet write. read_json has parsed the text already, so it
  * is valid JSON, and the writer (logs-ndjson.ts) writes each map as an object of string values
@@ -30,21 +30,43 @@ const BUFFER_COLUMNS = `(${[
 ].join(', ')})`;
 
 /**
- * Where the buffer table lives: an in-memory database of its own, attached with DuckDB's
- * in-memory compression, so a full buffer stays under the memory limit rather than spilling to
- * disk (docs/benchmarks.md has what it saves and costs).
+ * Where the buffer tables live: an in-memory database of the appender's own, uncompressed.
+ * DuckDB compresses an in-memory database's rows only when it checkpoints it, which it did
+ * every few loads, each time over the whole growing table: that was most of the load's cost
+ * (docs/benchmarks.md). The session never checkpoints (`checkpoint_threshold`), and what is
+ * over the memory limit spills to the temporary directory.
  */
 export const BUFFER_DATABASE = 'appender_buffer';
-export const BUFFER_TABLE = `${BUFFER_DATABASE}.buffer_logs`;
+
+/** The name of buffer table number `generation`. */
+function bufferTable(generation: number): string {
+  return `${BUFFER_DATABASE}.buffer_logs_${generation}`;
+}
 
 /**
- * The buffered rows as the Iceberg table `logs` types them, with their Kafka partition and
- * offset. The NDJSON rows leave empty maps out (logs-ndjson.ts), so a NULL map here is an empty
- * one: the table's NULL means "written before the column existed".
+ * The rows of a buffer table as the Iceberg table `logs` types them, with their Kafka partition
+ * and offset. The NDJSON rows leave empty maps out (logs-ndjson.ts), so a NULL map here is an
+ * empty one: the table's NULL means "written before the column existed".
  */
-export const BUFFER_ROWS = `(SELECT * REPLACE (${LOG_COLUMNS.filter((c) => c.kind === 'map')
-  .map((c) => `coalesce(${sqlIdent(c.name)}, '{}'::JSON)::${ICEBERG_TYPE.map} AS ${sqlIdent(c.name)}`)
-  .join(', ')}) FROM ${BUFFER_TABLE})`;
+export function bufferRows(table: string): string {
+  return `(SELECT * REPLACE (${LOG_COLUMNS.filter((c) => c.kind === 'map')
+    .map((c) => `coalesce(${sqlIdent(c.name)}, '{}'::JSON)::${ICEBERG_TYPE.map} AS ${sqlIdent(c.name)}`)
+    .join(', ')}) FROM ${table})`;
+}
+
+/**
+ * A buffer handed over to a commit: its rows stay in their own table, and its offsets count as
+ * buffered, until the commit has landed and the pipeline releases it; loading goes on into a
+ * fresh table meanwhile.
+ */
+export interface SealedBuffer {
+  readonly table: string;
+  /** `bufferRows(table)` */
+  readonly rows: string;
+  readonly ranges: ReadonlyMap<number, PartitionRange>;
+  readonly records: number;
+  readonly bytes: number;
+}
 
 /** How read_json reads the NDJSON rows of logs-ndjson.ts (timestamps as epoch microseconds). */
 const JSON_COLUMNS = `{${[
@@ -120,8 +142,11 @@ function maxRecordBytes(staged: Staged[]): number {
 export class LogBuffer {
   private readonly sink = new ByteSink();
   private staged: Staged[] = [];
-  private readonly ranges = new Map<number, PartitionRange>();
+  private ranges = new Map<number, PartitionRange>();
   private readonly spoolDir: string;
+  private generation = 0;
+  /** The buffer being committed, if any: its offsets still count as buffered. */
+  private sealed: SealedBuffer | undefined;
   private bytes = 0;
   private records = 0;
   private oldestAt: number | undefined;
@@ -136,9 +161,15 @@ export class LogBuffer {
   }
 
   async init(): Promise<void> {
-    await this.connection.run(`ATTACH IF NOT EXISTS ':memory:' AS ${BUFFER_DATABASE} (COMPRESS)`);
-    await this.connection.run(`CREATE TABLE IF NOT EXISTS ${BUFFER_TABLE} ${BUFFER_COLUMNS}`);
+    await this.connection.run(`ATTACH IF NOT EXISTS ':memory:' AS ${BUFFER_DATABASE}`);
+    await this.connection.run(`SET checkpoint_threshold = '1000TB'`);
+    await this.connection.run(`CREATE OR REPLACE TABLE ${this.table} ${BUFFER_COLUMNS}`);
     await this.removeStaleSpoolFiles();
+  }
+
+  /** The table now being loaded. */
+  get table(): string {
+    return bufferTable(this.generation);
   }
 
   /** Spool files and DuckDB spill directories left behind by an appender that was killed. */
@@ -218,7 +249,7 @@ export class LogBuffer {
     try {
       await writeFile(file, bytes);
       await this.connection.run(
-        `INSERT INTO ${BUFFER_TABLE} SELECT ${LOAD_SELECT} FROM read_json('${file.replaceAll("'", "''")}', ` +
+        `INSERT INTO ${this.table} SELECT ${LOAD_SELECT} FROM read_json('${file.replaceAll("'", "''")}', ` +
           `format = 'newline_delimited', auto_detect = false, maximum_object_size = ${maxObject}, columns = ${JSON_COLUMNS})`,
       );
     } finally {
@@ -235,14 +266,41 @@ export class LogBuffer {
     this.oldestAt ??= Date.now();
   }
 
-  async clear(): Promise<void> {
+  /**
+   * Hands the loaded rows over to a commit (nothing may be staged) and goes on in a fresh table.
+   * One buffer is sealed at a time: the previous one must have been released.
+   */
+  async seal(): Promise<SealedBuffer> {
+    if (this.staged.length > 0) throw new Error('LogBuffer.seal: rows are staged but not loaded');
+    if (this.sealed) throw new Error('LogBuffer.seal: the previous sealed buffer was not released');
+    const table = this.table;
     // A new table rather than DELETE: the deleted rows' storage stays behind in DuckDB and made
     // the next loads slower (bench/stages.mjs over several flushes).
-    await this.connection.run(`CREATE OR REPLACE TABLE ${BUFFER_TABLE} ${BUFFER_COLUMNS}`);
-    this.ranges.clear();
+    await this.connection.run(`CREATE OR REPLACE TABLE ${bufferTable(this.generation + 1)} ${BUFFER_COLUMNS}`);
+    this.generation++;
+    const sealed: SealedBuffer = { table, rows: bufferRows(table), ranges: this.ranges, records: this.records, bytes: this.bytes };
+    this.sealed = sealed;
+    this.ranges = new Map();
     this.bytes = 0;
     this.records = 0;
     this.oldestAt = undefined;
+    return sealed;
+  }
+
+  /**
+   * The sealed buffer's commit has landed (or its rows are to be read again from Kafka): its
+   * table is dropped, on `connection` (the committing one: loads may be running on this
+   * buffer's), and its offsets no longer count as buffered.
+   */
+  async release(sealed: SealedBuffer, connection: DuckDBConnection): Promise<void> {
+    if (this.sealed !== sealed) throw new Error('LogBuffer.release: not the sealed buffer');
+    this.sealed = undefined;
+    await connection.run(`DROP TABLE IF EXISTS ${sealed.table}`);
+  }
+
+  /** The buffer being committed, if any. */
+  get pending(): SealedBuffer | undefined {
+    return this.sealed;
   }
 
   get isEmpty(): boolean {
@@ -258,10 +316,10 @@ export class LogBuffer {
   ageMs(now = Date.now()): number {
     return this.oldestAt === undefined ? 0 : now - this.oldestAt;
   }
-  /** The last offset buffered (or staged) for `partition`, if any. */
+  /** The last offset buffered (staged, loaded, or sealed and not yet released) for `partition`, if any. */
   lastOffset(partition: number): bigint | undefined {
     for (let i = this.staged.length - 1; i >= 0; i--) if (this.staged[i]!.partition === partition) return this.staged[i]!.offset;
-    return this.ranges.get(partition)?.last;
+    return this.ranges.get(partition)?.last ?? this.sealed?.ranges.get(partition)?.last;
   }
   get partitionRanges(): ReadonlyMap<number, PartitionRange> {
     return this.ranges;

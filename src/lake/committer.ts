@@ -2,7 +2,7 @@ import { LAKE_TABLES } from '../schema/tables.js';
 import { isCommitConflict } from './duckdb-errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.js';
-import { BUFFER_ROWS, LOG_COLUMN_NAMES, type PartitionRange } from './buffer.js';
+import { LOG_COLUMN_NAMES, type PartitionRange } from './buffer.js';
 import type { CatalogClient, SnapshotInfo, TableSnapshots } from './catalog-client.js';
 import type { OffsetsTable, PartitionOffsets } from './offsets-table.js';
 import { sqlIdent, sqlString } from './session.js';
@@ -61,7 +61,11 @@ export class IcebergCommitter {
     private readonly offsetsTableName: string = LAKE_TABLES.offsets.name,
   ) {}
 
-  async commit(ranges: ReadonlyMap<number, PartitionRange>, batchId: string): Promise<CommitResult> {
+  /**
+   * Commits the rows of `source.rows` (a buffer table as `bufferRows` reads it) at the offsets
+   * `ranges` covers, per Kafka partition, with those offsets.
+   */
+  async commit(source: { rows: string }, ranges: ReadonlyMap<number, PartitionRange>, batchId: string): Promise<CommitResult> {
     const c = this.connection;
     const committed = new Map<number, bigint>();
     const alreadyCommitted: number[] = [];
@@ -98,7 +102,7 @@ export class IcebergCommitter {
         return { rows: 0, committed, alreadyCommitted };
       }
       const inserted = await c.runAndReadAll(
-        `INSERT INTO ${this.logsTable} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${BUFFER_ROWS} WHERE ${conditions.join(' OR ')}`,
+        `INSERT INTO ${this.logsTable} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${source.rows} WHERE ${conditions.join(' OR ')}`,
       );
       rows = Number(inserted.getRows()[0]?.[0] ?? 0);
       await c.run(

@@ -11,7 +11,7 @@ import { retry } from '../core/retry.js';
 import { ConsumerPipeline } from '../kafka/consumer-pipeline.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
-import { LogBuffer } from './buffer.js';
+import { LogBuffer, type PartitionRange, type SealedBuffer } from './buffer.js';
 import { FlushPolicy, type FlushReason } from './flush-policy.js';
 import { catalogReachable, CatalogClient } from './catalog-client.js';
 import { IcebergCommitter, type CommitResult } from './committer.js';
@@ -51,6 +51,13 @@ export class LakePipeline extends ConsumerPipeline {
   private admin: Admin | undefined;
   /** A second connection to the buffer's DuckDB, for memory statistics while the first is busy. */
   private statsConnection: DuckDBConnection | undefined;
+  /**
+   * The connection the buffer loads on. The session's own connection commits, so that a commit
+   * runs beside the loads of the next buffer.
+   */
+  private loadConnection: DuckDBConnection | undefined;
+  /** The commit of the sealed buffer, while it runs; never rejects. */
+  private inFlight: Promise<void> | undefined;
   /** The consumer's heartbeat, kept from the latest batch, so a long flush keeps the membership. */
   private heartbeat: (() => Promise<void>) | undefined;
   /** One entry per completed flush, newest last. */
@@ -107,7 +114,8 @@ export class LakePipeline extends ConsumerPipeline {
     this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb, tempDirectory, utcPartitionTransforms: true }), this.retryOptions('open lake session', isTransientLakeError)).catch(refused);
     const changed = await retry(() => ensureLakeTables(this.session!.connection, cfg, this.catalog), this.retryOptions('create lake tables', isTransientLakeError)).catch(refused);
     if (changed.added.length > 0 || changed.renamed.length > 0) this.log.info({ table: LAKE_TABLES.logs.name, ...changed }, 'evolved the lake table (columns added, partition fields renamed)');
-    this.buffer = new LogBuffer(this.session.connection, cfg.LAKE_SPOOL_DIR, cfg.MAX_MESSAGE_DEPTH);
+    this.loadConnection = await this.session.instance.connect();
+    this.buffer = new LogBuffer(this.loadConnection, cfg.LAKE_SPOOL_DIR, cfg.MAX_MESSAGE_DEPTH);
     await this.buffer.init();
     this.committer = new IcebergCommitter(this.session.connection, `${qualifiedNamespace(cfg)}.${LAKE_TABLES.logs.name}`, this.offsetsTable, this.catalog, cfg.ICEBERG_NAMESPACE);
     this.repair = new SnapshotRepair(this.session.connection, this.catalog, cfg.ICEBERG_NAMESPACE, [LAKE_TABLES.logs.name, LAKE_TABLES.offsets.name], this.log);
@@ -126,6 +134,8 @@ export class LakePipeline extends ConsumerPipeline {
       this.log.info({ assignment: e.payload.memberAssignment }, 'partitions assigned');
       // The lake is the source of truth for positions: reload them for the new assignment.
       void this.mutex.run(async () => {
+        // After the commit in flight, which moves them and uses the session's connection.
+        await this.settle();
         if (this.session && !this.stopping) this.lakeOffsets = await this.offsetsTable.load(this.session.connection);
       }).catch((err) => this.log.warn({ err }, 'reloading lake offsets failed'));
     });
@@ -134,8 +144,9 @@ export class LakePipeline extends ConsumerPipeline {
   protected override async consuming(): Promise<void> {
     const cfg = this.cfg;
     this.timer = setInterval(() => {
-      const reason = this.buffer && this.policy.due(this.buffer);
-      if (reason) void this.mutex.run(() => this.flush(reason)).catch((err) => this.log.error({ err }, 'flush failed'));
+      // With a commit in flight the next check comes soon enough; waiting here would hold the loads.
+      const reason = this.buffer && !this.inFlight && this.policy.due(this.buffer);
+      if (reason) void this.mutex.run(() => this.startFlush(reason)).catch((err) => this.log.error({ err }, 'flush failed'));
     }, this.policy.ageCheckIntervalMs);
     this.admin = this.kafka.admin();
     this.statsConnection = await this.session!.instance.connect();
@@ -157,6 +168,8 @@ export class LakePipeline extends ConsumerPipeline {
   protected override async close(): Promise<void> {
     this.statsConnection?.closeSync();
     this.statsConnection = undefined;
+    this.loadConnection?.closeSync();
+    this.loadConnection = undefined;
     this.session?.close();
     this.session = undefined;
   }
@@ -216,7 +229,7 @@ export class LakePipeline extends ConsumerPipeline {
     await heartbeat();
     this.updateBufferGauges(buffer);
     const reason = this.policy.due(buffer);
-    if (reason) await this.flush(reason);
+    if (reason) await this.startFlush(reason);
   }
 
   private async stage(buffer: LogBuffer, partition: number, offset: bigint, message: KafkaMessage): Promise<void> {
@@ -233,41 +246,81 @@ export class LakePipeline extends ConsumerPipeline {
     }
   }
 
-  /** Commits the buffer to Iceberg (retrying until it lands), then Kafka offsets. Caller holds the mutex. */
+  /** Commits the buffer to Iceberg and waits until it has landed, with the commit before it. Caller holds the mutex. */
   private async flush(reason: FlushReason): Promise<void> {
+    await this.startFlush(reason);
+    await this.settle();
+  }
+
+  /**
+   * Seals the buffer and commits it in the background while the next one loads. One commit at a
+   * time, in order: this waits for the one before (and so holds the consumer when commits fall
+   * behind the loads). Caller holds the mutex.
+   */
+  private async startFlush(reason: FlushReason): Promise<void> {
+    await this.settle();
     const buffer = this.buffer;
     if (!buffer || buffer.isEmpty || !this.committer || !this.session) return;
-    const started = Date.now();
-    const records = buffer.recordCount;
-    const bytes = buffer.byteSize;
-    const batchId = randomUUID();
-    // The consumer loop is held while we flush (see onBatch): keep heartbeating for it, or a
-    // flush that retries through a catalog outage would cost the group membership.
+    const sealed = await buffer.seal();
+    this.updateBufferGauges(buffer);
+    this.inFlight = this.commitSealed(buffer, sealed, reason).finally(() => {
+      this.inFlight = undefined;
+    });
+  }
+
+  /** Waits for the commit in flight, if any, heartbeating for the consumer loop it may hold. */
+  private async settle(): Promise<void> {
+    if (!this.inFlight) return;
+    // A commit that retries through a catalog outage must not cost the group membership.
     const beat = setInterval(() => void this.heartbeat?.().catch(() => {}), 3000);
     try {
-      await this.commitAndAdvance(buffer, reason, batchId, started, records, bytes);
+      while (this.inFlight) await this.inFlight;
     } finally {
       clearInterval(beat);
     }
   }
 
-  private async commitAndAdvance(buffer: LogBuffer, reason: string, batchId: string, started: number, records: number, bytes: number): Promise<void> {
+  /**
+   * Commits a sealed buffer to Iceberg (retrying until it lands), releases it, then commits the
+   * Kafka offsets. Its rows' offsets stay "buffered" until then, so they are neither loaded
+   * twice nor passed over. Gives up only when the pipeline stops (the retries are aborted):
+   * nothing of the buffer is acknowledged then, and the next owner reads it again.
+   */
+  private async commitSealed(buffer: LogBuffer, sealed: SealedBuffer, reason: FlushReason): Promise<void> {
+    const started = Date.now();
+    const batchId = randomUUID();
+    for (;;) {
+      try {
+        await this.commitAndAdvance(buffer, sealed, reason, batchId, started);
+        return;
+      } catch (err) {
+        if (this.abort.signal.aborted) {
+          this.log.warn({ err, batchId }, 'stopping: the buffer in commit was left to be read again');
+          return;
+        }
+        this.log.error({ err, batchId }, 'Iceberg commit failed; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async commitAndAdvance(buffer: LogBuffer, sealed: SealedBuffer, reason: string, batchId: string, started: number): Promise<void> {
     const result = await retry(
       async () => {
         try {
-          return await this.committer!.commit(buffer.partitionRanges, batchId);
+          return await this.committer!.commit(sealed, sealed.ranges, batchId);
         } catch (e) {
           // An unknown outcome may have landed, and DuckDB deletes the data files of a commit it
           // saw fail: roll back a snapshot left without its files, else look before writing again.
           if (e instanceof LakehouseError && e.kind === 'unknown-outcome' && (await this.rolledBackBrokenCommit())) throw e;
           if (e instanceof LakehouseError && e.kind === 'unknown-outcome' && (await this.batchLanded(batchId))) {
-            return { rows: records, committed: nextOffsets(buffer), alreadyCommitted: [] };
+            return { rows: sealed.records, committed: nextOffsets(sealed.ranges), alreadyCommitted: [] };
           }
           // Over DuckDB's memory limit (or out of disk): the same commit would fail again. Commit
           // the partitions one at a time instead, each with its own offsets, so each needs less.
-          if (isOutOfMemory(e) && buffer.partitionRanges.size > 1) {
-            this.log.warn({ err: e, partitions: buffer.partitionRanges.size }, 'the commit ran out of memory; committing partition by partition');
-            return await this.commitByPartition(buffer, batchId);
+          if (isOutOfMemory(e) && sealed.ranges.size > 1) {
+            this.log.warn({ err: e, partitions: sealed.ranges.size }, 'the commit ran out of memory; committing partition by partition');
+            return await this.commitByPartition(sealed, batchId);
           }
           throw e;
         }
@@ -285,15 +338,20 @@ export class LakePipeline extends ConsumerPipeline {
     this.metrics.lakeRowsCommitted.inc(result.rows);
     if (result.rows > 0) void this.countDataFiles(result.rows);
     for (const [p, next] of result.committed) this.lakeOffsets.set(p, next);
-    const positions = nextOffsets(buffer);
-    await buffer.clear();
+    const positions = nextOffsets(sealed.ranges);
+    try {
+      await buffer.release(sealed, this.session!.connection);
+    } catch (err) {
+      // The rows are in the lake; a table left behind costs memory until the process ends.
+      this.log.warn({ err, table: sealed.table }, 'dropping the committed buffer table failed');
+    }
     try {
       await this.commitPositions(positions);
     } catch (err) {
       // Advisory only: the lake holds the authoritative offsets.
       this.log.warn({ err }, 'committing Kafka offsets failed; the lake offsets stay authoritative');
     }
-    const stats = { reason, rows: result.rows, records, bytes, durationMs: Date.now() - started };
+    const stats = { reason, rows: result.rows, records: sealed.records, bytes: sealed.bytes, durationMs: Date.now() - started };
     this.metrics.lakeFlushSeconds.observe({ reason }, stats.durationMs / 1000);
     this.updateBufferGauges(buffer);
     this.flushes.push(stats);
@@ -314,8 +372,8 @@ export class LakePipeline extends ConsumerPipeline {
   }
 
   private updateBufferGauges(buffer: LogBuffer): void {
-    this.metrics.lakeBufferedBytes.set(buffer.byteSize);
-    this.metrics.lakeBufferedRecords.set(buffer.recordCount);
+    this.metrics.lakeBufferedBytes.set(buffer.byteSize + (buffer.pending?.bytes ?? 0));
+    this.metrics.lakeBufferedRecords.set(buffer.recordCount + (buffer.pending?.records ?? 0));
     this.metrics.lakeBufferAge.set(buffer.ageMs() / 1000);
   }
 
@@ -355,16 +413,16 @@ export class LakePipeline extends ConsumerPipeline {
    * One commit per partition, each with that partition's offsets. A failure part-way is retried
    * whole: the partitions already in the lake are then skipped by the committer.
    */
-  private async commitByPartition(buffer: LogBuffer, batchId: string): Promise<CommitResult> {
+  private async commitByPartition(sealed: SealedBuffer, batchId: string): Promise<CommitResult> {
     const total: CommitResult = { rows: 0, committed: new Map(), alreadyCommitted: [] };
-    for (const [partition, range] of buffer.partitionRanges) {
-      const part = await this.committer!.commit(new Map([[partition, range]]), `${batchId}-p${partition}`);
+    for (const [partition, range] of sealed.ranges) {
+      const part = await this.committer!.commit(sealed, new Map([[partition, range]]), `${batchId}-p${partition}`);
       total.rows += part.rows;
       for (const [p, next] of part.committed) total.committed.set(p, next);
       total.alreadyCommitted.push(...part.alreadyCommitted);
     }
     // The caller counts one commit; the others are counted here.
-    if (buffer.partitionRanges.size > 1) this.metrics.lakeCommits.inc(buffer.partitionRanges.size - 1);
+    if (sealed.ranges.size > 1) this.metrics.lakeCommits.inc(sealed.ranges.size - 1);
     return total;
   }
 
@@ -389,8 +447,8 @@ export class LakePipeline extends ConsumerPipeline {
   }
 }
 
-function nextOffsets(buffer: LogBuffer): Map<number, bigint> {
+function nextOffsets(ranges: ReadonlyMap<number, PartitionRange>): Map<number, bigint> {
   const m = new Map<number, bigint>();
-  for (const [p, r] of buffer.partitionRanges) m.set(p, r.last + 1n);
+  for (const [p, r] of ranges) m.set(p, r.last + 1n);
   return m;
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { BUFFER_ROWS, BUFFER_TABLE, LogBuffer } from '../../../src/lake/buffer.js';
+import { bufferRows, LogBuffer } from '../../../src/lake/buffer.js';
 import { sqlString } from '../../../src/lake/session.js';
 import { encodeLogsRequest } from '../../../src/otlp/codec.js';
 import { kv } from '../../helpers/otlp.js';
@@ -43,7 +43,7 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     expect(b.stage(request(tricky, 'line "one"\n'), { tenant: 'acme', fallbackMicros: 5n, partition: 3, offset: 41n })).toBe(2);
     expect(await b.load()).toEqual([]);
     const r = await c.runAndReadAll(
-      `SELECT epoch_us("timestamp"), tenant_id, severity, body, service_name, attributes, resource_attributes, kafka_partition, kafka_offset FROM ${BUFFER_ROWS} ORDER BY body NULLS LAST`,
+      `SELECT epoch_us("timestamp"), tenant_id, severity, body, service_name, attributes, resource_attributes, kafka_partition, kafka_offset FROM ${bufferRows(b.table)} ORDER BY body NULLS LAST`,
     );
     const rows = r.getRowsJson() as unknown as [string, string, string, string, string, { key: string; value: string }[], { key: string; value: string }[], number, string][];
     expect(rows[0]!.slice(0, 5)).toEqual([String(TIME / 1000n), 'acme', 'INFO', 'line "one"\n', 'svc']);
@@ -55,17 +55,43 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     // the empty record: receive time, no body, an empty map
     expect([rows[1]![0], rows[1]![3], rows[1]![5]]).toEqual(['5', null, []]);
     // read_json reads a member the row leaves out as NULL, and the commit reads a map left out as empty
-    const unset = await c.runAndReadAll(`SELECT observed_timestamp, severity_number, event_name, body_type, trace_id, trace_flags, dropped_attributes_count, scope_schema_url, scope_attributes FROM ${BUFFER_ROWS} WHERE body IS NULL`);
+    const unset = await c.runAndReadAll(`SELECT observed_timestamp, severity_number, event_name, body_type, trace_id, trace_flags, dropped_attributes_count, scope_schema_url, scope_attributes FROM ${bufferRows(b.table)} WHERE body IS NULL`);
     expect(unset.getRowsJson()).toEqual([[null, null, null, null, null, null, null, null, []]]);
     expect(b.recordCount).toBe(2);
     expect(b.byteSize).toBeGreaterThan(0);
     expect(b.partitionRanges.get(3)).toEqual({ first: 41n, last: 41n });
     // the rows are MAPs as the commit reads them
-    const types = (await c.runAndReadAll(`SELECT typeof(attributes), typeof(resource_attributes) FROM ${BUFFER_ROWS} LIMIT 1`)).getRows()[0];
+    const types = (await c.runAndReadAll(`SELECT typeof(attributes), typeof(resource_attributes) FROM ${bufferRows(b.table)} LIMIT 1`)).getRows()[0];
     expect(types).toEqual(['MAP(VARCHAR, VARCHAR)', 'MAP(VARCHAR, VARCHAR)']);
-    await b.clear();
-    expect((await c.runAndReadAll(`SELECT count(*) FROM ${BUFFER_TABLE}`)).getRows()[0]![0]).toBe(0n);
+    const sealed = await b.seal();
+    expect(sealed.records).toBe(2);
+    expect(sealed.ranges.get(3)).toEqual({ first: 41n, last: 41n });
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${sealed.table}`)).getRows()[0]![0]).toBe(2n);
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${b.table}`)).getRows()[0]![0]).toBe(0n);
     expect(b.isEmpty).toBe(true);
+  });
+
+  it('loads the next rows while a sealed buffer waits for its commit; its offsets count as buffered until released', async () => {
+    const { b, c } = await buffer();
+    b.stage(request([['a', '1']]), { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 10n });
+    await b.load();
+    const sealed = await b.seal();
+    // one sealed buffer at a time, and only loaded rows are sealed
+    await expect(b.seal()).rejects.toThrow(/not released/);
+    expect(b.lastOffset(0)).toBe(10n);
+    b.stage(request([['a', '2']]), { tenant: 't', fallbackMicros: 5n, partition: 1, offset: 20n });
+    expect(b.lastOffset(1)).toBe(20n);
+    await b.load();
+    expect((await c.runAndReadAll(`SELECT kafka_offset FROM ${sealed.table}`)).getRows().map((r) => r[0])).toEqual([10n, 10n]);
+    expect((await c.runAndReadAll(`SELECT kafka_offset FROM ${b.table}`)).getRows().map((r) => r[0])).toEqual([20n, 20n]);
+    expect(b.pending).toBe(sealed);
+    await b.release(sealed, c);
+    expect(b.pending).toBeUndefined();
+    expect(b.lastOffset(0)).toBeUndefined();
+    expect(b.lastOffset(1)).toBe(20n);
+    await expect(c.run(`SELECT 1 FROM ${sealed.table}`)).rejects.toThrow(/does not exist/);
+    const next = await b.seal();
+    expect([...next.ranges]).toEqual([[1, { first: 20n, last: 20n }]]);
   });
 
   it('leaves out, whole, a record whose rows DuckDB refuses, and loads its neighbours', async () => {
@@ -78,13 +104,13 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     const rejected = await b.load();
     expect(rejected.map((r) => r.offset)).toEqual([11n]);
     expect(rejected[0]!.error.message).toMatch(/json|malformed|NaN/i);
-    const offsets = (await c.runAndReadAll(`SELECT DISTINCT kafka_offset FROM ${BUFFER_TABLE} ORDER BY 1`)).getRows().map((r) => r[0]);
+    const offsets = (await c.runAndReadAll(`SELECT DISTINCT kafka_offset FROM ${b.table} ORDER BY 1`)).getRows().map((r) => r[0]);
     expect(offsets).toEqual([10n, 13n]);
     expect(b.recordCount).toBe(4);
     expect(b.partitionRanges.get(0)).toEqual({ first: 10n, last: 13n });
   });
 
-  // The buffer keeps the maps as JSON text and the commit casts them (BUFFER_ROWS): what it relies on.
+  // The buffer keeps the maps as JSON text and the commit casts them (bufferRows): what it relies on.
   it('pins DuckDB\'s JSON to MAP(VARCHAR, VARCHAR) cast: entry order kept, duplicates not refused, only objects taken', async () => {
     const { c } = await buffer();
     const one = async (json: string) => (await c.runAndReadAll(`SELECT map_keys(${sqlString(json)}::JSON::MAP(VARCHAR, VARCHAR)), map_values(${sqlString(json)}::JSON::MAP(VARCHAR, VARCHAR))`)).getRowsJson()[0];
@@ -99,7 +125,7 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     const { b, c } = await buffer();
     b.stage(request([['k', '1'], ['other', 'x'], ['k', '2']]), { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 1n });
     expect(await b.load()).toEqual([]);
-    const rows = (await c.runAndReadAll(`SELECT map_keys(attributes), map_values(attributes) FROM ${BUFFER_ROWS} WHERE body IS NOT NULL`)).getRowsJson();
+    const rows = (await c.runAndReadAll(`SELECT map_keys(attributes), map_values(attributes) FROM ${bufferRows(b.table)} WHERE body IS NOT NULL`)).getRowsJson();
     expect(rows).toEqual([[['k', 'other'], ['2', 'x']]]);
   });
 

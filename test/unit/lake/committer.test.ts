@@ -56,6 +56,7 @@ function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' =
   return { connection: connection as unknown as DuckDBConnection, catalog: catalog as unknown as CatalogClient, snapshots, statements, addSnapshot, batches: () => [...snapshots.values()].map((s) => s.batch).filter(Boolean) };
 }
 
+const SOURCE = { rows: 'buffer_rows' };
 const ranges = (first: bigint, last: bigint) => new Map([[0, { first, last }]]);
 const committer = (lake: ReturnType<typeof fakeLake>) =>
   new IcebergCommitter(lake.connection, 'lake.ns.logs', new OffsetsTable('lake.ns.appender_offsets', 'g', 't'), lake.catalog, 'ns');
@@ -63,14 +64,14 @@ const committer = (lake: ReturnType<typeof fakeLake>) =>
 describe('IcebergCommitter', () => {
   it('reads a commit back and returns the rows and offsets it recorded', async () => {
     const lake = fakeLake(() => true);
-    const result = await committer(lake).commit(ranges(0n, 39n), 'batch-1');
+    const result = await committer(lake).commit(SOURCE, ranges(0n, 39n), 'batch-1');
     expect(result).toEqual({ rows: 40, committed: new Map([[0, 40n]]), alreadyCommitted: [] });
     expect(lake.batches()).toEqual(['batch-1']);
   });
 
   it('treats a commit the catalog acknowledged but did not keep as a conflict, to be committed again', async () => {
     const lake = fakeLake(() => false);
-    const err = await committer(lake).commit(ranges(0n, 39n), 'batch-2').catch((e: unknown) => e);
+    const err = await committer(lake).commit(SOURCE, ranges(0n, 39n), 'batch-2').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LakehouseError);
     expect((err as LakehouseError).code).toBe('COMMIT_CONFLICT');
     expect((err as Error).message).toMatch(/acknowledged by the catalog but batch batch-2 is not in the offsets table/);
@@ -86,13 +87,13 @@ describe('IcebergCommitter', () => {
       if (sql === 'COMMIT' && calls++ === 0) lake.addSnapshot('append', 'someone-else');
       return realRun(sql);
     };
-    const err = await c.commit(ranges(0n, 39n), 'batch-x').catch((e: unknown) => e);
+    const err = await c.commit(SOURCE, ranges(0n, 39n), 'batch-x').catch((e: unknown) => e);
     expect((err as LakehouseError).code).toBe('COMMIT_CONFLICT');
   });
 
   it('leaves the outcome unknown when the read-back itself fails', async () => {
     const lake = fakeLake(() => true, 'fails');
-    const err = await committer(lake).commit(ranges(0n, 39n), 'batch-3').catch((e: unknown) => e);
+    const err = await committer(lake).commit(SOURCE, ranges(0n, 39n), 'batch-3').catch((e: unknown) => e);
     expect((err as LakehouseError).code).toBe('COMMIT_UNKNOWN');
     expect((err as LakehouseError).kind).toBe('unknown-outcome');
   });
@@ -101,16 +102,16 @@ describe('IcebergCommitter', () => {
     const lake = fakeLake(() => true);
     const c = committer(lake);
     const loads = () => lake.statements.filter((s) => s === 'LOAD_OFFSETS').length;
-    await c.commit(ranges(0n, 39n), 'b1');
+    await c.commit(SOURCE, ranges(0n, 39n), 'b1');
     expect(loads()).toBe(1); // nothing known yet
-    await c.commit(ranges(40n, 79n), 'b2');
-    await c.commit(ranges(80n, 119n), 'b3');
+    await c.commit(SOURCE, ranges(40n, 79n), 'b2');
+    await c.commit(SOURCE, ranges(80n, 119n), 'b3');
     expect(loads()).toBe(1); // its own snapshots: nothing to read
     lake.addSnapshot('replace'); // the maintainer compacted the table: same rows
-    await c.commit(ranges(120n, 159n), 'b4');
+    await c.commit(SOURCE, ranges(120n, 159n), 'b4');
     expect(loads()).toBe(1);
     lake.addSnapshot('append', 'other-writer'); // another appender committed
-    await c.commit(ranges(160n, 199n), 'b5');
+    await c.commit(SOURCE, ranges(160n, 199n), 'b5');
     expect(loads()).toBe(2);
     expect(c.stats).toEqual({ offsetReads: 2, offsetCacheHits: 3 });
   });
@@ -118,9 +119,9 @@ describe('IcebergCommitter', () => {
   it('leaves out what the lake already holds, from what it remembers', async () => {
     const lake = fakeLake(() => true);
     const c = committer(lake);
-    await c.commit(ranges(0n, 39n), 'b1');
+    await c.commit(SOURCE, ranges(0n, 39n), 'b1');
     // The same range again (read twice after a retry): already committed, nothing written.
-    const again = await c.commit(ranges(0n, 39n), 'b2');
+    const again = await c.commit(SOURCE, ranges(0n, 39n), 'b2');
     expect(again).toEqual({ rows: 0, committed: new Map(), alreadyCommitted: [0] });
     expect(lake.batches()).toEqual(['b1']);
   });

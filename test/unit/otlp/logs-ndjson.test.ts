@@ -37,7 +37,7 @@ function field(tag: number, body: Uint8Array): Buffer {
 
 /**
  * The NDJSON rows as the buffer reads them: a member left out is NULL, a map left out is empty
- * (see BUFFER_ROWS). A member written as null would be a waste, so none may be.
+ * (see bufferRows). A member written as null would be a waste, so none may be.
  */
 function ndjsonRows(bytes: Uint8Array): unknown[] {
   const out = new ByteSink(16);
