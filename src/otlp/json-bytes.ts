@@ -78,26 +78,29 @@ export function writeJsonString(out: ByteSink, src: Uint8Array, start: number, e
   o[p++] = 0x22;
   let i = start;
   while (i < end) {
-    const c = src[i]!;
-    if (SAFE[c] === 1) {
-      o[p++] = c;
-      i++;
-      continue;
+    // A run of bytes that need no escaping is copied at once: most strings are one such run.
+    const run = i;
+    while (i < end && SAFE[src[i]!] === 1) i++;
+    if (i - run > 24) {
+      o.set(src.subarray(run, i), p);
+      p += i - run;
+    } else {
+      for (let k = run; k < i; k++) o[p++] = src[k]!;
     }
+    if (i === end) break;
+    const c = src[i]!;
     if (c < 0x80) {
-      {
-        o[p++] = 0x5c;
-        if (c === 0x22 || c === 0x5c) o[p++] = c;
-        else if (c === 0x0a) o[p++] = 0x6e;
-        else if (c === 0x09) o[p++] = 0x74;
-        else if (c === 0x0d) o[p++] = 0x72;
-        else {
-          o[p++] = 0x75; // \u00XX
-          o[p++] = 0x30;
-          o[p++] = 0x30;
-          o[p++] = HEX_CODES[2 * c]!;
-          o[p++] = HEX_CODES[2 * c + 1]!;
-        }
+      o[p++] = 0x5c;
+      if (c === 0x22 || c === 0x5c) o[p++] = c;
+      else if (c === 0x0a) o[p++] = 0x6e;
+      else if (c === 0x09) o[p++] = 0x74;
+      else if (c === 0x0d) o[p++] = 0x72;
+      else {
+        o[p++] = 0x75; // \u00XX
+        o[p++] = 0x30;
+        o[p++] = 0x30;
+        o[p++] = HEX_CODES[2 * c]!;
+        o[p++] = HEX_CODES[2 * c + 1]!;
       }
       i++;
       continue;
