@@ -58,6 +58,8 @@ export class LakePipeline extends ConsumerPipeline {
   private loadConnection: DuckDBConnection | undefined;
   /** The commit of the sealed buffer, while it runs; never rejects. */
   private inFlight: Promise<void> | undefined;
+  /** The commit in flight ran out of memory: loads wait for it rather than compete with it. */
+  private commitNeedsMemory = false;
   /** The consumer's heartbeat, kept from the latest batch, so a long flush keeps the membership. */
   private heartbeat: (() => Promise<void>) | undefined;
   /** One entry per completed flush, newest last. */
@@ -198,6 +200,7 @@ export class LakePipeline extends ConsumerPipeline {
     this.heartbeat = heartbeat;
     // Stopping: leave the batch unbuffered; nothing of it is committed, so the next owner reads it.
     if (this.stopping) return;
+    if (this.commitNeedsMemory) await this.settle();
     const buffer = this.buffer!;
     const partition = batch.partition;
     const lakeNext = this.lakeOffsets.get(partition) ?? 0n;
@@ -219,7 +222,8 @@ export class LakePipeline extends ConsumerPipeline {
       rejected = await buffer.load();
     } catch (e) {
       // Out of memory or disk: commit what is buffered to make room, and fetch the batch again.
-      if (isResourceError(e)) await this.flush('resources');
+      // With a commit in flight, waiting for it frees its buffer; otherwise commit this one.
+      if (isResourceError(e)) await (this.inFlight ? this.settle() : this.flush('resources'));
       throw e;
     }
     for (const r of rejected) {
@@ -292,6 +296,7 @@ export class LakePipeline extends ConsumerPipeline {
     for (;;) {
       try {
         await this.commitAndAdvance(buffer, sealed, reason, batchId, started);
+        this.commitNeedsMemory = false;
         return;
       } catch (err) {
         if (this.abort.signal.aborted) {
@@ -316,8 +321,13 @@ export class LakePipeline extends ConsumerPipeline {
           if (e instanceof LakehouseError && e.kind === 'unknown-outcome' && (await this.batchLanded(batchId))) {
             return { rows: sealed.records, committed: nextOffsets(sealed.ranges), alreadyCommitted: [] };
           }
-          // Over DuckDB's memory limit (or out of disk): the same commit would fail again. Commit
-          // the partitions one at a time instead, each with its own offsets, so each needs less.
+          // Over DuckDB's memory limit beside the next buffer's loads: hold the loads, try again.
+          if (isOutOfMemory(e) && !this.commitNeedsMemory) {
+            this.commitNeedsMemory = true;
+            throw e;
+          }
+          // Still over it (or out of disk): the same commit would fail again. Commit the
+          // partitions one at a time instead, each with its own offsets, so each needs less.
           if (isOutOfMemory(e) && sealed.ranges.size > 1) {
             this.log.warn({ err: e, partitions: sealed.ranges.size }, 'the commit ran out of memory; committing partition by partition');
             return await this.commitByPartition(sealed, batchId);
@@ -339,12 +349,9 @@ export class LakePipeline extends ConsumerPipeline {
     if (result.rows > 0) void this.countDataFiles(result.rows);
     for (const [p, next] of result.committed) this.lakeOffsets.set(p, next);
     const positions = nextOffsets(sealed.ranges);
-    try {
-      await buffer.release(sealed, this.session!.connection);
-    } catch (err) {
-      // The rows are in the lake; a table left behind costs memory until the process ends.
-      this.log.warn({ err, table: sealed.table }, 'dropping the committed buffer table failed');
-    }
+    buffer.release(sealed);
+    // Its tables go on the buffer's own connection, between loads.
+    void this.mutex.run(() => buffer.collect()).catch((err) => this.log.warn({ err }, 'dropping the committed buffer tables failed'));
     try {
       await this.commitPositions(positions);
     } catch (err) {
