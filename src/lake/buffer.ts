@@ -30,39 +30,35 @@ const BUFFER_COLUMNS = `(${[
 ].join(', ')})`;
 
 /**
- * Where the buffer tables live: an in-memory database of the appender's own, compressed.
- * DuckDB compresses an in-memory database's rows only when it checkpoints it, and a checkpoint
- * compresses a table's rows again each time: left to checkpoint on its own, every few loads,
- * over one growing table, that was most of the load's cost. So the session never checkpoints by
- * itself (`checkpoint_threshold`); a buffer is a chain of segment tables, and the buffer
- * checkpoints each time a segment is full, which compresses that segment's rows once and leaves
- * the full ones alone (docs/benchmarks.md has what each way costs).
+ * Where the buffer tables live: an in-memory database of the appender's own, uncompressed.
+ * DuckDB compresses an in-memory database's rows only when it checkpoints it, and it
+ * checkpointed every few loads, compressing the whole growing table again each time: that was
+ * most of the load's cost. Compressing each part once (a table per part, checkpointed when
+ * full) cost more CPU than it saved, since the memory limit bounds the process either way
+ * (docs/benchmarks.md). So the session never checkpoints (`checkpoint_threshold`), and what is
+ * over the memory limit spills to the temporary directory.
  */
 export const BUFFER_DATABASE = 'appender_buffer';
 
-/** Rows per segment table: the rows a checkpoint compresses at a time. */
-export const SEGMENT_ROWS = 32_768;
-
 /**
- * The rows of buffer tables as the Iceberg table `logs` types them, with their Kafka partition
+ * The rows of a buffer table as the Iceberg table `logs` types them, with their Kafka partition
  * and offset. The NDJSON rows leave empty maps out (logs-ndjson.ts), so a NULL map here is an
  * empty one: the table's NULL means "written before the column existed".
  */
-export function bufferRows(tables: readonly string[]): string {
-  const all = tables.map((t) => `SELECT * FROM ${t}`).join(' UNION ALL ');
+export function bufferRows(table: string): string {
   return `(SELECT * REPLACE (${LOG_COLUMNS.filter((c) => c.kind === 'map')
     .map((c) => `coalesce(${sqlIdent(c.name)}, '{}'::JSON)::${ICEBERG_TYPE.map} AS ${sqlIdent(c.name)}`)
-    .join(', ')}) FROM (${all}))`;
+    .join(', ')}) FROM ${table})`;
 }
 
 /**
- * A buffer handed over to a commit: its rows stay in their tables, and its offsets count as
- * buffered, until the commit has landed and the pipeline releases it; loading goes on into
- * fresh tables meanwhile.
+ * A buffer handed over to a commit: its rows stay in their table, and its offsets count as
+ * buffered, until the commit has landed and the pipeline releases it; loading goes on into a
+ * fresh table meanwhile.
  */
 export interface SealedBuffer {
-  readonly tables: readonly string[];
-  /** `bufferRows(tables)` */
+  readonly table: string;
+  /** `bufferRows(table)` */
   readonly rows: string;
   readonly ranges: ReadonlyMap<number, PartitionRange>;
   readonly records: number;
@@ -146,15 +142,12 @@ export class LogBuffer {
   private ranges = new Map<number, PartitionRange>();
   private readonly spoolDir: string;
   private tableSeq = 0;
-  /** The segment tables of the buffer being loaded, the last one being filled. */
-  private segments: string[] = [];
-  private segmentRows = 0;
+  /** The table of the buffer being loaded. */
+  private current = '';
   /** Tables of released buffers, dropped on this buffer's connection at its next load or seal. */
   private released: string[] = [];
   /** The buffer being committed, if any: its offsets still count as buffered. */
   private sealed: SealedBuffer | undefined;
-  /** Checkpoints that failed (another write was under way): their rows were compressed by the next. */
-  checkpointsFailed = 0;
   private bytes = 0;
   private records = 0;
   private oldestAt: number | undefined;
@@ -164,8 +157,6 @@ export class LogBuffer {
     spoolDir?: string,
     /** deepest AnyValue nesting read (MAX_MESSAGE_DEPTH) */
     private readonly maxDepth?: number,
-    /** rows per segment table */
-    private readonly segmentSize = SEGMENT_ROWS,
   ) {
     this.spoolDir = spoolDir ?? tmpdir();
   }
@@ -173,20 +164,19 @@ export class LogBuffer {
   async init(): Promise<void> {
     await this.connection.run(`ATTACH IF NOT EXISTS ':memory:' AS ${BUFFER_DATABASE}`);
     await this.connection.run(`SET checkpoint_threshold = '1000TB'`);
-    await this.newSegment();
+    await this.newTable();
     await this.removeStaleSpoolFiles();
   }
 
-  private async newSegment(): Promise<void> {
+  private async newTable(): Promise<void> {
     const table = `${BUFFER_DATABASE}.buffer_logs_${++this.tableSeq}`;
     await this.connection.run(`CREATE OR REPLACE TABLE ${table} ${BUFFER_COLUMNS}`);
-    this.segments.push(table);
-    this.segmentRows = 0;
+    this.current = table;
   }
 
-  /** The tables of the buffer being loaded. */
-  get tables(): readonly string[] {
-    return this.segments;
+  /** The table of the buffer being loaded. */
+  get table(): string {
+    return this.current;
   }
 
   /** Drops the tables of released buffers. */
@@ -195,21 +185,6 @@ export class LogBuffer {
       await this.connection.run(`DROP TABLE IF EXISTS ${this.released[0]}`);
       this.released.shift();
     }
-  }
-
-  /**
-   * A full segment: compress it (a checkpoint of the buffer database) and start the next. A
-   * checkpoint refused because another connection is writing to the database leaves the rows
-   * uncompressed until the next one.
-   */
-  private async closeSegment(): Promise<void> {
-    try {
-      await this.connection.run(`CHECKPOINT ${BUFFER_DATABASE}`);
-    } catch (e) {
-      if (isResourceError(e)) throw e;
-      this.checkpointsFailed++;
-    }
-    await this.newSegment();
   }
 
   /** Spool files and DuckDB spill directories left behind by an appender that was killed. */
@@ -274,11 +249,7 @@ export class LogBuffer {
           }
         }
       }
-      for (const s of staged) {
-        this.track(s.partition, s.offset, s.size, s.rows);
-        this.segmentRows += s.rows;
-      }
-      if (this.segmentRows >= this.segmentSize) await this.closeSegment();
+      for (const s of staged) this.track(s.partition, s.offset, s.size, s.rows);
       return rejected;
     } finally {
       this.staged = [];
@@ -294,7 +265,7 @@ export class LogBuffer {
     try {
       await writeFile(file, bytes);
       await this.connection.run(
-        `INSERT INTO ${this.segments.at(-1)!} SELECT ${LOAD_SELECT} FROM read_json('${file.replaceAll("'", "''")}', ` +
+        `INSERT INTO ${this.current} SELECT ${LOAD_SELECT} FROM read_json('${file.replaceAll("'", "''")}', ` +
           `format = 'newline_delimited', auto_detect = false, maximum_object_size = ${maxObject}, columns = ${JSON_COLUMNS})`,
       );
     } finally {
@@ -312,19 +283,18 @@ export class LogBuffer {
   }
 
   /**
-   * Hands the loaded rows over to a commit (nothing may be staged) and goes on in fresh tables.
+   * Hands the loaded rows over to a commit (nothing may be staged) and goes on in a fresh table.
    * One buffer is sealed at a time: the previous one must have been released.
    */
   async seal(): Promise<SealedBuffer> {
     if (this.staged.length > 0) throw new Error('LogBuffer.seal: rows are staged but not loaded');
     if (this.sealed) throw new Error('LogBuffer.seal: the previous sealed buffer was not released');
     await this.dropReleased();
-    const tables = this.segments;
-    this.segments = [];
-    // New tables rather than DELETE: the deleted rows' storage stays behind in DuckDB and made
+    const table = this.current;
+    // A new table rather than DELETE: the deleted rows' storage stays behind in DuckDB and made
     // the next loads slower (bench/stages.mjs over several flushes).
-    await this.newSegment();
-    const sealed: SealedBuffer = { tables, rows: bufferRows(tables), ranges: this.ranges, records: this.records, bytes: this.bytes };
+    await this.newTable();
+    const sealed: SealedBuffer = { table, rows: bufferRows(table), ranges: this.ranges, records: this.records, bytes: this.bytes };
     this.sealed = sealed;
     this.ranges = new Map();
     this.bytes = 0;
@@ -335,13 +305,13 @@ export class LogBuffer {
 
   /**
    * The sealed buffer's commit has landed: its offsets no longer count as buffered, and its
-   * tables are dropped at this buffer's next load or seal (or `collect`), on its own
-   * connection, where they cannot meet a checkpoint.
+   * table is dropped at this buffer's next load or seal (or `collect`), on the buffer's own
+   * connection, so that the database's catalog is only ever changed from one connection.
    */
   release(sealed: SealedBuffer): void {
     if (this.sealed !== sealed) throw new Error('LogBuffer.release: not the sealed buffer');
     this.sealed = undefined;
-    this.released.push(...sealed.tables);
+    this.released.push(sealed.table);
   }
 
   /** Drops the tables of released buffers now (an idle buffer would keep them until its next load). */
