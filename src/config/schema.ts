@@ -117,7 +117,11 @@ const lake = {
     'DuckDB memory limit; past it DuckDB spills to `LAKE_SPOOL_DIR`, and a commit that still runs out of memory is retried partition by partition',
     '(appender: max(100, `BUFFER_SIZE_MB`); query: DuckDB’s own)',
   ),
-  DUCKDB_THREADS: doc(int(1, 256).optional(), 'DuckDB threads', '(one per core)'),
+  DUCKDB_THREADS: doc(
+    int(1, 256).optional(),
+    'DuckDB threads; the appender’s commit and the loads of its next buffer run side by side, each on its own thread',
+    '(appender: 1; query and maintainer: one per core)',
+  ),
   DUCKDB_ALLOW_EXTENSION_DOWNLOAD: doc(bool.default(false), 'let DuckDB download missing extensions'),
 };
 

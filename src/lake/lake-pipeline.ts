@@ -21,6 +21,14 @@ import { OffsetsTable, type PartitionOffsets } from './offsets-table.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace, type LakeSession } from './session.js';
 import { SnapshotRepair } from './snapshot-repair.js';
 
+/**
+ * DuckDB threads of the appender unless DUCKDB_THREADS says otherwise. Its statements are many
+ * and small (a load per fetched batch), and a second thread cost about as much CPU again on
+ * each; the commit runs beside the loads on a connection of its own, so two cores are used
+ * anyway (docs/benchmarks.md).
+ */
+export const APPENDER_DUCKDB_THREADS = 1;
+
 export interface FlushStats {
   reason: string;
   rows: number;
@@ -113,7 +121,7 @@ export class LakePipeline extends ConsumerPipeline {
       const token = status === 401 || status === 403 ? ' (check ICEBERG_CATALOG_TOKEN)' : '';
       throw new ConfigError([`ICEBERG_CATALOG_URI=${cfg.ICEBERG_CATALOG_URI}: the Iceberg catalog answered ${status}${token}: ${(e as Error).message.slice(0, 300)}`]);
     };
-    this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb, tempDirectory, utcPartitionTransforms: true }), this.retryOptions('open lake session', isTransientLakeError)).catch(refused);
+    this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb, tempDirectory, threads: cfg.DUCKDB_THREADS ?? APPENDER_DUCKDB_THREADS, utcPartitionTransforms: true }), this.retryOptions('open lake session', isTransientLakeError)).catch(refused);
     const changed = await retry(() => ensureLakeTables(this.session!.connection, cfg, this.catalog), this.retryOptions('create lake tables', isTransientLakeError)).catch(refused);
     if (changed.added.length > 0 || changed.renamed.length > 0) this.log.info({ table: LAKE_TABLES.logs.name, ...changed }, 'evolved the lake table (columns added, partition fields renamed)');
     this.loadConnection = await this.session.instance.connect();

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { renderConfigurationDoc, renderEnvExample } from '../../../src/config/docs.js';
 import { configSchema } from '../../../src/config/schema.js';
+import { APPENDER_DUCKDB_THREADS } from '../../../src/lake/lake-pipeline.js';
 
 const read = (f: string) => readFileSync(new URL(`../../../${f}`, import.meta.url), 'utf8');
 
@@ -12,6 +13,10 @@ describe('configuration documentation', () => {
 
   it('.env.example is what the schema renders (run `npm run docs:config`)', () => {
     expect(read('.env.example')).toBe(renderEnvExample());
+  });
+
+  it('gives the appender’s DuckDB threads as the appender uses them', () => {
+    expect(read('docs/configuration.md')).toMatch(new RegExp(`^\\| \`DUCKDB_THREADS\` \\| \\(appender: ${APPENDER_DUCKDB_THREADS};`, 'm'));
   });
 
   it('names every variable, with its default or what unset means', () => {
