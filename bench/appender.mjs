@@ -5,7 +5,8 @@
 //                              BENCH_BUFFER_MB (default 100), BENCH_PARTITIONS (default 6),
 //                              BENCH_BUFFER_SECONDS (default 1; a larger value lets the buffer fill to
 //                              BENCH_BUFFER_MB, as in production, at the cost of a late last flush),
-//                              BENCH_DUCKDB_THREADS (the appender's DUCKDB_THREADS; unset: DuckDB's default)
+//                              BENCH_DUCKDB_THREADS (the appender's DUCKDB_THREADS),
+//                              BENCH_REPLICAS (default 1: appender processes in one consumer group)
 // Besides the whole run (start-up and the last, partial buffer's wait included), it reports the
 // run from readiness to the end of the last flush the buffer's size or record limit triggered:
 // the appender's rate when it is kept busy.
@@ -25,7 +26,8 @@ const perRequest = 1000;
 const run = randomBytes(3).toString('hex');
 const topic = `bench-lake-${run}`;
 const namespace = `bench_${run}`;
-const port = 29464;
+const basePort = 29464;
+const replicaCount = Number(process.env.BENCH_REPLICAS ?? 1);
 const env = stackEnv();
 
 // 1. Pre-fill the topic.
@@ -48,33 +50,46 @@ for (let r = 0; r < total / perRequest; r++) {
 await producer.disconnect();
 process.stderr.write(`pre-filled ${topic}: ${total} records, ${round(otlpBytes / 1e6)} MB in ${round((performance.now() - fillStart) / 1000)} s\n`);
 
-// 2. Drain it with the appender.
-const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), 'dist/cli/appender.js'], {
-  cwd: root,
-  env: { ...process.env, ...env, ...(process.env.BENCH_DUCKDB_THREADS ? { DUCKDB_THREADS: process.env.BENCH_DUCKDB_THREADS } : {}), REDPANDA_TOPIC: topic, APPENDER_GROUP_ID: `bench-${run}`, ICEBERG_NAMESPACE: namespace, TOPIC_PARTITIONS: String(partitions), BUFFER_SIZE_MB: String(bufferMb), BUFFER_TIME_SECONDS: String(bufferSeconds), BUFFER_MAX_RECORDS: '100000000', APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'info' },
-  stdio: ['ignore', 'pipe', 2],
-});
-process.on('exit', () => child.kill('SIGKILL')); // never leave it behind
-const flushes = [];
-let out = '';
-child.stdout.on('data', (d) => {
-  out += d.toString();
-  let i;
-  while ((i = out.indexOf('\n')) >= 0) {
-    const line = out.slice(0, i);
-    out = out.slice(i + 1);
-    // warnings and errors of the appender, as they come
-    if (/"level":(4|5|6)0/.test(line)) process.stderr.write(`appender: ${line.slice(0, 1000)}\n`);
-    if (line.includes('"flushed to Iceberg"')) flushes.push({ ...JSON.parse(line), cpuSeconds: procStats(child.pid).cpuSeconds, at: performance.now() });
-  }
-});
-let readyAt;
-for (;;) {
-  try {
-    if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) { readyAt = performance.now(); break; }
-  } catch {}
-  await new Promise((r) => setTimeout(r, 100));
+// 2. Drain it with the appender: BENCH_REPLICAS processes in one consumer group.
+const replicas = [];
+for (let r = 0; r < replicaCount; r++) {
+  const port = basePort + r;
+  const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), 'dist/cli/appender.js'], {
+    cwd: root,
+    env: { ...process.env, ...env, ...(process.env.BENCH_DUCKDB_THREADS ? { DUCKDB_THREADS: process.env.BENCH_DUCKDB_THREADS } : {}), REDPANDA_TOPIC: topic, APPENDER_GROUP_ID: `bench-${run}`, ICEBERG_NAMESPACE: namespace, TOPIC_PARTITIONS: String(partitions), BUFFER_SIZE_MB: String(bufferMb), BUFFER_TIME_SECONDS: String(bufferSeconds), BUFFER_MAX_RECORDS: '100000000', APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 2],
+  });
+  const replica = { child, port, flushes: [], out: '' };
+  child.stdout.on('data', (d) => {
+    replica.out += d.toString();
+    let i;
+    while ((i = replica.out.indexOf('\n')) >= 0) {
+      const line = replica.out.slice(0, i);
+      replica.out = replica.out.slice(i + 1);
+      // warnings and errors of the appender, as they come
+      if (/"level":(4|5|6)0/.test(line)) {
+        const entry = JSON.parse(line);
+        process.stderr.write(`appender ${r}: ${entry.time} ${entry.msg}${entry.err ? `: ${String(entry.err.message).slice(0, 160)}` : ''}${entry.kafkajs?.error ? `: ${entry.kafkajs.error}` : ''}${entry.duckdbMemory ? ` ${JSON.stringify(entry.duckdbMemory)}` : ''}\n`);
+      }
+      if (line.includes('"flushed to Iceberg"')) replica.flushes.push({ ...JSON.parse(line), cpuSeconds: procStats(child.pid).cpuSeconds, at: performance.now() });
+    }
+  });
+  replicas.push(replica);
 }
+process.on('exit', () => replicas.forEach((r) => r.child.kill('SIGKILL'))); // never leave them behind
+// Each replica consumes once it is ready: the run starts when the first is, and what each spent
+// before its own readiness is its start-up.
+await Promise.all(replicas.map(async (replica) => {
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${replica.port}/readyz`)).status === 200) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  replica.readyAt = performance.now();
+  replica.readyCpu = procStats(replica.child.pid).cpuSeconds;
+}));
+const readyAt = Math.min(...replicas.map((r) => r.readyAt));
 // Where the memory is: the appender's own account at the sample with the highest RSS.
 const memoryOf = (text) => {
   const one = (name) => promValue(text, name) / 1e6;
@@ -87,22 +102,29 @@ const memoryOf = (text) => {
     duckdbBufferManagerMb: sum('otel_lakehouse_lake_duckdb_memory_bytes'),
   };
 };
-const readyCpu = procStats(child.pid).cpuSeconds;
+const cpuOf = () => replicas.reduce((a, r) => a + procStats(r.child.pid).cpuSeconds, 0);
+const readyCpu = replicas.reduce((a, r) => a + r.readyCpu, 0);
 let peakRss = 0;
 let rows = 0;
 let memoryAtPeak;
+let metrics = [];
 while (rows < total) {
   await new Promise((r) => setTimeout(r, 250));
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  rows = promValue(text, 'otel_lakehouse_lake_rows_committed_total');
-  const memory = memoryOf(text);
-  if (!memoryAtPeak || memory.rssMb > memoryAtPeak.rssMb) memoryAtPeak = memory;
-  peakRss = Math.max(peakRss, procStats(child.pid).peakRssMb);
+  metrics = await Promise.all(replicas.map(async (r) => (await fetch(`http://127.0.0.1:${r.port}/metrics`)).text()));
+  rows = metrics.reduce((a, text) => a + promValue(text, 'otel_lakehouse_lake_rows_committed_total'), 0);
+  for (const [i, text] of metrics.entries()) {
+    const memory = memoryOf(text);
+    if (!memoryAtPeak || memory.rssMb > memoryAtPeak.rssMb) memoryAtPeak = memory;
+    peakRss = Math.max(peakRss, procStats(replicas[i].child.pid).peakRssMb);
+  }
 }
 const doneAt = performance.now();
-const stats = procStats(child.pid);
-child.kill('SIGTERM');
-await new Promise((r) => child.on('exit', r));
+const commits = metrics.reduce((a, text) => a + promValue(text, 'otel_lakehouse_lake_commits_total'), 0);
+const retriesOf = (kind) => metrics.reduce((a, text) => a + promValue(text, `otel_lakehouse_lake_commit_retries_total{kind="${kind}"}`), 0);
+const stats = { cpuSeconds: cpuOf(), peakRssMb: Math.max(...replicas.map((r) => procStats(r.child.pid).peakRssMb)) };
+for (const r of replicas) r.child.kill('SIGTERM');
+await Promise.all(replicas.map((r) => new Promise((done) => r.child.on('exit', done))));
+const flushes = replicas.flatMap((r) => r.flushes).sort((a, b) => a.at - b.at);
 
 // 3. What landed: Parquet bytes per record, files.
 const db = await DuckDBInstance.create(':memory:', { extension_directory: env.DUCKDB_EXTENSION_DIRECTORY, autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
@@ -111,13 +133,15 @@ await c.run(`LOAD httpfs; LOAD avro; LOAD iceberg; CREATE SECRET (TYPE s3, KEY_I
 const files = (await c.runAndReadAll(`SELECT count(*), sum(size) FROM read_blob('s3://${env.S3_BUCKET}/${namespace}/logs/data/**/*.parquet')`)).getRows()[0];
 const seconds = (doneAt - readyAt) / 1000;
 const flushMs = flushes.map((f) => f.durationMs).sort((a, b) => a - b);
-// Up to the end of the last flush that a limit (not the timer) triggered.
+// Up to the end of the last flush that a limit (not the timer) triggered (one replica: with
+// several, their CPU at that moment is not known, so only the rate is given).
 const lastFull = flushes.findLastIndex((f) => f.reason === 'size' || f.reason === 'records');
 const busy = lastFull < 0 ? undefined : (() => {
   const f = flushes[lastFull];
   const rows = flushes.slice(0, lastFull + 1).reduce((a, x) => a + x.rows, 0);
   const secs = (f.at - readyAt) / 1000;
-  return { rows, seconds: round(secs, 2), recordsPerSecond: round(rows / secs, 0), recordsPerCpuSecond: round(rows / (f.cpuSeconds - readyCpu), 0), cpuSecondsPerMillionRecords: round(((f.cpuSeconds - readyCpu) / rows) * 1e6, 2) };
+  const cpu = replicas.length === 1 ? { recordsPerCpuSecond: round(rows / (f.cpuSeconds - readyCpu), 0), cpuSecondsPerMillionRecords: round(((f.cpuSeconds - readyCpu) / rows) * 1e6, 2) } : {};
+  return { rows, seconds: round(secs, 2), recordsPerSecond: round(rows / secs, 0), ...cpu };
 })();
 const doc = {
   bench: 'appender',
@@ -127,6 +151,7 @@ const doc = {
   bufferSizeMb: bufferMb,
   bufferTimeSeconds: bufferSeconds,
   partitions,
+  replicas: replicas.length,
   seconds: round(seconds, 2),
   recordsPerSecond: round(total / seconds, 0),
   otlpMegabytesPerSecond: round(otlpBytes / 1e6 / seconds, 2),
@@ -134,8 +159,13 @@ const doc = {
   cpuSecondsTotal: round(stats.cpuSeconds, 2),
   recordsPerCpuSecond: round(total / stats.cpuSeconds, 0),
   startupCpuSeconds: round(readyCpu, 2),
+  recordsPerCpuSecondAfterStartup: round(total / (stats.cpuSeconds - readyCpu), 0),
+  commits,
+  commitRetries: { conflict: retriesOf('conflict'), unknownOutcome: retriesOf('unknown_outcome'), unavailable: retriesOf('unavailable') },
+  conflictsPerCommit: round(retriesOf('conflict') / Math.max(1, commits), 3),
   // from readiness to the end of the last size- or record-driven flush (see above)
   untilLastFullFlush: busy,
+  // of the replica with the highest
   peakRssMb: round(Math.max(peakRss, stats.peakRssMb), 0),
   // At the sample with the highest RSS (every 250 ms; DuckDB's figure is refreshed every 5 s).
   memoryAtPeakMb: Object.fromEntries(Object.entries(memoryAtPeak ?? {}).map(([k, v]) => [k.replace(/Mb$/, ''), round(v, 0)])),
@@ -146,9 +176,10 @@ const doc = {
   flushLog: flushes.map(({ reason, rows, durationMs }) => ({ reason, rows, durationMs })),
 };
 process.stdout.write(JSON.stringify(doc) + '\n');
-process.stderr.write(`\nappender (lake pipeline): ${total} records (${doc.otlpMegabytes} MB OTLP) from ${partitions} partitions, BUFFER_SIZE_MB=${bufferMb}\n` +
+process.stderr.write(`\nappender (lake pipeline): ${total} records (${doc.otlpMegabytes} MB OTLP) from ${partitions} partitions, ${replicas.length} replica(s), BUFFER_SIZE_MB=${bufferMb}\n` +
   `  whole run: ${doc.recordsPerSecond} records/s, ${doc.otlpMegabytesPerSecond} MB/s, ${doc.cpuSecondsPerMillionRecords} CPU s per million records (all threads; ${doc.startupCpuSeconds} s of it start-up), peak RSS ${doc.peakRssMb} MB\n` +
-  (busy ? `  ready to the last full-buffer flush: ${busy.rows} records in ${busy.seconds} s: ${busy.recordsPerSecond} records/s, ${busy.recordsPerCpuSecond} records per CPU second\n` : '') +
+  `  ${doc.recordsPerCpuSecondAfterStartup} records per CPU second after start-up; ${commits} commits, ${doc.commitRetries.conflict} conflicts (${doc.conflictsPerCommit} per commit)\n` +
+  (busy ? `  ready to the last full-buffer flush: ${busy.rows} records in ${busy.seconds} s: ${busy.recordsPerSecond} records/s${busy.recordsPerCpuSecond ? `, ${busy.recordsPerCpuSecond} records per CPU second` : ''}\n` : '') +
   `  at the highest sample: ${JSON.stringify(doc.memoryAtPeakMb)} MB\n` +
   `  ${doc.flushes} flushes (${doc.flushMs.min}/${doc.flushMs.median}/${doc.flushMs.max} ms min/median/max), ${doc.dataFiles} data files, ${doc.parquetBytesPerRecord} Parquet bytes per record\n`);
 await admin.deleteTopics({ topics: [topic, `${topic}-dlq`] }).catch(() => {});

@@ -337,7 +337,7 @@ export class LakePipeline extends ConsumerPipeline {
           // Still over it (or out of disk): the same commit would fail again. Commit the
           // partitions one at a time instead, each with its own offsets, so each needs less.
           if (isOutOfMemory(e) && sealed.ranges.size > 1) {
-            this.log.warn({ err: e, partitions: sealed.ranges.size }, 'the commit ran out of memory; committing partition by partition');
+            this.log.warn({ err: e, partitions: sealed.ranges.size, duckdbMemory: await this.duckdbMemory() }, 'the commit ran out of memory; committing partition by partition');
             return await this.commitByPartition(sealed, batchId);
           }
           throw e;
@@ -405,6 +405,16 @@ export class LakePipeline extends ConsumerPipeline {
       if (this.buffer) this.updateBufferGauges(this.buffer);
     } catch (err) {
       this.log.debug({ err }, 'lag update failed');
+    }
+  }
+
+  /** DuckDB's memory by tag (MB in memory / spilled), for a log line. */
+  private async duckdbMemory(): Promise<Record<string, string> | undefined> {
+    try {
+      const reader = await this.statsConnection?.runAndReadAll('SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() WHERE memory_usage_bytes + temporary_storage_bytes > 0');
+      return Object.fromEntries((reader?.getRows() ?? []).map(([tag, used, temp]) => [String(tag).toLowerCase(), `${Math.round(Number(used) / 1e6)}/${Math.round(Number(temp) / 1e6)}`]));
+    } catch {
+      return undefined;
     }
   }
 

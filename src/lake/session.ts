@@ -7,6 +7,9 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Config } from '../config/schema.js';
 import { registerUtcTransforms } from './utc-transforms.js';
 
+/** Rows a partitioned write (an Iceberg commit) holds per open file before writing them out. */
+export const PARTITIONED_WRITE_FLUSH_ROWS = 32_768;
+
 /** The alias the Iceberg REST catalog is attached under in every DuckDB session. */
 export const CATALOG = 'lake';
 
@@ -96,6 +99,11 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
     // tenant and day in a commit). 50 GiB gives parts just over S3's 5 MiB minimum and is far
     // above any data file we write.
     await connection.run(`SET s3_uploader_max_filesize = '50GiB'`);
+    // A partitioned write keeps each open file's rows in memory until it has this many, and
+    // DuckDB's default (524,288) asked more of the appender's memory limit than a commit beside
+    // the next buffer's loads has: a commit that could not get it failed again and again. Files
+    // then hold row groups of up to this many rows (docs/benchmarks.md).
+    await connection.run(`SET partitioned_write_flush_threshold = ${PARTITIONED_WRITE_FLUSH_ROWS}`);
     const endpoint = new URL(cfg.S3_ENDPOINT);
     await connection.run(
       `CREATE OR REPLACE SECRET lake_s3 (TYPE s3, KEY_ID ${sqlString(cfg.S3_ACCESS_KEY)}, SECRET ${sqlString(cfg.S3_SECRET_KEY)}, ` +
