@@ -4,7 +4,8 @@
 // table, a local Parquet write of the buffer, and the Iceberg commit (Parquet on MinIO + the
 // REST catalog) against the local stack.
 //
-//   npm run bench:stages     BENCH_STAGE_RECORDS (default 200000, in 1000-record requests)
+//   npm run bench:stages     BENCH_STAGE_RECORDS (default 200000, in 1000-record requests),
+//                            BENCH_DUCKDB_THREADS (unset: one per core), BENCH_MEMORY_MB (default 4096)
 // Prints one JSON document on stdout and a table on stderr. CPU is the process's user+system
 // time over the stage (all threads: DuckDB works in its own), wall is elapsed time.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -40,7 +41,7 @@ const env = stackEnv();
 const run = randomBytes(3).toString('hex');
 const cfg = loadConfig({ ...process.env, ...env, ICEBERG_NAMESPACE: `bench_${run}`, APPENDER_GROUP_ID: `bench-${run}` });
 const spool = mkdtempSync(join(tmpdir(), 'bench-stages-'));
-const session = await openLakeSession(cfg, { memoryLimitMb: Number(process.env.BENCH_MEMORY_MB ?? 4096), tempDirectory: join(spool, 'duckdb'), utcPartitionTransforms: process.env.BENCH_ICU_TRANSFORMS !== '1' });
+const session = await openLakeSession(cfg, { memoryLimitMb: Number(process.env.BENCH_MEMORY_MB ?? 4096), tempDirectory: join(spool, 'duckdb'), threads: process.env.BENCH_DUCKDB_THREADS ? Number(process.env.BENCH_DUCKDB_THREADS) : undefined, utcPartitionTransforms: process.env.BENCH_ICU_TRANSFORMS !== '1' });
 await ensureLakeTables(session.connection, cfg);
 const buffer = new LogBuffer(session.connection, spool);
 await buffer.init();
