@@ -51,8 +51,8 @@ export function createMetrics() {
       labelNames: ['topic', 'partition'] as const,
       registers: [registry],
     }),
-    lakeBufferedBytes: new Gauge({ name: 'otel_lakehouse_lake_buffered_bytes', help: 'OTLP bytes buffered for the next Iceberg commit.', registers: [registry] }),
-    lakeBufferedRecords: new Gauge({ name: 'otel_lakehouse_lake_buffered_records', help: 'Log records buffered for the next Iceberg commit.', registers: [registry] }),
+    lakeBufferedBytes: new Gauge({ name: 'otel_lakehouse_lake_buffered_bytes', help: 'OTLP bytes buffered and not yet in Iceberg: the buffer loading and the one being committed.', registers: [registry] }),
+    lakeBufferedRecords: new Gauge({ name: 'otel_lakehouse_lake_buffered_records', help: 'Log records buffered and not yet in Iceberg: the buffer loading and the one being committed.', registers: [registry] }),
     lakeBufferAge: new Gauge({ name: 'otel_lakehouse_lake_buffer_age_seconds', help: 'Age of the oldest buffered record.', registers: [registry] }),
     lakeFlushSeconds: new Histogram({
       name: 'otel_lakehouse_lake_flush_duration_seconds',
