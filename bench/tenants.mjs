@@ -1,0 +1,62 @@
+// bench/tenants: what one flush costs as the number of tenants in it grows. The same number of
+// rows (BENCH_TENANT_ROWS, default 40000) is buffered from 2, 100, 1,000, … tenants and committed
+// to Iceberg as the appender commits it (one data file per tenant and day), each into a table of
+// its own, against the local stack.
+//
+//   node bench/tenants.mjs     BENCH_TENANT_ROWS (default 40000), BENCH_TENANTS (default "2,100,1000")
+// Prints one JSON document on stdout and a table on stderr.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../dist/config/load.js';
+import { LogBuffer } from '../dist/lake/buffer.js';
+import { CatalogClient } from '../dist/lake/catalog-client.js';
+import { IcebergCommitter } from '../dist/lake/committer.js';
+import { OffsetsTable } from '../dist/lake/offsets-table.js';
+import { ensureLakeTables, openLakeSession, qualifiedNamespace } from '../dist/lake/session.js';
+import { logsRequestBody, round, stackEnv } from './lib.mjs';
+
+const rows = Number(process.env.BENCH_TENANT_ROWS ?? 40_000);
+const counts = (process.env.BENCH_TENANTS ?? '2,100,1000').split(',').map(Number);
+const env = stackEnv();
+const cpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+const results = [];
+for (const tenants of counts) {
+  const run = randomBytes(3).toString('hex');
+  const cfg = loadConfig({ ...process.env, ...env, ICEBERG_NAMESPACE: `bench_tenants_${run}`, APPENDER_GROUP_ID: `bench-${run}` });
+  const spool = mkdtempSync(join(tmpdir(), 'bench-tenants-'));
+  const session = await openLakeSession(cfg, { memoryLimitMb: 1000, tempDirectory: join(spool, 'duckdb'), threads: 1, utcPartitionTransforms: true });
+  await ensureLakeTables(session.connection, cfg);
+  const catalog = new CatalogClient(cfg);
+  const buffer = new LogBuffer(session.connection, spool);
+  await buffer.init();
+  // rows / tenants records per tenant, one request each (at least one record)
+  const perTenant = Math.max(1, Math.floor(rows / tenants));
+  for (let t = 0; t < tenants; t++) {
+    buffer.stage(logsRequestBody(perTenant, t), { tenant: `tenant-${t}`, fallbackMicros: 0n, partition: 0, offset: BigInt(t) });
+    if (t % 50 === 49) await buffer.load();
+  }
+  await buffer.load();
+  const committer = new IcebergCommitter(session.connection, `${qualifiedNamespace(cfg)}.logs`, new OffsetsTable(`${qualifiedNamespace(cfg)}.appender_offsets`, cfg.APPENDER_GROUP_ID, 'bench'), catalog, cfg.ICEBERG_NAMESPACE);
+  const sealed = await buffer.seal();
+  const c0 = cpu();
+  const t0 = performance.now();
+  const result = await committer.commit(sealed, sealed.ranges, randomBytes(8).toString('hex'));
+  const wall = (performance.now() - t0) / 1000;
+  const commitCpu = cpu() - c0;
+  const [files, bytes] = (await session.connection.runAndReadAll(`SELECT count(*), sum(size) FROM read_blob('s3://${cfg.S3_BUCKET}/${cfg.ICEBERG_NAMESPACE}/logs/data/**/*.parquet')`)).getRows()[0].map(Number);
+  results.push({ tenants, rows: result.rows, flushSeconds: round(wall, 2), cpuSeconds: round(commitCpu, 2), dataFiles: files, bytesPerFile: Math.round(bytes / Math.max(1, files)), parquetBytesPerRecord: round(bytes / Math.max(1, result.rows), 1) });
+  session.close();
+  rmSync(spool, { recursive: true, force: true });
+}
+const doc = { bench: 'tenants', rows, results };
+process.stdout.write(JSON.stringify(doc) + '\n');
+process.stderr.write(`\ntenants: one flush of ~${rows} rows\n${'tenants'.padStart(8)} ${'rows'.padStart(7)} ${'flush s'.padStart(8)} ${'cpu s'.padStart(6)} ${'files'.padStart(6)} ${'bytes/file'.padStart(11)} ${'B/rec'.padStart(6)}\n`);
+for (const r of results) {
+  process.stderr.write(`${String(r.tenants).padStart(8)} ${String(r.rows).padStart(7)} ${String(r.flushSeconds).padStart(8)} ${String(r.cpuSeconds).padStart(6)} ${String(r.dataFiles).padStart(6)} ${String(r.bytesPerFile).padStart(11)} ${String(r.parquetBytesPerRecord).padStart(6)}\n`);
+}
