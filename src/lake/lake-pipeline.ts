@@ -23,9 +23,9 @@ import { SnapshotRepair } from './snapshot-repair.js';
 
 /**
  * DuckDB threads of the appender unless DUCKDB_THREADS says otherwise. Its statements are many
- * and small (a load per fetched batch), and a second thread cost about as much CPU again on
- * each; the commit runs beside the loads on a connection of its own, so two cores are used
- * anyway (docs/benchmarks.md).
+ * and small (a load per fetched batch), and a second thread made each of them dearer; the
+ * commit runs beside the loads on a connection of its own, so two cores are used anyway
+ * (docs/benchmarks.md).
  */
 export const APPENDER_DUCKDB_THREADS = 1;
 
