@@ -58,8 +58,6 @@ export function bufferRows(table: string): string {
  */
 export interface SealedBuffer {
   readonly table: string;
-  /** `bufferRows(table)` */
-  readonly rows: string;
   readonly ranges: ReadonlyMap<number, PartitionRange>;
   readonly records: number;
   readonly bytes: number;
@@ -179,8 +177,8 @@ export class LogBuffer {
     return this.current;
   }
 
-  /** Drops the tables of released buffers. */
-  private async dropReleased(): Promise<void> {
+  /** Drops the tables of released buffers (an idle buffer would keep them until its next load). */
+  async collect(): Promise<void> {
     while (this.released.length > 0) {
       await this.connection.run(`DROP TABLE IF EXISTS ${this.released[0]}`);
       this.released.shift();
@@ -230,7 +228,7 @@ export class LogBuffer {
     const staged = this.staged;
     const rejected: RejectedRecord[] = [];
     try {
-      await this.dropReleased();
+      await this.collect();
       if (this.sink.len > 0) {
         try {
           await this.loadBytes(this.sink.view(), maxRecordBytes(staged));
@@ -289,12 +287,12 @@ export class LogBuffer {
   async seal(): Promise<SealedBuffer> {
     if (this.staged.length > 0) throw new Error('LogBuffer.seal: rows are staged but not loaded');
     if (this.sealed) throw new Error('LogBuffer.seal: the previous sealed buffer was not released');
-    await this.dropReleased();
+    await this.collect();
     const table = this.current;
     // A new table rather than DELETE: the deleted rows' storage stays behind in DuckDB and made
     // the next loads slower (bench/stages.mjs over several flushes).
     await this.newTable();
-    const sealed: SealedBuffer = { table, rows: bufferRows(table), ranges: this.ranges, records: this.records, bytes: this.bytes };
+    const sealed: SealedBuffer = { table, ranges: this.ranges, records: this.records, bytes: this.bytes };
     this.sealed = sealed;
     this.ranges = new Map();
     this.bytes = 0;
@@ -312,11 +310,6 @@ export class LogBuffer {
     if (this.sealed !== sealed) throw new Error('LogBuffer.release: not the sealed buffer');
     this.sealed = undefined;
     this.released.push(sealed.table);
-  }
-
-  /** Drops the tables of released buffers now (an idle buffer would keep them until its next load). */
-  async collect(): Promise<void> {
-    await this.dropReleased();
   }
 
   /** The buffer being committed, if any. */

@@ -2,7 +2,7 @@ import { LAKE_TABLES } from '../schema/tables.js';
 import { isCommitConflict } from './duckdb-errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.js';
-import { LOG_COLUMN_NAMES, type PartitionRange } from './buffer.js';
+import { bufferRows, LOG_COLUMN_NAMES, type PartitionRange } from './buffer.js';
 import type { CatalogClient, SnapshotInfo, TableSnapshots } from './catalog-client.js';
 import type { OffsetsTable, PartitionOffsets } from './offsets-table.js';
 import { sqlIdent, sqlString } from './session.js';
@@ -62,10 +62,10 @@ export class IcebergCommitter {
   ) {}
 
   /**
-   * Commits the rows of `source.rows` (a buffer table as `bufferRows` reads it) at the offsets
+   * Commits the rows of buffer table `table` (as `bufferRows` reads it) at the offsets
    * `ranges` covers, per Kafka partition, with those offsets.
    */
-  async commit(source: { rows: string }, ranges: ReadonlyMap<number, PartitionRange>, batchId: string): Promise<CommitResult> {
+  async commit(table: string, ranges: ReadonlyMap<number, PartitionRange>, batchId: string): Promise<CommitResult> {
     const c = this.connection;
     const committed = new Map<number, bigint>();
     const alreadyCommitted: number[] = [];
@@ -102,7 +102,7 @@ export class IcebergCommitter {
         return { rows: 0, committed, alreadyCommitted };
       }
       const inserted = await c.runAndReadAll(
-        `INSERT INTO ${this.logsTable} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${source.rows} WHERE ${conditions.join(' OR ')}`,
+        `INSERT INTO ${this.logsTable} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${bufferRows(table)} WHERE ${conditions.join(' OR ')}`,
       );
       rows = Number(inserted.getRows()[0]?.[0] ?? 0);
       await c.run(

@@ -321,7 +321,7 @@ export class LakePipeline extends ConsumerPipeline {
     const result = await retry(
       async () => {
         try {
-          return await this.committer!.commit(sealed, sealed.ranges, batchId);
+          return await this.committer!.commit(sealed.table, sealed.ranges, batchId);
         } catch (e) {
           // An unknown outcome may have landed, and DuckDB deletes the data files of a commit it
           // saw fail: roll back a snapshot left without its files, else look before writing again.
@@ -408,11 +408,18 @@ export class LakePipeline extends ConsumerPipeline {
     }
   }
 
+  /** DuckDB's memory by tag: bytes in memory and spilled (on the statistics connection). */
+  private async readDuckdbMemory(): Promise<{ tag: string; used: number; spilled: number }[]> {
+    if (!this.statsConnection) return [];
+    const reader = await this.statsConnection.runAndReadAll('SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory()');
+    return reader.getRows().map(([tag, used, temp]) => ({ tag: String(tag).toLowerCase(), used: Number(used), spilled: Number(temp) }));
+  }
+
   /** DuckDB's memory by tag (MB in memory / spilled), for a log line. */
   private async duckdbMemory(): Promise<Record<string, string> | undefined> {
     try {
-      const reader = await this.statsConnection?.runAndReadAll('SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() WHERE memory_usage_bytes + temporary_storage_bytes > 0');
-      return Object.fromEntries((reader?.getRows() ?? []).map(([tag, used, temp]) => [String(tag).toLowerCase(), `${Math.round(Number(used) / 1e6)}/${Math.round(Number(temp) / 1e6)}`]));
+      const tags = (await this.readDuckdbMemory()).filter((m) => m.used + m.spilled > 0);
+      return Object.fromEntries(tags.map((m) => [m.tag, `${Math.round(m.used / 1e6)}/${Math.round(m.spilled / 1e6)}`]));
     } catch {
       return undefined;
     }
@@ -421,12 +428,10 @@ export class LakePipeline extends ConsumerPipeline {
   /** DuckDB's own account of its memory, by tag, and what it has spilled. */
   private async updateDuckdbMemory(): Promise<void> {
     try {
-      if (!this.statsConnection) return;
-      const reader = await this.statsConnection.runAndReadAll('SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory()');
       let spilled = 0;
-      for (const [tag, used, temp] of reader.getRows()) {
-        this.metrics.lakeDuckdbMemory.set({ tag: String(tag).toLowerCase() }, Number(used));
-        spilled += Number(temp);
+      for (const m of await this.readDuckdbMemory()) {
+        this.metrics.lakeDuckdbMemory.set({ tag: m.tag }, m.used);
+        spilled += m.spilled;
       }
       this.metrics.lakeDuckdbSpilled.set(spilled);
     } catch (err) {
@@ -441,7 +446,7 @@ export class LakePipeline extends ConsumerPipeline {
   private async commitByPartition(sealed: SealedBuffer, batchId: string): Promise<CommitResult> {
     const total: CommitResult = { rows: 0, committed: new Map(), alreadyCommitted: [] };
     for (const [partition, range] of sealed.ranges) {
-      const part = await this.committer!.commit(sealed, new Map([[partition, range]]), `${batchId}-p${partition}`);
+      const part = await this.committer!.commit(sealed.table, new Map([[partition, range]]), `${batchId}-p${partition}`);
       total.rows += part.rows;
       for (const [p, next] of part.committed) total.committed.set(p, next);
       total.alreadyCommitted.push(...part.alreadyCommitted);

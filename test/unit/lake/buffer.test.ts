@@ -66,7 +66,7 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     const sealed = await b.seal();
     expect(sealed.records).toBe(2);
     expect(sealed.ranges.get(3)).toEqual({ first: 41n, last: 41n });
-    expect((await c.runAndReadAll(`SELECT count(*) FROM ${sealed.rows}`)).getRows()[0]![0]).toBe(2n);
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${bufferRows(sealed.table)}`)).getRows()[0]![0]).toBe(2n);
     expect((await c.runAndReadAll(`SELECT count(*) FROM ${bufferRows(b.table)}`)).getRows()[0]![0]).toBe(0n);
     expect(b.isEmpty).toBe(true);
   });
@@ -82,7 +82,7 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     b.stage(request([['a', '2']]), { tenant: 't', fallbackMicros: 5n, partition: 1, offset: 20n });
     expect(b.lastOffset(1)).toBe(20n);
     await b.load();
-    expect((await c.runAndReadAll(`SELECT kafka_offset FROM ${sealed.rows}`)).getRows().map((r) => r[0])).toEqual([10n, 10n]);
+    expect((await c.runAndReadAll(`SELECT kafka_offset FROM ${bufferRows(sealed.table)}`)).getRows().map((r) => r[0])).toEqual([10n, 10n]);
     expect((await c.runAndReadAll(`SELECT kafka_offset FROM ${bufferRows(b.table)}`)).getRows().map((r) => r[0])).toEqual([20n, 20n]);
     expect(b.pending).toBe(sealed);
     b.release(sealed);
