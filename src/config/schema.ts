@@ -166,6 +166,18 @@ const maintainer = {
   MAINTAINER_JAVA_OPTS: doc(z.string().default('-Xmx1g -XX:+UseSerialGC'), 'options of that Java runtime'),
 };
 
+const query = {
+  QUERY_HOST: doc(z.string().default('0.0.0.0'), 'bind address of the query service (`POST /v1/query`, the page at `/`, /metrics, /healthz, /readyz)'),
+  QUERY_HTTP_PORT: doc(int(0, 65_535).default(8090), 'port of the query service'),
+  QUERY_TIMEOUT: doc(duration.prefault('30s'), 'longest a query may run, from admission to its last row; 504 beyond'),
+  QUERY_MEMORY_LIMIT_MB: doc(int(64).default(512), 'DuckDB memory of one query (each query runs alone in its own DuckDB); past it the query spills to `LAKE_SPOOL_DIR`, then fails with 422'),
+  QUERY_MAX_ROWS: doc(int(1).default(10_000), 'most rows one answer returns; more are cut off and the answer says it was truncated'),
+  QUERY_MAX_BYTES: doc(int(1024).default(16 * 1024 * 1024), 'most bytes one answer returns (as encoded); the rows beyond are cut off and the answer says it was truncated'),
+  QUERY_MAX_SQL_BYTES: doc(int(64).default(64 * 1024), 'longest SQL text of a request; 413 beyond'),
+  QUERY_MAX_INFLIGHT: doc(int(1, 1024).default(4), 'queries running at once in the service; more get 429 with Retry-After'),
+  QUERY_MAX_INFLIGHT_PER_TENANT: doc(int(1, 1024).default(2), 'queries of one tenant running at once; more get 429 with Retry-After'),
+};
+
 /** The settings by section, in the order the documentation lists them. */
 export const configSections = [
   { title: 'Logging', settings: logging },
@@ -174,10 +186,11 @@ export const configSections = [
   { title: 'Appender: pipelines and hot-path sinks', settings: hotPath },
   { title: 'Appender: lake pipeline (and the query CLI)', settings: lake },
   { title: 'Maintainer', settings: maintainer },
+  { title: 'Query service', settings: query },
 ] as const;
 
 export const configSchema = z
-  .object({ ...logging, ...broker, ...ingester, ...hotPath, ...lake, ...maintainer })
+  .object({ ...logging, ...broker, ...ingester, ...hotPath, ...lake, ...maintainer, ...query })
   .strict();
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -188,5 +201,5 @@ export type Config = Readonly<z.infer<typeof configSchema>>;
  */
 export const OWN_PREFIXES = [
   'REDPANDA_', 'INGESTER_', 'APPENDER_', 'BUFFER_', 'SINK_', 'ICEBERG_', 'S3_', 'DUCKDB_', 'LAKE_',
-  'MAINTAINER_', 'MAINTENANCE_', 'RETENTION_',
+  'MAINTAINER_', 'MAINTENANCE_', 'RETENTION_', 'QUERY_',
 ] as const;

@@ -12,9 +12,18 @@ export interface QueryResult {
   rows: unknown[][];
 }
 
-/** Thrown for a query the user wrote wrong; its message is DuckDB's. */
+/**
+ * Thrown for a query the user wrote wrong: `invalid` when DuckDB cannot parse or run it (the
+ * message is DuckDB's), `refused` when the tenant confinement does not allow it.
+ */
 export class QueryError extends Error {
   override name = 'QueryError';
+  constructor(
+    message: string,
+    readonly reason: 'invalid' | 'refused' = 'invalid',
+  ) {
+    super(message);
+  }
 }
 
 /** Creates the `logs` view: every row, or one tenant's rows when `tenant` is given. */
@@ -27,7 +36,7 @@ export async function createLogsView(connection: DuckDBConnection, cfg: Config, 
   await connection.run(`CREATE OR REPLACE TEMP VIEW logs AS SELECT * FROM ${qualifiedNamespace(cfg)}.${LAKE_TABLES.logs.name}${where}`);
 }
 
-function plain(v: unknown, typeId: DuckDBTypeId | undefined): unknown {
+export function plain(v: unknown, typeId: DuckDBTypeId | undefined): unknown {
   // A MAP comes back as a list of {key, value}: show it as an object.
   if (typeId === DuckDBTypeId.MAP && Array.isArray(v)) {
     return Object.fromEntries(v.map((e) => [(e as { key: unknown }).key, (e as { value: unknown }).value]));
@@ -48,12 +57,12 @@ const FUNCTIONS_REFUSED = new Set(['current_setting', 'getvariable', 'current_da
  * other table or schema, no statement other than SELECT (ATTACH, COPY, SET, PRAGMA, …). It
  * walks DuckDB's own parse tree (json_serialize_sql), so what is checked is what will run.
  */
-export async function assertTenantSafe(connection: DuckDBConnection, sql: string): Promise<void> {
+export async function assertTenantSafe(connection: DuckDBConnection, sql: string): Promise<number> {
   const reader = await connection.runAndReadAll(`SELECT json_serialize_sql(${sqlString(sql)})`);
   const tree = JSON.parse(String(reader.getRows()[0]?.[0])) as { error: boolean; error_message?: string; error_type?: string; statements?: unknown[] };
   if (tree.error) {
     if (isNotSelect(tree.error_message ?? '')) {
-      throw new QueryError('with --tenant, only SELECT statements over the view logs can run');
+      throw new QueryError('only SELECT statements over the view logs can run', 'refused');
     }
     throw new QueryError(tree.error_message ?? 'the query could not be parsed');
   }
@@ -80,24 +89,25 @@ export async function assertTenantSafe(connection: DuckDBConnection, sql: string
   };
   visit(tree.statements);
   for (const r of refs) {
-    if (!TABLE_REF_TYPES_ALLOWED.has(r.type)) throw new QueryError(`with --tenant, queries read only the view logs: ${r.type} is not allowed`);
+    if (!TABLE_REF_TYPES_ALLOWED.has(r.type)) throw new QueryError(`queries read only the view logs: ${r.type} is not allowed`, 'refused');
     if (r.type === 'TABLE_FUNCTION' && !TABLE_FUNCTIONS_ALLOWED.has(r.fn)) {
-      throw new QueryError(`with --tenant, queries read only the view logs: the table function ${r.fn || '(unknown)'}() is not allowed`);
+      throw new QueryError(`queries read only the view logs: the table function ${r.fn || '(unknown)'}() is not allowed`, 'refused');
     }
     if (r.type === 'BASE_TABLE' && (r.catalog || r.schema || (r.table !== 'logs' && !ctes.has(r.table)))) {
       const name = [r.catalog, r.schema, r.table].filter(Boolean).join('.');
-      throw new QueryError(`with --tenant, queries read only the view logs, not ${name}`);
+      throw new QueryError(`queries read only the view logs, not ${name}`, 'refused');
     }
   }
   const refused = functions.find((f) => FUNCTIONS_REFUSED.has(f));
-  if (refused) throw new QueryError(`with --tenant, the function ${refused}() is not allowed`);
+  if (refused) throw new QueryError(`the function ${refused}() is not allowed`, 'refused');
+  return Array.isArray(tree.statements) ? tree.statements.length : 0;
 }
 
 /**
  * After the view is built: no file or network access outside the logs table's own files, and
  * no way to change that (defence in depth behind assertTenantSafe).
  */
-async function lockDown(connection: DuckDBConnection, cfg: Config): Promise<void> {
+export async function lockDown(connection: DuckDBConnection, cfg: Config): Promise<void> {
   const location = await new CatalogClient(cfg).tableLocation(cfg.ICEBERG_NAMESPACE, LAKE_TABLES.logs.name);
   await connection.run(`SET allowed_directories = [${sqlString(location.replace(/\/?$/, '/'))}]`);
   await connection.run('SET enable_external_access = false');

@@ -201,6 +201,36 @@ export function createMetrics() {
       labelNames: ['signal'] as const,
       registers: [registry],
     }),
+    queryRequests: new Counter({
+      name: 'otel_lakehouse_query_requests_total',
+      help: 'Queries answered by the query service, by tenant and outcome (ok, truncated, or the refusal reason).',
+      labelNames: ['tenant', 'outcome'] as const,
+      registers: [registry],
+    }),
+    queryDuration: new Histogram({
+      name: 'otel_lakehouse_query_duration_seconds',
+      help: 'Time from a query\'s admission to its last byte sent, by tenant.',
+      labelNames: ['tenant'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    queryRows: new Counter({
+      name: 'otel_lakehouse_query_rows_returned_total',
+      help: 'Rows returned by queries, by tenant.',
+      labelNames: ['tenant'] as const,
+      registers: [registry],
+    }),
+    queryBytes: new Counter({
+      name: 'otel_lakehouse_query_bytes_returned_total',
+      help: 'Answer bytes returned by queries (as encoded, before any compression), by tenant.',
+      labelNames: ['tenant'] as const,
+      registers: [registry],
+    }),
+    queryInflight: new Gauge({
+      name: 'otel_lakehouse_query_inflight',
+      help: 'Queries running now.',
+      registers: [registry],
+    }),
   };
 }
 

@@ -1,0 +1,349 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
+import type { Config } from '../config/schema.js';
+import { asLakehouseError, LakehouseError } from '../core/errors.js';
+import { HttpServer, sendError, sendJson } from '../core/http-server.js';
+import type { Component } from '../core/lifecycle.js';
+import { tenantResolverFromConfig, type TenantResolver } from '../ingester/auth.js';
+import { readBody } from '../ingester/body.js';
+import { catalogReachable } from '../lake/catalog-client.js';
+import { httpStatusOf, isOutOfMemory, isTransientLakeError } from '../lake/duckdb-errors.js';
+import { assertTenantSafe, createLogsView, plain, QueryError } from '../lake/query.js';
+import type { Logger } from '../telemetry/logger.js';
+import { createMetrics, type Metrics } from '../telemetry/metrics.js';
+import { ANSWER_FORMATS, encoderFor, negotiateFormat, type AnswerFormat, type Column, type Truncation } from './answer.js';
+import { EnginePool, type Engine } from './engines.js';
+import { QUERY_PAGE } from './page.js';
+
+const examplesDir = fileURLToPath(new URL('../../sql/examples/', import.meta.url));
+
+/** The example queries of sql/examples: name, the comment that opens the file, and the SQL. */
+export function readExamples(): { name: string; description: string; sql: string }[] {
+  return readdirSync(examplesDir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => {
+      const sql = readFileSync(examplesDir + f, 'utf8').trim();
+      const description = sql
+        .split('\n')
+        .filter((l) => l.startsWith('--'))
+        .map((l) => l.replace(/^--\s?/, ''))
+        .join(' ');
+      return { name: f.replace(/\.sql$/, ''), description, sql };
+    });
+}
+
+/** Queries in flight, in total and per tenant; beyond either limit a query gets 429. */
+class QueryAdmission {
+  private total = 0;
+  private readonly byTenant = new Map<string, number>();
+  constructor(
+    private readonly maxTotal: number,
+    private readonly maxPerTenant: number,
+  ) {}
+
+  enter(tenant: string): () => void {
+    const mine = this.byTenant.get(tenant) ?? 0;
+    if (mine >= this.maxPerTenant) {
+      throw new LakehouseError('OVERLOADED', `tenant ${tenant} has ${mine} queries running, the most QUERY_MAX_INFLIGHT_PER_TENANT allows; retry later`, { retryAfterSeconds: 1 });
+    }
+    if (this.total >= this.maxTotal) {
+      throw new LakehouseError('OVERLOADED', `the service is running ${this.total} queries, the most QUERY_MAX_INFLIGHT allows; retry later`, { retryAfterSeconds: 1 });
+    }
+    this.total++;
+    this.byTenant.set(tenant, mine + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total--;
+      const n = (this.byTenant.get(tenant) ?? 1) - 1;
+      if (n === 0) this.byTenant.delete(tenant);
+      else this.byTenant.set(tenant, n);
+    };
+  }
+
+  get inflight(): number {
+    return this.total;
+  }
+}
+
+/** Removes what a tenant must never be told from a DuckDB message: URLs (S3 keys, the catalog) and local paths. */
+export function scrubMessage(message: string, localDirs: string[]): string {
+  let out = message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, '<lake file>');
+  for (const dir of localDirs) if (dir.length > 1) out = out.replaceAll(dir, '<local file>');
+  return out;
+}
+
+/** DuckDB's errors that name a mistake in the query (its prefix, as DuckDB writes it). */
+const QUERY_MISTAKE = /^(Parser|Binder|Catalog|Conversion|Invalid Input|Out of Range|Not implemented|Syntax|Constraint|Mismatch Type|Invalid type|Dependency|Sequence) Error:/i;
+
+interface Outcome {
+  rows: number;
+  bytes: number;
+  truncated: Truncation | undefined;
+}
+
+/**
+ * The query service: a tenant's SQL over its own logs, by its bearer token. The token resolves
+ * to a tenant exactly as at the ingester (same settings, same tenants file); the SQL runs on a
+ * `logs` view holding that tenant's rows, after the parse-tree check of the query CLI's
+ * --tenant, in a DuckDB that reads only the table's files and whose settings are locked.
+ */
+export class QueryService implements Component {
+  readonly name = 'query-service';
+  readonly http: HttpServer;
+  readonly metrics: Metrics;
+  private readonly tenants: TenantResolver;
+  private readonly admission: QueryAdmission;
+  private readonly engines: EnginePool;
+  private readonly log: Logger;
+  private readonly localDirs: string[];
+  private draining = false;
+
+  constructor(
+    private readonly cfg: Config,
+    logger: Logger,
+    metrics: Metrics = createMetrics(),
+  ) {
+    this.log = logger.child({ component: 'query-service' });
+    this.metrics = metrics;
+    this.tenants = tenantResolverFromConfig(cfg);
+    if (cfg.AUTH_MODE === 'none') {
+      this.log.warn({ tenant: cfg.DEFAULT_TENANT }, 'AUTH_MODE=none: every query is the default tenant\'s; use only for local demos');
+    }
+    this.admission = new QueryAdmission(cfg.QUERY_MAX_INFLIGHT, cfg.QUERY_MAX_INFLIGHT_PER_TENANT);
+    this.engines = new EnginePool(cfg);
+    this.localDirs = [cfg.LAKE_SPOOL_DIR, tmpdir(), cfg.DUCKDB_EXTENSION_DIRECTORY, process.cwd()].filter((d): d is string => !!d);
+    const examples = JSON.stringify(readExamples());
+    this.http = new HttpServer('query.http', cfg.QUERY_HOST, cfg.QUERY_HTTP_PORT, logger)
+      .route('POST', '/v1/query', (req, res) => this.handleQuery(req, res))
+      .route('GET', '/v1/examples', async (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(examples) });
+        res.end(examples);
+      })
+      .route('GET', '/', async (_req, res) => {
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'content-length': Buffer.byteLength(QUERY_PAGE),
+          // the page runs its own script only and talks to this service only
+          'content-security-policy': "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'",
+          'x-content-type-options': 'nosniff',
+          'referrer-policy': 'no-referrer',
+        });
+        res.end(QUERY_PAGE);
+      })
+      .route('GET', '/healthz', async (_req, res) => sendJson(res, 200, { status: 'ok' }))
+      .route('GET', '/readyz', (_req, res) => this.handleReady(res))
+      .route('GET', '/metrics', async (_req, res) => {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      });
+  }
+
+  async start(): Promise<void> {
+    await this.http.start();
+  }
+
+  /** Stops taking queries, lets running ones finish, then closes the DuckDB instances. */
+  async stop(): Promise<void> {
+    this.draining = true;
+    await this.http.stop();
+    this.engines.close();
+  }
+
+  private async handleReady(res: ServerResponse): Promise<void> {
+    if (this.draining) return sendJson(res, 503, { status: 'not ready', reason: 'shutting down' }, { 'retry-after': '5' });
+    const catalog = await catalogReachable(this.cfg.ICEBERG_CATALOG_URI);
+    if (!catalog.ok) return sendJson(res, 503, { status: 'not ready', reason: catalog.reason }, { 'retry-after': '5' });
+    sendJson(res, 200, { status: 'ready' });
+  }
+
+  private authenticate(authorization: string | undefined): string {
+    const tenant = this.tenants.resolve(authorization);
+    if (!tenant) throw new LakehouseError('UNAUTHORIZED', 'missing or unknown bearer token');
+    return tenant;
+  }
+
+  /** The SQL of a request: `{"sql": "…"}` as JSON, or the body itself as text/plain or application/sql. */
+  private async readSql(req: IncomingMessage): Promise<string> {
+    const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
+    if (!['application/json', 'text/plain', 'application/sql'].includes(type)) {
+      throw new LakehouseError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${type || '(none)'}' is not supported on /v1/query; send application/json ({"sql": "…"}), text/plain or application/sql`);
+    }
+    const text = (await readBody(req, this.cfg.QUERY_MAX_SQL_BYTES)).toString('utf8');
+    let sql: unknown = text;
+    if (type === 'application/json') {
+      try {
+        sql = (JSON.parse(text) as { sql?: unknown } | null)?.sql;
+      } catch (e) {
+        throw new LakehouseError('BAD_REQUEST', `the body is not JSON: ${(e as Error).message}`);
+      }
+      if (typeof sql !== 'string') throw new LakehouseError('BAD_REQUEST', 'the JSON body needs a string field "sql"');
+    }
+    if (!(sql as string).trim()) throw new LakehouseError('BAD_REQUEST', 'no SQL given');
+    return sql as string;
+  }
+
+  private async handleQuery(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    let tenant = 'unknown';
+    let outcome = 'ok';
+    let result: Outcome = { rows: 0, bytes: 0, truncated: undefined };
+    let sql: string | undefined;
+    let release: (() => void) | undefined;
+    try {
+      if (this.draining) throw new LakehouseError('SHUTTING_DOWN', 'the query service is shutting down; retry on another replica', { retryAfterSeconds: 5 });
+      tenant = this.authenticate(req.headers.authorization);
+      const format = negotiateFormat(req.headers.accept, new URL(req.url ?? '/', 'http://query').searchParams.get('format'));
+      sql = await this.readSql(req);
+      release = this.admission.enter(tenant);
+      this.metrics.queryInflight.set(this.admission.inflight);
+      result = await this.run(tenant, sql, format, res);
+      if (result.truncated) outcome = 'truncated';
+    } catch (e) {
+      if (!req.readableEnded) req.resume();
+      const err = asLakehouseError(e);
+      outcome = err.outcome;
+      if (err.code === 'INTERNAL') this.log.error({ err: e, tenant }, 'query failed');
+      sendError(res, err, this.log);
+    } finally {
+      release?.();
+      this.metrics.queryInflight.set(this.admission.inflight);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.metrics.queryRequests.inc({ tenant, outcome });
+      if (tenant !== 'unknown') {
+        this.metrics.queryDuration.observe({ tenant }, seconds);
+        this.metrics.queryRows.inc({ tenant }, result.rows);
+        this.metrics.queryBytes.inc({ tenant }, result.bytes);
+      }
+      this.log.info(
+        { tenant, outcome, durationMs: Math.round(seconds * 1000), rows: result.rows, bytes: result.bytes, ...(result.truncated ? { truncatedBy: result.truncated } : {}), ...(this.log.isLevelEnabled('debug') ? { sql } : {}) },
+        'query',
+      );
+    }
+  }
+
+  /** Runs one admitted query on an engine of its own and streams its answer. */
+  private async run(tenant: string, sql: string, format: AnswerFormat, res: ServerResponse): Promise<Outcome> {
+    let engine: Engine;
+    try {
+      engine = await this.engines.acquire();
+    } catch (e) {
+      throw this.lakeError(e);
+    }
+    let reuse = true;
+    const connection = await engine.session.instance.connect();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      connection.interrupt();
+    }, this.cfg.QUERY_TIMEOUT);
+    const onClose = () => {
+      if (!res.writableFinished) connection.interrupt();
+    };
+    res.on('close', onClose);
+    try {
+      return await this.stream(connection, tenant, sql, format, res, () => timedOut);
+    } catch (e) {
+      if (timedOut) {
+        throw new LakehouseError('QUERY_TIMEOUT', `the query ran longer than QUERY_TIMEOUT (${this.cfg.QUERY_TIMEOUT / 1000} s) and was stopped`);
+      }
+      const err = this.queryError(e);
+      if (err.code === 'INTERNAL') reuse = false;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      res.off('close', onClose);
+      connection.closeSync();
+      this.engines.release(engine, reuse);
+    }
+  }
+
+  private async stream(connection: DuckDBConnection, tenant: string, sql: string, format: AnswerFormat, res: ServerResponse, timedOut: () => boolean): Promise<Outcome> {
+    await createLogsView(connection, this.cfg, tenant);
+    const statements = await assertTenantSafe(connection, sql);
+    if (statements !== 1) throw new QueryError(`send one SELECT statement per request, not ${statements}`, 'refused');
+    const result = await connection.stream(sql);
+    const typeIds = result.columnTypes().map((t) => t.typeId);
+    const columns: Column[] = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
+    const encoder = encoderFor(format);
+    const maxRows = this.cfg.QUERY_MAX_ROWS;
+    const maxBytes = this.cfg.QUERY_MAX_BYTES;
+    // Errors before the first chunk (most of a query's work) are answered with their status;
+    // the headers go out with the first rows.
+    let chunk = await result.fetchChunk();
+    const head = encoder.head(columns);
+    let bytes = Buffer.byteLength(head);
+    res.writeHead(200, {
+      'content-type': ANSWER_FORMATS[format],
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      ...(format === 'json' ? {} : { trailer: 'X-Result-Rows, X-Result-Truncated' }),
+    });
+    let pending = head;
+    let rows = 0;
+    let truncated: Truncation | undefined;
+    outer: while (chunk && chunk.rowCount > 0) {
+      for (const values of chunk.convertRows(JsonDuckDBValueConverter)) {
+        if (rows >= maxRows) {
+          truncated = 'rows';
+          break outer;
+        }
+        const text = encoder.row(values.map((v, i) => plain(v, typeIds[i])));
+        const size = Buffer.byteLength(text);
+        if (bytes + size > maxBytes) {
+          truncated = 'bytes';
+          break outer;
+        }
+        bytes += size;
+        rows++;
+        pending += text;
+      }
+      if (!res.write(pending)) await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+      pending = '';
+      if (res.destroyed) throw new Error('the client went away');
+      if (timedOut()) throw new Error('timed out');
+      chunk = await result.fetchChunk();
+    }
+    const tail = encoder.tail(rows, truncated);
+    bytes += Buffer.byteLength(tail);
+    res.write(pending + tail);
+    if (format !== 'json') res.addTrailers({ 'X-Result-Rows': String(rows), 'X-Result-Truncated': truncated ?? 'false' });
+    res.end();
+    return { rows, bytes, truncated };
+  }
+
+  /** What a tenant is told about a failure to open the lake: never a location. */
+  private lakeError(e: unknown): LakehouseError {
+    if (httpStatusOf(e) === 404) return new LakehouseError('NOT_FOUND', 'the lake has no logs table yet: nothing has been committed to it');
+    if (isTransientLakeError(e)) return new LakehouseError('STORAGE_UNAVAILABLE', 'the lake\'s catalog or storage cannot be reached; retry later', { cause: e, retryAfterSeconds: 5 });
+    return asLakehouseError(e);
+  }
+
+  /** A failed query as the answer's error: DuckDB's message for a mistake in the query, scrubbed of locations. */
+  private queryError(e: unknown): LakehouseError {
+    if (e instanceof LakehouseError) return e;
+    if (e instanceof QueryError) return new LakehouseError(e.reason === 'refused' ? 'QUERY_REFUSED' : 'QUERY_INVALID', scrubMessage(e.message, this.localDirs));
+    const message = (e as Error)?.message ?? String(e);
+    if (isOutOfMemory(e)) {
+      return new LakehouseError('QUERY_OUT_OF_MEMORY', `the query needs more memory than QUERY_MEMORY_LIMIT_MB (${this.cfg.QUERY_MEMORY_LIMIT_MB} MB) gives one query; narrow it (a day, a service) or aggregate`);
+    }
+    if (/^Permission Error:/i.test(message)) return new LakehouseError('QUERY_REFUSED', scrubMessage(message, this.localDirs));
+    if (QUERY_MISTAKE.test(message)) return new LakehouseError('QUERY_INVALID', scrubMessage(message, this.localDirs));
+    if (/^(IO|HTTP) Error:/i.test(message) || isTransientLakeError(e)) return this.lakeError(e);
+    return asLakehouseError(e);
+  }
+}
