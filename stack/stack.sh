@@ -6,7 +6,7 @@
 # logs to $OTEL_LAKEHOUSE_CACHE/run/logs. The iceberg, httpfs and avro DuckDB extensions come
 # from the PyPI wheels that match the DuckDB inside @duckdb/node-api.
 #
-# usage: stack.sh install | install-peer | install-otelcol | up [service…] | down [service…] | status | env | logs SERVICE
+# usage: stack.sh install | install-peer | install-otelcol | install-browser | up [service…] | down [service…] | status | env | logs SERVICE
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -89,6 +89,8 @@ for service in "${SERVICES[@]}"; do
 done
 # shellcheck source=otelcol/install.sh
 source "$HERE/otelcol/install.sh"
+# shellcheck source=browser/install.sh
+source "$HERE/browser/install.sh"
 
 known() { # name
   local s
@@ -208,10 +210,11 @@ case "${1:-}" in
   install) cmd_install ;;
   install-peer) install_maven kafka-connect-iceberg; echo "$CACHE/kafka-connect-iceberg/lib" ;;
   install-otelcol) otelcol_install ;;
+  install-browser) browser_install ;;
   up) shift; cmd_up "$@"; cmd_env ;;
   down) shift; cmd_down "$@" ;;
   status) cmd_status ;;
   env) cmd_env ;;
   logs) [ -n "${2:-}" ] || die "usage: stack.sh logs SERVICE"; tail -n 100 "$LOGS/$2.log" ;;
-  *) echo "usage: stack.sh install | install-peer | install-otelcol | up [service…] | down [service…] | status | env | logs SERVICE" >&2; exit 2 ;;
+  *) echo "usage: stack.sh install | install-peer | install-otelcol | install-browser | up [service…] | down [service…] | status | env | logs SERVICE" >&2; exit 2 ;;
 esac
