@@ -19,6 +19,8 @@ bash stack/stack.sh status >/dev/null 2>&1 && was_running=1
 bash stack/stack.sh up >/dev/null
 # the OpenTelemetry Collector some integration tests send through (built once, cached)
 bash stack/stack.sh install-otelcol >/dev/null
+# the headless browser the query page's test drives (Debian's chromium, installed once)
+bash stack/stack.sh install-browser >/dev/null
 if [ "$was_running" = 0 ] && [ "${STACK_KEEP:-0}" != 1 ]; then
   trap 'bash stack/stack.sh down' EXIT
 fi
