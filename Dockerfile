@@ -1,6 +1,7 @@
 # One image for both processes:
 #   docker run IMAGE                        -> ingester (default)
 #   docker run IMAGE dist/cli/appender.js   -> appender
+#   docker run IMAGE dist/cli/query-server.js -> query service (POST /v1/query, the page at /)
 #   docker run IMAGE dist/cli/query.js "SELECT count(*) FROM logs"
 # and, with a Java runtime and Apache Iceberg's Java libraries added, the maintainer:
 #   docker build --target maintainer -t otel-lakehouse-maintainer .

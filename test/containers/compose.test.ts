@@ -55,7 +55,7 @@ describe.runIf(hasPodmanCompose)('docker-compose.yml', () => {
     // podman-compose 1.0 has no `config`; it parses both files on `up` below.
     for (const f of [files.slice(0, 2), files]) {
       const config = execFileSync('docker-compose', [...f, 'config'], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      for (const service of ['redpanda', 'minio', 'iceberg-rest', 'ingester', 'appender', 'maintainer']) expect(config).toContain(`  ${service}:`);
+      for (const service of ['redpanda', 'minio', 'iceberg-rest', 'ingester', 'appender', 'maintainer', 'query-service']) expect(config).toContain(`  ${service}:`);
     }
   });
 
@@ -93,6 +93,23 @@ describe.runIf(hasPodmanCompose)('docker-compose.yml', () => {
       { tenant_id: 'demo', n: 60, d: 60 },
       { tenant_id: 'other', n: 25, d: 25 },
     ]);
+    // The query service: each tenant's token sees its own rows only.
+    for (const [tenant, n] of Object.entries(counts)) {
+      const answer = await waitFor(
+        async () => {
+          const res = await fetch('http://127.0.0.1:8090/v1/query', {
+            method: 'POST',
+            headers: { authorization: `Bearer ${tenant}-token`, 'content-type': 'application/sql' },
+            body: 'SELECT tenant_id, count(*) AS n FROM logs GROUP BY 1',
+          });
+          return { status: res.status, body: (await res.json()) as { rows?: unknown[][] } };
+        },
+        (a) => a.status === 200,
+        60_000,
+        'the compose query service answering',
+      );
+      expect(answer.body.rows).toEqual([[tenant, String(n)]]);
+    }
     // The maintainer image's Java side ran a maintenance job against the compose lake.
     const health = await waitFor(
       async () => (await (await fetch('http://127.0.0.1:9466/healthz')).json()) as { status: string; lastRun: { ok: boolean; error?: string } | null },

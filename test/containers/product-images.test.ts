@@ -21,8 +21,8 @@ const engine = async (...args: string[]) => (await run('bash', ['stack/container
 
 const id = runId();
 const base = 20_000 + (parseInt(id.slice(0, 4), 16) % 20_000);
-const ports = { http: base, grpc: base + 1, appender: base + 2 };
-const names = { ingester: `it-ingester-${id}`, appender: `it-appender-${id}` };
+const ports = { http: base, grpc: base + 1, appender: base + 2, query: base + 3 };
+const names = { ingester: `it-ingester-${id}`, appender: `it-appender-${id}`, query: `it-query-${id}` };
 const tenants = { acme: `acme-token-${id}`, beta: `beta-token-${id}` };
 
 function productEnvVars(): Record<string, string> {
@@ -46,6 +46,8 @@ function productEnvVars(): Record<string, string> {
     INGESTER_GRPC_PORT: String(ports.grpc),
     APPENDER_HOST: '127.0.0.1',
     APPENDER_HTTP_PORT: String(ports.appender),
+    QUERY_HOST: '127.0.0.1',
+    QUERY_HTTP_PORT: String(ports.query),
     PIPELINES: 'lake',
     BUFFER_TIME_SECONDS: '300',
     LOG_LEVEL: 'info',
@@ -153,5 +155,18 @@ describe('the product image', () => {
     ]);
     const beta = (await query(`SELECT count(*) AS n, min(body) AS first FROM logs`, 'beta')).map((r) => ({ n: Number(r.n), first: r.first }));
     expect(beta).toEqual([{ n: perTenant, first: 'beta-0' }]);
+
+    // the query service's container: each token sees its own tenant's rows only
+    const service = await startReady(names.query, ports.query, ['dist/cli/query-server.js']);
+    for (const [tenant, token] of Object.entries(tenants)) {
+      const res = await fetch(`http://127.0.0.1:${ports.query}/v1/query`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ sql: 'SELECT tenant_id, count(*) AS n FROM logs GROUP BY 1' }),
+      });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { rows: unknown[][] }).rows).toEqual([[tenant, String(perTenant)]]);
+    }
+    expect(await stop(service.container)).toBe(0);
   });
 });
