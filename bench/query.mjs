@@ -3,7 +3,7 @@
 // local stack. The table is laid out as the appender lays it out before compaction: BENCH_QUERY_TENANTS
 // tenants (default 10) over BENCH_QUERY_DAYS UTC days (default 4), one commit per flush with a
 // file per tenant and day, BENCH_QUERY_FLUSHES_PER_DAY flushes a day (default 6). It is made once
-// per size (namespace bench_query_<rows>) and reused by later runs.
+// per shape (namespace bench_query_t<tenants>_d<days>_f<flushes>_r<rows>) and reused by later runs.
 //
 // Two queries, each for one tenant and one day: `aggregate` (records per service and severity)
 // and `search` (the latest 100 records whose body has a word). Each runs one at a time for
@@ -33,7 +33,7 @@ const tenantIds = Array.from({ length: tenants }, (_, i) => `tenant-${i}`);
 const tokens = Object.fromEntries(tenantIds.map((t) => [t, `${t}-token`]));
 const settings = {
   ...env,
-  ICEBERG_NAMESPACE: `bench_query_${rows}`,
+  ICEBERG_NAMESPACE: `bench_query_t${tenants}_d${days}_f${flushesPerDay}_r${rows}`,
   TENANT_TOKENS: tenantIds.map((t) => `${t}=${tokens[t]}`).join(','),
   QUERY_HOST: '127.0.0.1',
   QUERY_HTTP_PORT: String(port),
@@ -64,7 +64,7 @@ async function ensureTable() {
       await session.connection.run(
         `INSERT INTO ${table} ("timestamp", observed_timestamp, tenant_id, severity, severity_number, body, body_type, trace_id, span_id, trace_flags, ` +
           `service_name, deployment_environment, host_name, scope_name, scope_version, attributes, resource_attributes, scope_attributes) ` +
-          `SELECT ${start} + INTERVAL (i * ${Math.floor(86_400 / flushesPerDay)} // ${n}) SECOND AS ts, ts, 'tenant-' || (i % ${tenants}), ` +
+          `SELECT ${start} + INTERVAL ((i - ${f * perFlush}) * ${Math.floor(86_400 / flushesPerDay)} // ${n}) SECOND AS ts, ts, 'tenant-' || (i % ${tenants}), ` +
           `['INFO','INFO','INFO','WARN','ERROR'][i % 5 + 1], [9,9,9,13,17][i % 5 + 1], ` +
           `array_to_string(list_transform(range(12 + i % 20), w -> ${words}[(i + w * 7) % 18 + 1]), ' '), 'string', ` +
           `md5(i::VARCHAR || '${f}'), left(md5(i::VARCHAR), 16), 1, 'service-' || (i % 7), 'prod', 'ip-10-0-' || (i % 250), 'bench', '1.0.0', ` +

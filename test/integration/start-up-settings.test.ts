@@ -21,6 +21,7 @@ const processes: [string, string[]][] = [
   ['appender', []],
   ['maintain', ['--once']],
   ['query', ['SELECT 1']],
+  ['query-server', []],
 ];
 
 describe('a bad setting stops start-up with exit 2, naming the variable', () => {
@@ -50,6 +51,17 @@ describe('a bad setting stops start-up with exit 2, naming the variable', () => 
     const none = start('ingester', {});
     expect(none.status, none.stderr).toBe(2);
     expect(none.stderr).toContain('AUTH_MODE=token needs TENANTS_FILE or TENANT_TOKENS');
+  });
+
+  it('the query service: no tokens, or a limit of the wrong shape, names the setting', () => {
+    const none = start('query-server', {});
+    expect(none.status, none.stderr).toBe(2);
+    expect(none.stderr).toContain('AUTH_MODE=token needs TENANTS_FILE or TENANT_TOKENS');
+
+    const limit = start('query-server', { TENANT_TOKENS: 'acme=t', QUERY_TIMEOUT: 'soon', QUERY_MAX_INFLIGHT: '0' });
+    expect(limit.status, limit.stderr).toBe(2);
+    expect(limit.stderr).toMatch(/QUERY_TIMEOUT: 'soon' is not a duration/);
+    expect(limit.stderr).toMatch(/QUERY_MAX_INFLIGHT: /);
   });
 
   it('the appender: a catalog that answers no (here MinIO at ICEBERG_CATALOG_URI) stops start-up, naming the setting', () => {
