@@ -173,7 +173,7 @@ const query = {
   QUERY_MEMORY_LIMIT_MB: doc(int(64).default(512), 'DuckDB memory of one query (each query runs alone in its own DuckDB); past it the query spills to `LAKE_SPOOL_DIR`, then fails with 422'),
   QUERY_MAX_ROWS: doc(int(1).default(10_000), 'most rows one answer returns; more are cut off and the answer says it was truncated'),
   QUERY_MAX_BYTES: doc(int(1024).default(16 * 1024 * 1024), 'most bytes one answer returns (as encoded); the rows beyond are cut off and the answer says it was truncated'),
-  QUERY_MAX_SQL_BYTES: doc(int(64).default(64 * 1024), 'longest SQL text of a request; 413 beyond'),
+  QUERY_MAX_SQL_BYTES: doc(int(64).default(64 * 1024), 'largest request body (the SQL, or the JSON holding it); 413 beyond'),
   QUERY_MAX_INFLIGHT: doc(int(1, 1024).default(4), 'queries running at once in the service; more get 429 with Retry-After'),
   QUERY_MAX_INFLIGHT_PER_TENANT: doc(int(1, 1024).default(2), 'queries of one tenant running at once; more get 429 with Retry-After'),
 };

@@ -18,6 +18,8 @@ export const ErrorCodes = {
   QUERY_OUT_OF_MEMORY: { kind: 'permanent', status: 422, grpc: 'RESOURCE_EXHAUSTED', outcome: 'out_of_memory' },
   QUERY_TIMEOUT: { kind: 'permanent', status: 504, grpc: 'UNAVAILABLE', outcome: 'timeout' },
   STORAGE_UNAVAILABLE: { kind: 'transient', status: 503, grpc: 'UNAVAILABLE', outcome: 'unavailable' },
+  // nginx's 499: the client closed the connection before its answer was complete
+  CLIENT_CLOSED: { kind: 'permanent', status: 499, grpc: 'CANCELLED', outcome: 'cancelled' },
   OVERLOADED: { kind: 'transient', status: 429, grpc: 'RESOURCE_EXHAUSTED', outcome: 'overloaded' },
   BROKER_UNAVAILABLE: { kind: 'transient', status: 503, grpc: 'UNAVAILABLE', outcome: 'unavailable' },
   SHUTTING_DOWN: { kind: 'transient', status: 503, grpc: 'UNAVAILABLE', outcome: 'unavailable' },
@@ -31,7 +33,7 @@ export const ErrorCodes = {
  * gRPC status names (their numbers are grpc-js's `status` enum), as the OTLP/gRPC specification
  * splits retryable (RESOURCE_EXHAUSTED, UNAVAILABLE) from not.
  */
-export type GrpcStatusName = 'INVALID_ARGUMENT' | 'UNAUTHENTICATED' | 'UNIMPLEMENTED' | 'RESOURCE_EXHAUSTED' | 'UNAVAILABLE' | 'ABORTED' | 'INTERNAL';
+export type GrpcStatusName = 'INVALID_ARGUMENT' | 'UNAUTHENTICATED' | 'UNIMPLEMENTED' | 'RESOURCE_EXHAUSTED' | 'UNAVAILABLE' | 'ABORTED' | 'INTERNAL' | 'CANCELLED';
 
 /**
  * Why a consumed record went to `<topic>-dlq`: its `error-code` header. docs/kafka-records.md

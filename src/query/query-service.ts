@@ -102,6 +102,8 @@ export class QueryService implements Component {
   private readonly engines: EnginePool;
   private readonly log: Logger;
   private readonly localDirs: string[];
+  /** The running queries' interrupts, for a shutdown that cannot wait for them. */
+  private readonly running = new Set<() => void>();
   private draining = false;
 
   constructor(
@@ -149,11 +151,22 @@ export class QueryService implements Component {
     await this.http.start();
   }
 
-  /** Stops taking queries, lets running ones finish, then closes the DuckDB instances. */
+  /**
+   * Stops taking queries and lets running ones finish; those still running 2 s before
+   * SHUTDOWN_TIMEOUT_MS are stopped and answered 503, so that a client retries them elsewhere
+   * instead of losing its connection. Then closes the DuckDB instances.
+   */
   async stop(): Promise<void> {
     this.draining = true;
-    await this.http.stop();
-    this.engines.close();
+    const cutOff = setTimeout(() => {
+      for (const interrupt of this.running) interrupt();
+    }, Math.max(0, this.cfg.SHUTDOWN_TIMEOUT_MS - 2000));
+    try {
+      await this.http.stop();
+    } finally {
+      clearTimeout(cutOff);
+      this.engines.close();
+    }
   }
 
   private async handleReady(res: ServerResponse): Promise<void> {
@@ -238,33 +251,47 @@ export class QueryService implements Component {
     }
     let reuse = true;
     const connection = await engine.session.instance.connect();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    // Why the query was stopped, if it was: DuckDB is interrupted, and a wait for a slow
+    // client to read (see stream) ends too.
+    let stoppedBy: 'timeout' | 'shutdown' | 'client' | undefined;
+    let wake!: () => void;
+    const stoppedSignal = new Promise<void>((resolve) => (wake = resolve));
+    const stop = (why: 'timeout' | 'shutdown' | 'client') => {
+      stoppedBy ??= why;
       connection.interrupt();
-    }, this.cfg.QUERY_TIMEOUT);
+      wake();
+    };
+    const timer = setTimeout(() => stop('timeout'), this.cfg.QUERY_TIMEOUT);
+    const shutdown = () => stop('shutdown');
+    this.running.add(shutdown);
+    // a client that goes away stops its query
     const onClose = () => {
-      if (!res.writableFinished) connection.interrupt();
+      if (!res.writableFinished) stop('client');
     };
     res.on('close', onClose);
     try {
-      return await this.stream(connection, tenant, sql, format, res, () => timedOut);
+      return await this.stream(connection, tenant, sql, format, res, { stopped: () => stoppedBy !== undefined, signal: stoppedSignal });
     } catch (e) {
-      if (timedOut) {
+      if (stoppedBy === 'timeout') {
         throw new LakehouseError('QUERY_TIMEOUT', `the query ran longer than QUERY_TIMEOUT (${this.cfg.QUERY_TIMEOUT / 1000} s) and was stopped`);
+      }
+      if (stoppedBy === 'client') throw new LakehouseError('CLIENT_CLOSED', 'the client closed the connection before the answer was complete');
+      if (stoppedBy === 'shutdown') {
+        throw new LakehouseError('SHUTTING_DOWN', 'the query service is shutting down and stopped the query; retry it', { retryAfterSeconds: 1 });
       }
       const err = this.queryError(e);
       if (err.code === 'INTERNAL') reuse = false;
       throw err;
     } finally {
       clearTimeout(timer);
+      this.running.delete(shutdown);
       res.off('close', onClose);
       connection.closeSync();
       this.engines.release(engine, reuse);
     }
   }
 
-  private async stream(connection: DuckDBConnection, tenant: string, sql: string, format: AnswerFormat, res: ServerResponse, timedOut: () => boolean): Promise<Outcome> {
+  private async stream(connection: DuckDBConnection, tenant: string, sql: string, format: AnswerFormat, res: ServerResponse, stop: { stopped: () => boolean; signal: Promise<void> }): Promise<Outcome> {
     await createLogsView(connection, this.cfg, tenant);
     const statements = await assertTenantSafe(connection, sql);
     if (statements !== 1) throw new QueryError(`send one SELECT statement per request, not ${statements}`, 'refused');
@@ -304,18 +331,13 @@ export class QueryService implements Component {
         rows++;
         pending += text;
       }
-      if (!res.write(pending)) await new Promise<void>((resolve) => {
-        const done = () => {
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
+      if (!res.write(pending)) {
+        let done!: () => void;
+        await Promise.race([new Promise<void>((resolve) => res.once('drain', (done = resolve))), stop.signal]);
+        res.off('drain', done);
+      }
       pending = '';
-      if (res.destroyed) throw new Error('the client went away');
-      if (timedOut()) throw new Error('timed out');
+      if (stop.stopped()) throw new Error('stopped');
       chunk = await result.fetchChunk();
     }
     const tail = encoder.tail(rows, truncated);

@@ -4,7 +4,7 @@ import { readExamples } from '../../src/query/query-service.js';
 import { openLakeSession, qualifiedNamespace } from '../../src/lake/session.js';
 import { hostileQueries } from '../helpers/hostile-queries.js';
 import { postQuery, seedTenants, serviceOf, startQueryService } from '../helpers/query-service.js';
-import { runId, testConfig } from '../helpers/stack.js';
+import { runId, testConfig, waitFor } from '../helpers/stack.js';
 
 // Two tenants' rows in the lake; a query service on the real catalog, MinIO and DuckDB.
 const tenants = ['acme', 'beta'];
@@ -25,6 +25,7 @@ const limited = testConfig(id, {
   QUERY_MEMORY_LIMIT_MB: '64',
   QUERY_MAX_INFLIGHT: '2',
   QUERY_MAX_INFLIGHT_PER_TENANT: '1',
+  QUERY_MAX_SQL_BYTES: '4096',
   LOG_LEVEL: 'info',
 });
 let main: Awaited<ReturnType<typeof startQueryService>>;
@@ -203,6 +204,48 @@ describe('the query service', () => {
     expect((await slowBeta).status).toBe(504);
     await stillServes(small.url, 'acme');
     await stillServes(small.url, 'beta');
+  });
+
+  it('refuses a body larger than QUERY_MAX_SQL_BYTES with 413', async () => {
+    const r = await postQuery(small.url, tokens.acme, `SELECT 1 -- ${'x'.repeat(5000)}`);
+    expect(r.status).toBe(413);
+    expect(r.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
+    expect(r.json().message).toMatch(/4096/);
+    await stillServes(small.url);
+  });
+
+  it('stops the query of a client that went away, long before QUERY_TIMEOUT', async () => {
+    const abort = new AbortController();
+    const gone = request(`${main.url}/v1/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.beta}`, 'content-type': 'application/sql' },
+      body: SLOW,
+      signal: abort.signal,
+    }).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    abort.abort();
+    expect(await gone).toBeInstanceOf(Error);
+    const metrics = await waitFor(
+      async () => (await fetch(`${main.url}/metrics`)).text(),
+      (m) => /otel_lakehouse_query_requests_total\{tenant="beta",outcome="cancelled"\} 1/.test(m),
+      5_000,
+      'the abandoned query stopped',
+    );
+    expect(metrics).toMatch(/otel_lakehouse_query_inflight 0/);
+    await stillServes(main.url, 'beta');
+  });
+
+  it('on shutdown, answers a query still running near SHUTDOWN_TIMEOUT_MS with 503 and Retry-After, then stops', async () => {
+    const leaving = await startQueryService(testConfig(id, { ...base, QUERY_TIMEOUT: '60s', SHUTDOWN_TIMEOUT_MS: '3000' }));
+    const running = postQuery(leaving.url, tokens.acme, SLOW);
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    await leaving.service.stop();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    const r = await running;
+    expect(r.status, r.text).toBe(503);
+    expect(r.json()).toMatchObject({ error: 'SHUTTING_DOWN' });
+    expect(r.headers['retry-after']).toBe('1');
   });
 
   it('counts queries per tenant and outcome, logs one line per query without its SQL, and answers /healthz and /readyz', async () => {
