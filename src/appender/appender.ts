@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import { HttpServer, sendJson } from '../core/http-server.js';
+import { HttpServer, sendJson, sendMetrics } from '../core/http-server.js';
 import { ComponentGroup, type Component } from '../core/lifecycle.js';
 import { createKafka } from '../kafka/client.js';
 import type { Pipeline } from '../kafka/consumer-pipeline.js';
@@ -36,11 +36,7 @@ export class Appender implements Component {
         if (reasons.length > 0) return sendJson(res, 503, { status: 'not ready', reasons }, { 'retry-after': '5' });
         sendJson(res, 200, { status: 'ready' });
       })
-      .route('GET', '/metrics', async (_req, res) => {
-        const text = await metrics.registry.metrics();
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        res.end(text);
-      });
+      .route('GET', '/metrics', (_req, res) => sendMetrics(res, metrics.registry));
     // The HTTP server first, so /healthz answers while the pipelines start; stopped last.
     this.group = new ComponentGroup('appender', [
       { name: 'broker.probe', start: async () => {}, stop: () => probe.close() },

@@ -115,7 +115,7 @@ const lake = {
   DUCKDB_MEMORY_LIMIT_MB: doc(
     int(64).optional(),
     'DuckDB memory limit; past it DuckDB spills to `LAKE_SPOOL_DIR`, and a commit that still runs out of memory is retried partition by partition',
-    '(appender: max(100, `BUFFER_SIZE_MB`); query: DuckDB’s own)',
+    '(appender: max(100, `BUFFER_SIZE_MB`); query CLI: DuckDB’s own; the query service uses `QUERY_MEMORY_LIMIT_MB`)',
   ),
   DUCKDB_THREADS: doc(
     int(1, 256).optional(),

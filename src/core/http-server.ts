@@ -1,10 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import { asLakehouseError, LakehouseError } from './errors.js';
 import type { Component } from './lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** Answers the Prometheus text exposition of `registry` (every process's GET /metrics). */
+export async function sendMetrics(res: ServerResponse, registry: Registry): Promise<void> {
+  const text = await registry.metrics();
+  res.writeHead(200, { 'content-type': registry.contentType });
+  res.end(text);
+}
 
 /** Writes a JSON answer. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

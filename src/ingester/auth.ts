@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../config/load.js';
+import { LakehouseError } from '../core/errors.js';
 import { checkTenant, parseTenantTokens, readTenantsFile } from '../config/tenants.js';
 
 /** Maps a bearer token to a tenant id, or null when the token is unknown. */
@@ -45,6 +46,13 @@ export class FixedTenantResolver implements TenantResolver {
   resolve(): string {
     return this.tenant;
   }
+}
+
+/** The tenant of a request's Authorization header; 401 when it has none or an unknown token. */
+export function authenticate(tenants: TenantResolver, authorization: string | undefined): string {
+  const tenant = tenants.resolve(authorization);
+  if (!tenant) throw new LakehouseError('UNAUTHORIZED', 'missing or unknown bearer token');
+  return tenant;
 }
 
 /** The resolver the configuration asks for. */

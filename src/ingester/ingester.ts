@@ -11,10 +11,10 @@ import { SIGNALS, type SignalSpec } from '../otlp/signals.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { Admission } from './admission.js';
-import { tenantResolverFromConfig, type TenantResolver } from './auth.js';
+import { authenticate, tenantResolverFromConfig, type TenantResolver } from './auth.js';
 import { decodeContentEncoding, readBody } from './body.js';
 import { GrpcServer } from './grpc-server.js';
-import { HttpServer, sendError, sendJson } from '../core/http-server.js';
+import { HttpServer, sendError, sendJson, sendMetrics } from '../core/http-server.js';
 import { Ingest, type BodyFormat, type IngestResult } from './ingest.js';
 import { unsnappy } from './snappy.js';
 
@@ -90,11 +90,7 @@ export class Ingester implements Component {
       .route('POST', '/api/v1/write', (req, res) => this.handleRemoteWrite(req, res))
       .route('GET', '/healthz', async (_req, res) => sendJson(res, 200, { status: 'ok' }))
       .route('GET', '/readyz', (_req, res) => this.handleReady(res))
-      .route('GET', '/metrics', async (_req, res) => {
-        const text = await metrics.registry.metrics();
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        res.end(text);
-      });
+      .route('GET', '/metrics', (_req, res) => sendMetrics(res, metrics.registry));
     this.grpc = new GrpcServer(cfg.INGESTER_HOST, cfg.INGESTER_GRPC_PORT, cfg.MAX_BODY_BYTES, (spec, body, auth) => this.handleOtlpGrpc(spec, body, auth), logger);
 
     // Downstream first: topics and producer before the servers take requests; stopped in
@@ -125,11 +121,6 @@ export class Ingester implements Component {
     return this.group.stop();
   }
 
-  private authenticate(authorization: string | undefined): string {
-    const tenant = this.tenants.resolve(authorization);
-    if (!tenant) throw new LakehouseError('UNAUTHORIZED', 'missing or unknown bearer token');
-    return tenant;
-  }
 
   private async handleReady(res: ServerResponse): Promise<void> {
     if (this.draining) return sendJson(res, 503, { status: 'not ready', reason: 'shutting down' }, { 'retry-after': '5' });
@@ -148,7 +139,7 @@ export class Ingester implements Component {
     let format: BodyFormat | undefined;
     let release: (() => void) | undefined;
     try {
-      tenant = this.authenticate(req.headers.authorization);
+      tenant = authenticate(this.tenants, req.headers.authorization);
       format = bodyFormat(req, spec.path);
       release = this.admission.enter();
       const raw = await readBody(req, this.cfg.MAX_BODY_BYTES);
@@ -183,7 +174,7 @@ export class Ingester implements Component {
     let tenant = 'unknown';
     let release: (() => void) | undefined;
     try {
-      tenant = this.authenticate(authorization);
+      tenant = authenticate(this.tenants, authorization);
       release = this.admission.enter();
       this.metrics.ingesterBodyBytes.inc({ signal: spec.signal }, body.length);
       const result = await this.ingest.otlp(spec, 'protobuf', body, tenant, receivedAt);
@@ -204,7 +195,7 @@ export class Ingester implements Component {
     let tenant = 'unknown';
     let release: (() => void) | undefined;
     try {
-      tenant = this.authenticate(req.headers.authorization);
+      tenant = authenticate(this.tenants, req.headers.authorization);
       const type = mediaType(req);
       if (type !== PROTOBUF) throw new LakehouseError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${type || '(none)'}' is not supported on /api/v1/write; use ${PROTOBUF}`);
       const encoding = (req.headers['content-encoding'] ?? 'snappy').toLowerCase();

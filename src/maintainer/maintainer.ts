@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { catalogReachable } from '../lake/catalog-client.js';
-import { HttpServer, sendJson } from '../core/http-server.js';
+import { HttpServer, sendJson, sendMetrics } from '../core/http-server.js';
 import type { Component } from '../core/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
@@ -48,11 +48,7 @@ export class Maintainer implements Component {
         if (!catalog.ok) return sendJson(res, 503, { status: 'not ready', reasons: [catalog.reason] }, { 'retry-after': '5' });
         sendJson(res, 200, { status: 'ready' });
       })
-      .route('GET', '/metrics', async (_req, res) => {
-        const text = await this.metrics.registry.metrics();
-        res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
-        res.end(text);
-      });
+      .route('GET', '/metrics', (_req, res) => sendMetrics(res, this.metrics.registry));
   }
 
   private lastRunView() {

@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
 import type { Config } from '../config/schema.js';
 import { asLakehouseError, LakehouseError } from '../core/errors.js';
-import { HttpServer, sendError, sendJson } from '../core/http-server.js';
+import { HttpServer, sendError, sendJson, sendMetrics } from '../core/http-server.js';
 import type { Component } from '../core/lifecycle.js';
-import { tenantResolverFromConfig, type TenantResolver } from '../ingester/auth.js';
+import { authenticate, tenantResolverFromConfig, type TenantResolver } from '../ingester/auth.js';
 import { readBody } from '../ingester/body.js';
 import { catalogReachable } from '../lake/catalog-client.js';
 import { httpStatusOf, isOutOfMemory, isTransientLakeError } from '../lake/duckdb-errors.js';
@@ -140,11 +140,7 @@ export class QueryService implements Component {
       })
       .route('GET', '/healthz', async (_req, res) => sendJson(res, 200, { status: 'ok' }))
       .route('GET', '/readyz', (_req, res) => this.handleReady(res))
-      .route('GET', '/metrics', async (_req, res) => {
-        const text = await metrics.registry.metrics();
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        res.end(text);
-      });
+      .route('GET', '/metrics', (_req, res) => sendMetrics(res, metrics.registry));
   }
 
   async start(): Promise<void> {
@@ -176,11 +172,6 @@ export class QueryService implements Component {
     sendJson(res, 200, { status: 'ready' });
   }
 
-  private authenticate(authorization: string | undefined): string {
-    const tenant = this.tenants.resolve(authorization);
-    if (!tenant) throw new LakehouseError('UNAUTHORIZED', 'missing or unknown bearer token');
-    return tenant;
-  }
 
   /** The SQL of a request: `{"sql": "…"}` as JSON, or the body itself as text/plain or application/sql. */
   private async readSql(req: IncomingMessage): Promise<string> {
@@ -211,7 +202,7 @@ export class QueryService implements Component {
     let release: (() => void) | undefined;
     try {
       if (this.draining) throw new LakehouseError('SHUTTING_DOWN', 'the query service is shutting down; retry on another replica', { retryAfterSeconds: 5 });
-      tenant = this.authenticate(req.headers.authorization);
+      tenant = authenticate(this.tenants, req.headers.authorization);
       const format = negotiateFormat(req.headers.accept, new URL(req.url ?? '/', 'http://query').searchParams.get('format'));
       sql = await this.readSql(req);
       release = this.admission.enter(tenant);
