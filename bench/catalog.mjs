@@ -1,0 +1,152 @@
+// bench/catalog: how many commits one Iceberg table takes on this machine, from one and from
+// several writers at once, against the local stack's REST catalog and MinIO.
+//
+//   catalog   the catalog alone: each commit sets a table property (a new metadata file, no
+//             data), asserting the table's uuid, as any writer's commit must.
+//   appender  the appender's own commit, tiny: BENCH_CATALOG_RECORDS log records (default 10)
+//             buffered and committed with their Kafka offsets by the appender's committer (a
+//             data file, manifests, and one multi-table catalog commit of the logs and offsets
+//             tables), each writer with its own DuckDB and its own Kafka partition. A commit the
+//             catalog refuses because another writer's landed first is retried, as the
+//             appender retries it, and counted.
+// Each for BENCH_SECONDS (default 10) with 1, 2 and 4 writers (BENCH_CATALOG_WRITERS), each writer
+// on its own table set per run.
+//
+//   node bench/catalog.mjs      (npm run bench:catalog builds first)
+// Prints one JSON document on stdout and a table on stderr.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../dist/config/load.js';
+import { LogBuffer } from '../dist/lake/buffer.js';
+import { CatalogClient } from '../dist/lake/catalog-client.js';
+import { IcebergCommitter } from '../dist/lake/committer.js';
+import { OffsetsTable } from '../dist/lake/offsets-table.js';
+import { ensureLakeTables, openLakeSession, qualifiedNamespace } from '../dist/lake/session.js';
+import { logsRequestBody, percentile, round, stackEnv } from './lib.mjs';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const writerCounts = (process.env.BENCH_CATALOG_WRITERS ?? '1,2,4').split(',').map(Number);
+const records = Number(process.env.BENCH_CATALOG_RECORDS ?? 10);
+const env = stackEnv();
+
+function configFor(run) {
+  return loadConfig({ ...process.env, ...env, ICEBERG_NAMESPACE: `bench_catalog_${run}`, APPENDER_GROUP_ID: `bench-catalog-${run}`, LOG_LEVEL: 'warn' });
+}
+
+function summary(writers, latencies, conflicts, wall) {
+  const s = [...latencies].sort((a, b) => a - b);
+  return {
+    writers,
+    commits: s.length,
+    commitsPerSecond: round(s.length / wall, 1),
+    p50Ms: round(percentile(s, 50)),
+    p99Ms: round(percentile(s, 99)),
+    conflicts,
+    conflictsPerCommit: round(conflicts / Math.max(1, s.length), 2),
+  };
+}
+
+/** Commits that only set a property, from `writers` loops at once. */
+async function catalogAlone(writers) {
+  const cfg = configFor(randomBytes(3).toString('hex'));
+  const session = await openLakeSession(cfg);
+  await ensureLakeTables(session.connection, cfg);
+  session.close();
+  const base = cfg.ICEBERG_CATALOG_URI.replace(/\/$/, '');
+  const prefixed = (await (await fetch(`${base}/v1/config?warehouse=${encodeURIComponent(cfg.ICEBERG_WAREHOUSE)}`)).json()).overrides?.prefix;
+  const url = `${base}/v1${prefixed ? `/${prefixed}` : ''}/namespaces/${cfg.ICEBERG_NAMESPACE}/tables/logs`;
+  const latencies = [];
+  let conflicts = 0;
+  const t0 = performance.now();
+  const until = t0 + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      for (let i = 0; performance.now() < until; i++) {
+        const started = performance.now();
+        for (;;) {
+          // a writer commits against what it read: the table's uuid and its current metadata
+          const table = await (await fetch(url)).json();
+          const res = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              requirements: [{ type: 'assert-table-uuid', uuid: table.metadata['table-uuid'] }, { type: 'assert-last-assigned-field-id', 'last-assigned-field-id': table.metadata['last-column-id'] }],
+              updates: [{ action: 'set-properties', updates: { [`bench.writer.${w}`]: String(i) } }],
+            }),
+          });
+          await res.text();
+          if (res.status === 409) {
+            conflicts++;
+            continue;
+          }
+          if (!res.ok) throw new Error(`catalog answered ${res.status}`);
+          break;
+        }
+        latencies.push(performance.now() - started);
+      }
+    }),
+  );
+  return summary(writers, latencies, conflicts, (performance.now() - t0) / 1000);
+}
+
+/** The appender's commit with a tiny buffer, from `writers` committers at once on one table. */
+async function appenderCommits(writers) {
+  const run = randomBytes(3).toString('hex');
+  const cfg = configFor(run);
+  const setup = await openLakeSession(cfg);
+  await ensureLakeTables(setup.connection, cfg);
+  setup.close();
+  const catalog = new CatalogClient(cfg);
+  const ns = qualifiedNamespace(cfg);
+  const latencies = [];
+  let conflicts = 0;
+  const t0 = performance.now();
+  const until = t0 + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      const spool = mkdtempSync(join(tmpdir(), 'bench-catalog-'));
+      const session = await openLakeSession(cfg, { threads: 1, tempDirectory: join(spool, 'duckdb'), utcPartitionTransforms: true });
+      try {
+        const buffer = new LogBuffer(session.connection, spool);
+        await buffer.init();
+        const committer = new IcebergCommitter(session.connection, `${ns}.logs`, new OffsetsTable(`${ns}.appender_offsets`, cfg.APPENDER_GROUP_ID, 'bench'), catalog, cfg.ICEBERG_NAMESPACE);
+        for (let offset = 0n; performance.now() < until; offset++) {
+          buffer.stage(logsRequestBody(records, w * 1_000_000 + Number(offset)), { tenant: `tenant-${w}`, fallbackMicros: 0n, partition: w, offset });
+          await buffer.load();
+          const sealed = await buffer.seal();
+          const started = performance.now();
+          const batchId = randomBytes(8).toString('hex');
+          for (;;) {
+            try {
+              await committer.commit(sealed.table, sealed.ranges, batchId);
+              break;
+            } catch (e) {
+              if (e?.code !== 'COMMIT_CONFLICT') throw e;
+              conflicts++;
+            }
+          }
+          latencies.push(performance.now() - started);
+          buffer.release(sealed);
+          await buffer.collect();
+        }
+      } finally {
+        session.close();
+        rmSync(spool, { recursive: true, force: true });
+      }
+    }),
+  );
+  return summary(writers, latencies, conflicts, (performance.now() - t0) / 1000);
+}
+
+const results = { catalog: [], appender: [] };
+for (const writers of writerCounts) results.catalog.push(await catalogAlone(writers));
+for (const writers of writerCounts) results.appender.push(await appenderCommits(writers));
+process.stdout.write(JSON.stringify({ bench: 'catalog', seconds, records, results }) + '\n');
+process.stderr.write(`\ncatalog: commits on one table for ${seconds} s\n${'kind'.padEnd(9)} ${'writers'.padStart(7)} ${'commits'.padStart(8)} ${'per s'.padStart(6)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'conflicts'.padStart(9)} ${'per commit'.padStart(10)}\n`);
+for (const [kind, rows] of Object.entries(results)) {
+  for (const r of rows) {
+    process.stderr.write(`${kind.padEnd(9)} ${String(r.writers).padStart(7)} ${String(r.commits).padStart(8)} ${String(r.commitsPerSecond).padStart(6)} ${String(r.p50Ms).padStart(7)} ${String(r.p99Ms).padStart(7)} ${String(r.conflicts).padStart(9)} ${String(r.conflictsPerCommit).padStart(10)}\n`);
+  }
+}
