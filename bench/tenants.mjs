@@ -3,7 +3,8 @@
 // to Iceberg as the appender commits it (one data file per tenant and day), each into a table of
 // its own, against the local stack.
 //
-//   node bench/tenants.mjs     BENCH_TENANT_ROWS (default 40000), BENCH_TENANTS (default "2,100,1000")
+//   node bench/tenants.mjs     BENCH_TENANT_ROWS (default 40000), BENCH_TENANTS (default "2,100,1000,10000"),
+//                              BENCH_MEMORY_MB (DuckDB's memory limit, default 1000)
 // Prints one JSON document on stdout and a table on stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +19,8 @@ import { ensureLakeTables, openLakeSession, qualifiedNamespace } from '../dist/l
 import { logsRequestBody, round, stackEnv } from './lib.mjs';
 
 const rows = Number(process.env.BENCH_TENANT_ROWS ?? 40_000);
-const counts = (process.env.BENCH_TENANTS ?? '2,100,1000').split(',').map(Number);
+const counts = (process.env.BENCH_TENANTS ?? '2,100,1000,10000').split(',').map(Number);
+const memoryMb = Number(process.env.BENCH_MEMORY_MB ?? 1000);
 const env = stackEnv();
 const cpu = () => {
   const u = process.cpuUsage();
@@ -30,7 +32,7 @@ for (const tenants of counts) {
   const run = randomBytes(3).toString('hex');
   const cfg = loadConfig({ ...process.env, ...env, ICEBERG_NAMESPACE: `bench_tenants_${run}`, APPENDER_GROUP_ID: `bench-${run}` });
   const spool = mkdtempSync(join(tmpdir(), 'bench-tenants-'));
-  const session = await openLakeSession(cfg, { memoryLimitMb: 1000, tempDirectory: join(spool, 'duckdb'), threads: 1, utcPartitionTransforms: true });
+  const session = await openLakeSession(cfg, { memoryLimitMb: memoryMb, tempDirectory: join(spool, 'duckdb'), threads: 1, utcPartitionTransforms: true });
   await ensureLakeTables(session.connection, cfg);
   const catalog = new CatalogClient(cfg);
   const buffer = new LogBuffer(session.connection, spool);

@@ -19,6 +19,15 @@ export interface CommitResult {
 
 const COLUMN_LIST = LOG_COLUMN_NAMES.map(sqlIdent).join(', ');
 
+/**
+ * Most (tenant, day) partitions one INSERT writes. A partitioned write holds a buffer of its own
+ * (blocks of 256 KiB) for every partition it has open, so a commit of a buffer from thousands of
+ * tenants ran out of memory whatever the memory limit (docs/benchmarks.md, bench:tenants). A
+ * commit with more partitions than this writes them in several INSERTs of one transaction: one
+ * catalog commit still, with the same files.
+ */
+export const MAX_PARTITIONS_PER_WRITE = 64;
+
 /** Classifies a failed commit: a conflict is retried after reload; anything else may have landed. */
 function classify(e: unknown): LakehouseError {
   const msg = (e as Error)?.message ?? String(e);
@@ -101,10 +110,15 @@ export class IcebergCommitter {
         await c.run('ROLLBACK');
         return { rows: 0, committed, alreadyCommitted };
       }
-      const inserted = await c.runAndReadAll(
-        `INSERT INTO ${this.logsTable} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${bufferRows(table)} WHERE ${conditions.join(' OR ')}`,
-      );
-      rows = Number(inserted.getRows()[0]?.[0] ?? 0);
+      rows = 0;
+      const where = conditions.join(' OR ');
+      for (const tenants of await this.tenantGroups(table, where)) {
+        const only = tenants === undefined ? '' : ` AND tenant_id IN (${tenants.map(sqlString).join(', ')})`;
+        const inserted = await c.runAndReadAll(
+          `INSERT INTO ${this.logsTable} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${bufferRows(table)} WHERE (${where})${only}`,
+        );
+        rows += Number(inserted.getRows()[0]?.[0] ?? 0);
+      }
       await c.run(
         this.offsets.insertSql([...committed].map(([partition, nextOffset]) => ({ partition, nextOffset })), batchId),
       );
@@ -118,6 +132,33 @@ export class IcebergCommitter {
     for (const [p, next] of committed) offsets.set(p, next);
     this.known = { snapshot, offsets };
     return { rows, committed, alreadyCommitted };
+  }
+
+  /**
+   * The tenants of the rows to commit, in groups of at most MAX_PARTITIONS_PER_WRITE (tenant, day)
+   * partitions each (a tenant with more days than that is a group of its own); one group of
+   * `undefined` (every row) when they all fit in one write.
+   */
+  private async tenantGroups(table: string, where: string): Promise<(string[] | undefined)[]> {
+    const reader = await this.connection.runAndReadAll(
+      `SELECT tenant_id, count(DISTINCT CAST("timestamp" AS DATE)) FROM ${table} WHERE ${where} GROUP BY tenant_id ORDER BY tenant_id`,
+    );
+    const perTenant = reader.getRows().map(([tenant, days]) => ({ tenant: String(tenant), days: Number(days) }));
+    if (perTenant.reduce((n, t) => n + t.days, 0) <= MAX_PARTITIONS_PER_WRITE) return [undefined];
+    const groups: string[][] = [];
+    let current: string[] = [];
+    let partitions = 0;
+    for (const { tenant, days } of perTenant) {
+      if (current.length > 0 && partitions + days > MAX_PARTITIONS_PER_WRITE) {
+        groups.push(current);
+        current = [];
+        partitions = 0;
+      }
+      current.push(tenant);
+      partitions += days;
+    }
+    if (current.length > 0) groups.push(current);
+    return groups;
   }
 
   /** The remembered offsets, when the table's current snapshot is ours or follows it only through `replace` snapshots. */

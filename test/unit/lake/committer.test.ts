@@ -2,20 +2,21 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { LakehouseError } from '../../../src/core/errors.js';
 import type { CatalogClient, SnapshotInfo } from '../../../src/lake/catalog-client.js';
-import { IcebergCommitter } from '../../../src/lake/committer.js';
+import { IcebergCommitter, MAX_PARTITIONS_PER_WRITE } from '../../../src/lake/committer.js';
 import { OffsetsTable } from '../../../src/lake/offsets-table.js';
 
 /**
  * A stand-in for the DuckDB connection and the catalog: a small model of the offsets table as a
  * chain of snapshots, each with the batch its data file holds. `keep` decides whether a COMMIT
- * the catalog acknowledged is kept.
+ * the catalog acknowledged is kept; `tenantDays` is what the buffer holds: days per tenant.
  */
-function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' = 'ok') {
+function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' = 'ok', tenantDays: [string, bigint][] = [['acme', 1n]]) {
   const snapshots = new Map<string, SnapshotInfo & { batch?: string }>();
   let current: string | undefined;
   let nextId = 1;
   let pending: string | undefined;
   const statements: string[] = [];
+  const inserts: string[] = [];
   const reader = (rows: unknown[][]) => ({ getRows: () => rows });
   const addSnapshot = (operation: string, batch?: string) => {
     const id = String(nextId++);
@@ -36,7 +37,11 @@ function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' =
     async runAndReadAll(sql: string) {
       statements.push(sql.includes('max(next_offset)') ? 'LOAD_OFFSETS' : sql.split(' ')[0]!);
       if (sql.includes('max(next_offset)')) return reader([]);
-      if (sql.startsWith('INSERT')) return reader([[40n]]);
+      if (sql.startsWith('SELECT tenant_id, count(DISTINCT')) return reader(tenantDays);
+      if (sql.startsWith('INSERT')) {
+        inserts.push(sql);
+        return reader([[40n]]);
+      }
       if (readBack === 'fails') throw new Error('IO Error: connection refused');
       const list = /read_avro\('list-(\d+)'\)/.exec(sql);
       if (list) return reader([[`manifest-${list[1]}`]]);
@@ -53,7 +58,7 @@ function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' =
       return { current, byId: new Map(snapshots) };
     },
   };
-  return { connection: connection as unknown as DuckDBConnection, catalog: catalog as unknown as CatalogClient, snapshots, statements, addSnapshot, batches: () => [...snapshots.values()].map((s) => s.batch).filter(Boolean) };
+  return { connection: connection as unknown as DuckDBConnection, catalog: catalog as unknown as CatalogClient, snapshots, statements, inserts, addSnapshot, batches: () => [...snapshots.values()].map((s) => s.batch).filter(Boolean) };
 }
 
 const SOURCE = 'appender_buffer.buffer_logs_1';
@@ -124,5 +129,30 @@ describe('IcebergCommitter', () => {
     const again = await c.commit(SOURCE, ranges(0n, 39n), 'b2');
     expect(again).toEqual({ rows: 0, committed: new Map(), alreadyCommitted: [0] });
     expect(lake.batches()).toEqual(['b1']);
+  });
+
+  it('writes a buffer of many tenants in INSERTs of at most MAX_PARTITIONS_PER_WRITE partitions each, in one transaction', async () => {
+    // 130 tenants of one day, one of three days: 133 partitions
+    const tenantDays: [string, bigint][] = Array.from({ length: 130 }, (_, i) => [`t${String(i).padStart(3, '0')}`, 1n]);
+    tenantDays.splice(70, 0, ['t069b', 3n]);
+    const lake = fakeLake(() => true, 'ok', tenantDays);
+    const result = await committer(lake).commit(SOURCE, ranges(0n, 39n), 'b1');
+    expect(result.rows).toBe(40 * lake.inserts.length);
+    const groups = lake.inserts.map((sql) => [...(/tenant_id IN \(([^)]*)\)/.exec(sql)?.[1] ?? '').matchAll(/'([^']+)'/g)].map((m) => m[1]!));
+    expect(groups.map((g) => g.length)).toEqual([64, 62, 5]);
+    expect(groups.flat().sort()).toEqual(tenantDays.map(([t]) => t).sort());
+    for (const g of groups) {
+      const partitions = g.reduce((n, t) => n + Number(tenantDays.find(([x]) => x === t)![1]), 0);
+      expect(partitions).toBeLessThanOrEqual(MAX_PARTITIONS_PER_WRITE);
+    }
+    expect(lake.statements.filter((x) => x === 'BEGIN').length).toBe(1);
+    expect(lake.statements.filter((x) => x === 'COMMIT').length).toBe(1);
+  });
+
+  it('writes a buffer that fits in one write with one INSERT of every row', async () => {
+    const lake = fakeLake(() => true, 'ok', [['acme', 2n], ['beta', 1n]]);
+    await committer(lake).commit(SOURCE, ranges(0n, 39n), 'b1');
+    expect(lake.inserts).toHaveLength(1);
+    expect(lake.inserts[0]).not.toMatch(/tenant_id IN/);
   });
 });
