@@ -2,6 +2,7 @@ import { expect, it } from 'vitest';
 import { createKafka } from '../../src/kafka/client.js';
 import { recordHeaders } from '../../src/kafka/record.js';
 import { ensureTopics, topicWithDlq } from '../../src/kafka/topics.js';
+import { MAX_PARTITIONS_PER_WRITE } from '../../src/lake/committer.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
 import { runQuery } from '../../src/lake/query.js';
 import { openLakeSession, sqlString } from '../../src/lake/session.js';
@@ -61,6 +62,48 @@ it('writes one data file per tenant and day, and a query filtered by both reads 
     expect(plan).toMatch(/Total Files Read: 1\b/);
     const all = (await c.runAndReadAll(`EXPLAIN ANALYZE SELECT max(body) FROM ${table}`)).getRows().map((r) => r.join('\n')).join('\n');
     expect(all).toMatch(/Total Files Read: 6\b/);
+  } finally {
+    session.close();
+  }
+});
+
+it('commits a buffer of more (tenant, day) partitions than one write takes in one catalog commit, every row once, one file per partition', async () => {
+  const cfg = testConfig(runId(), { TOPIC_PARTITIONS: '1', BUFFER_TIME_SECONDS: '3' });
+  const kafka = createKafka(cfg.REDPANDA_BROKERS, 'it-part-many', logger);
+  await ensureTopics(kafka, topicWithDlq(cfg.REDPANDA_TOPIC), { partitions: 1, replicationFactor: -1 }, logger);
+  const producer = kafka.producer();
+  await producer.connect();
+  // 40 tenants x 2 days: 80 partitions, more than MAX_PARTITIONS_PER_WRITE
+  const tenants = Array.from({ length: 40 }, (_, i) => `tenant-${String(i).padStart(2, '0')}`);
+  expect(tenants.length * 2).toBeGreaterThan(MAX_PARTITIONS_PER_WRITE);
+  await producer.send({
+    topic: cfg.REDPANDA_TOPIC,
+    messages: tenants.map((tenant) => {
+      const logs: SampleLog[] = Array.from({ length: 4 }, (_, i) => ({
+        tenant, service: 'svc', seq: i, body: `${tenant}-${i}`, severityNumber: 9, attrs: {},
+        timeUnixNano: (DAY0 + BigInt(i % 2) * 86_400n + 60n) * 1_000_000_000n,
+      }));
+      return { key: tenant, value: Buffer.from(encodeLogsRequest(logsRequest(logs))), headers: recordHeaders(tenant, 'logs', Date.now()) };
+    }),
+  });
+  await producer.disconnect();
+  const pipeline = new LakePipeline(cfg, kafka, logger);
+  await pipeline.start();
+  try {
+    await waitFor(async () => Number((await runQuery(cfg, 'SELECT count(*) FROM logs')).rows[0]![0]), (n) => n >= 160, 60_000, '160 rows');
+    expect((await pipeline.metrics.lakeCommits.get()).values[0]!.value).toBe(1);
+  } finally {
+    await pipeline.stop();
+  }
+  const rows = (await runQuery(cfg, 'SELECT tenant_id, count(*), count(DISTINCT body) FROM logs GROUP BY 1 ORDER BY 1')).rows;
+  expect(rows).toEqual(tenants.map((t) => [t, '4', '4']));
+  const session = await openLakeSession(cfg);
+  try {
+    const table = `lake.${cfg.ICEBERG_NAMESPACE}.logs`;
+    const files = (await session.connection.runAndReadAll(`SELECT file_path FROM iceberg_metadata(${sqlString(table)})`)).getRows();
+    const partitions = new Set(files.map(([p]) => /\/tenant_id=([^/]+)\/timestamp_day=([^/]+)\//.exec(String(p))?.slice(1).join('/')));
+    expect(files.length).toBe(80);
+    expect(partitions.size).toBe(80);
   } finally {
     session.close();
   }
