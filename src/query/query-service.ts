@@ -172,7 +172,6 @@ export class QueryService implements Component {
     sendJson(res, 200, { status: 'ready' });
   }
 
-
   /** The SQL of a request: `{"sql": "…"}` as JSON, or the body itself as text/plain or application/sql. */
   private async readSql(req: IncomingMessage): Promise<string> {
     const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
