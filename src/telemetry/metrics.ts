@@ -209,7 +209,7 @@ export function createMetrics() {
     }),
     queryDuration: new Histogram({
       name: 'otel_lakehouse_query_duration_seconds',
-      help: 'Time from a query\'s admission to its last byte sent, by tenant.',
+      help: 'Time from a query\'s arrival to its last byte sent, by tenant.',
       labelNames: ['tenant'] as const,
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers: [registry],
