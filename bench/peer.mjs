@@ -142,10 +142,14 @@ while (landed < total) {
   }
   peakRss = Math.max(peakRss, procStats(worker.pid).peakRssMb);
 }
-const seconds = (performance.now() - started) / 1000;
+const endedAt = performance.now();
+const seconds = (endedAt - started) / 1000;
 const stats = procStats(worker.pid);
 worker.kill('SIGTERM');
+// a standalone worker may hang in its shutdown: its figures are taken, so give it 30 s
+const killer = setTimeout(() => worker.kill('SIGKILL'), 30_000);
 await new Promise((r) => (exited ? r() : worker.on('exit', r)));
+clearTimeout(killer);
 
 const doc = {
   bench: 'peer',
@@ -165,7 +169,7 @@ const doc = {
   // after the first commit: without the JVM's start-up and the first commit interval
   steady: {
     records: total - firstCommit.records,
-    recordsPerSecond: round((total - firstCommit.records) / ((performance.now() - firstCommitAt) / 1000), 0),
+    recordsPerSecond: round((total - firstCommit.records) / ((endedAt - firstCommitAt) / 1000), 0),
     cpuSecondsPerMillionRecords: round(((stats.cpuSeconds - firstCommit.cpuSeconds) / (total - firstCommit.records)) * 1e6, 2),
   },
   note: 'seconds and CPU include the worker JVM start-up (see steady for the part after the first commit); the topic holds JSON rows, not OTLP protobuf',
