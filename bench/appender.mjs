@@ -69,7 +69,7 @@ for (let r = 0; r < replicaCount; r++) {
       // warnings and errors of the appender, as they come
       if (/"level":(4|5|6)0/.test(line)) {
         const entry = JSON.parse(line);
-        process.stderr.write(`appender ${r}: ${entry.time} ${entry.msg}${entry.err ? `: ${String(entry.err.message).slice(0, 160)}` : ''}${entry.kafkajs?.error ? `: ${entry.kafkajs.error}` : ''}${entry.duckdbMemory ? ` ${JSON.stringify(entry.duckdbMemory)}` : ''}\n`);
+        process.stderr.write(`appender ${r}: ${entry.time} ${entry.msg}${entry.err ? `: ${String(entry.err.message).slice(0, 160)}` : ''}${entry.kafkajs?.error ? `: ${String(entry.kafkajs.error).slice(0, 160)}` : ''}${entry.duckdbMemory ? ` ${JSON.stringify(entry.duckdbMemory)}` : ''}\n`);
       }
       if (line.includes('"flushed to Iceberg"')) replica.flushes.push({ ...JSON.parse(line), cpuSeconds: procStats(child.pid).cpuSeconds, at: performance.now() });
     }
