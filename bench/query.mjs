@@ -1,9 +1,11 @@
 // bench/query: the query service (`npm run query-server`, its own process) answering tenants'
 // tenant + day queries over a logs table of BENCH_QUERY_ROWS rows (default 1,200,000) on the
-// local stack. The table is laid out as the appender lays it out before compaction: BENCH_QUERY_TENANTS
-// tenants (default 10) over BENCH_QUERY_DAYS UTC days (default 4), one commit per flush with a
-// file per tenant and day, BENCH_QUERY_FLUSHES_PER_DAY flushes a day (default 6). It is made once
-// per shape (namespace bench_query_t<tenants>_d<days>_f<flushes>_r<rows>) and reused by later runs.
+// local stack, first as the appender lays the table out, then after one maintenance run.
+// As written: BENCH_QUERY_TENANTS tenants (default 10) over BENCH_QUERY_DAYS UTC days (default
+// 4), one commit per flush with a file per tenant and day, BENCH_QUERY_FLUSHES_PER_DAY flushes a
+// day (default 6). Then `npm run maintain -- --once` compacts it, merges its manifests and expires
+// its old snapshots (skipped without a maintainer build: npm run build:maintainer). A new table
+// each run.
 //
 // Two queries, each for one tenant and one day: `aggregate` (records per service and severity)
 // and `search` (the latest 100 records whose body has a word). Each runs one at a time for
@@ -12,7 +14,10 @@
 //
 //   node bench/query.mjs        (npm run bench:query builds first)
 // Prints one JSON document on stdout and a table on stderr.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { loadConfig } from '../dist/config/load.js';
 import { CatalogClient } from '../dist/lake/catalog-client.js';
@@ -33,7 +38,7 @@ const tenantIds = Array.from({ length: tenants }, (_, i) => `tenant-${i}`);
 const tokens = Object.fromEntries(tenantIds.map((t) => [t, `${t}-token`]));
 const settings = {
   ...env,
-  ICEBERG_NAMESPACE: `bench_query_t${tenants}_d${days}_f${flushesPerDay}_r${rows}`,
+  ICEBERG_NAMESPACE: `bench_query_${randomBytes(3).toString('hex')}`,
   TENANT_TOKENS: tenantIds.map((t) => `${t}=${tokens[t]}`).join(','),
   QUERY_HOST: '127.0.0.1',
   QUERY_HTTP_PORT: String(port),
@@ -43,15 +48,12 @@ const cfg = loadConfig({ ...settings });
 const firstDay = Date.UTC(2026, 10, 1);
 const dayText = (d) => new Date(firstDay + d * 86_400_000).toISOString().slice(0, 10);
 
-/** Makes the table unless a table of this size is there already. */
-async function ensureTable() {
+/** Makes the table, as the appender would have written it. */
+async function makeTable() {
   const session = await openLakeSession(cfg, { utcPartitionTransforms: true });
   try {
     await ensureLakeTables(session.connection, cfg);
     const table = `${qualifiedNamespace(cfg)}.logs`;
-    const have = Number((await session.connection.runAndReadAll(`SELECT count(*) FROM ${table}`)).getRows()[0][0]);
-    if (have === rows) return { made: false, seconds: 0 };
-    if (have !== 0) throw new Error(`${table} holds ${have} rows, not ${rows}: drop the namespace ${cfg.ICEBERG_NAMESPACE} or pick another BENCH_QUERY_ROWS`);
     const t0 = performance.now();
     const flushes = days * flushesPerDay;
     const perFlush = Math.ceil(rows / flushes);
@@ -73,7 +75,7 @@ async function ensureTable() {
           `FROM range(${f * perFlush}, ${f * perFlush + n}) r(i)`,
       );
     }
-    return { made: true, seconds: round((performance.now() - t0) / 1000, 1) };
+    return { seconds: round((performance.now() - t0) / 1000, 1) };
   } finally {
     session.close();
   }
@@ -121,64 +123,86 @@ async function query(tenant, sql) {
   return { ms: performance.now() - t0, rows: JSON.parse(text).row_count };
 }
 
-const summary = (latencies, wallSeconds) => {
+const summarize = (latencies, wallSeconds) => {
   const s = [...latencies].sort((a, b) => a - b);
   return { queries: s.length, queriesPerSecond: round(s.length / wallSeconds, 1), p50Ms: round(percentile(s, 50)), p99Ms: round(percentile(s, 99)) };
 };
 
-const table = await ensureTable();
-const files = (await new CatalogClient(cfg).currentSnapshotSummary(cfg.ICEBERG_NAMESPACE, 'logs'))?.['total-data-files'];
-const child = startService();
-const results = {};
-try {
-  await waitReady();
-  // the first query opens a DuckDB instance (extensions, secret, catalog): timed apart
-  const first = await query(tenantIds[0], QUERIES.aggregate(dayText(0)));
-  for (const [name, sql] of Object.entries(QUERIES)) {
-    let expectedRows;
-    const serial = [];
-    const cpu0 = procStats(child.pid).cpuSeconds;
-    let t0 = performance.now();
-    for (let i = 0; i < samples; i++) {
-      const r = await query(tenantIds[i % tenants], sql(dayText(i % days)));
-      if (name === 'aggregate') expectedRows ??= r.rows;
-      serial.push(r.ms);
+/** Starts the service, runs both queries one at a time and from several clients, stops it. */
+async function measure() {
+  const summary = await new CatalogClient(cfg).currentSnapshotSummary(cfg.ICEBERG_NAMESPACE, 'logs');
+  const child = startService();
+  const results = { dataFiles: Number(summary?.['total-data-files']), queries: {} };
+  try {
+    await waitReady();
+    // the first query opens a DuckDB instance (extensions, secret, catalog): timed apart
+    results.firstQueryMs = round((await query(tenantIds[0], QUERIES.aggregate(dayText(0)))).ms);
+    for (const [name, sql] of Object.entries(QUERIES)) {
+      const serial = [];
+      const cpu0 = procStats(child.pid).cpuSeconds;
+      let t0 = performance.now();
+      for (let i = 0; i < samples; i++) serial.push((await query(tenantIds[i % tenants], sql(dayText(i % days)))).ms);
+      const serialWall = (performance.now() - t0) / 1000;
+      const serialCpu = procStats(child.pid).cpuSeconds - cpu0;
+      const parallel = [];
+      const cpu1 = procStats(child.pid).cpuSeconds;
+      t0 = performance.now();
+      const until = t0 + seconds * 1000;
+      await Promise.all(
+        Array.from({ length: concurrency }, async (_, c) => {
+          for (let i = 0; performance.now() < until; i++) parallel.push((await query(tenantIds[c % tenants], sql(dayText(i % days)))).ms);
+        }),
+      );
+      const parallelWall = (performance.now() - t0) / 1000;
+      const parallelCpu = procStats(child.pid).cpuSeconds - cpu1;
+      results.queries[name] = {
+        serial: { ...summarize(serial, serialWall), cpuMsPerQuery: round((serialCpu * 1000) / serial.length) },
+        concurrent: { clients: concurrency, ...summarize(parallel, parallelWall), cpuMsPerQuery: round((parallelCpu * 1000) / parallel.length) },
+      };
     }
-    const serialWall = (performance.now() - t0) / 1000;
-    const serialCpu = procStats(child.pid).cpuSeconds - cpu0;
-    const parallel = [];
-    const cpu1 = procStats(child.pid).cpuSeconds;
-    t0 = performance.now();
-    const until = t0 + seconds * 1000;
-    await Promise.all(
-      Array.from({ length: concurrency }, async (_, c) => {
-        for (let i = 0; performance.now() < until; i++) parallel.push((await query(tenantIds[c % tenants], sql(dayText(i % days)))).ms);
-      }),
-    );
-    const parallelWall = (performance.now() - t0) / 1000;
-    const parallelCpu = procStats(child.pid).cpuSeconds - cpu1;
-    results[name] = {
-      serial: { ...summary(serial, serialWall), cpuMsPerQuery: round((serialCpu * 1000) / serial.length) },
-      concurrent: { clients: concurrency, ...summary(parallel, parallelWall), cpuMsPerQuery: round((parallelCpu * 1000) / parallel.length) },
-    };
+    results.servicePeakRssMb = round(procStats(child.pid).peakRssMb);
+  } finally {
+    child.kill('SIGTERM');
   }
-  results.firstQueryMs = round(first.ms);
-  results.servicePeakRssMb = round(procStats(child.pid).peakRssMb);
-} finally {
-  child.kill('SIGTERM');
+  return results;
 }
 
-const doc = { bench: 'query', rows, tenants, days, flushesPerDay, dataFiles: Number(files), rowsPerTenantDay: Math.round(rows / tenants / days), table, results };
+/** One maintenance run on the table (compaction, manifest rewrite, snapshot expiry), as `npm run maintain -- --once`. */
+function maintain() {
+  const t0 = performance.now();
+  execFileSync(process.execPath, ['dist/cli/maintain.js', '--once'], {
+    cwd: root,
+    env: { ...process.env, ...settings, MAINTAINER_HTTP_PORT: '0', MAINTENANCE_TASKS: 'compact,manifests,expire', MAINTENANCE_KEEP_SNAPSHOTS: '1', MAINTENANCE_SNAPSHOT_MAX_AGE: '1s' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return round((performance.now() - t0) / 1000, 1);
+}
+
+const table = await makeTable();
+const stages = { asWritten: await measure() };
+if (existsSync(join(root, 'dist/maintainer/classes'))) {
+  stages.maintenanceSeconds = maintain();
+  stages.afterMaintenance = await measure();
+} else {
+  process.stderr.write('no maintainer build (npm run build:maintainer): measured the table as written only\n');
+}
+
+const doc = { bench: 'query', rows, tenants, days, flushesPerDay, rowsPerTenantDay: Math.round(rows / tenants / days), table, ...stages };
 process.stdout.write(JSON.stringify(doc) + '\n');
-process.stderr.write(
-  `\nquery: ${rows} rows, ${tenants} tenants × ${days} days, ${files} data files (${Math.round(rows / tenants / days)} rows per tenant and day)${table.made ? `, made in ${table.seconds} s` : ''}\n` +
-    `first query (opens a DuckDB) ${results.firstQueryMs} ms; service peak RSS ${results.servicePeakRssMb} MB\n` +
-    `${'query'.padEnd(10)} ${'clients'.padStart(7)} ${'queries'.padStart(8)} ${'q/s'.padStart(6)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'cpu ms/q'.padStart(9)}\n`,
-);
-for (const name of Object.keys(QUERIES)) {
-  for (const [mode, r] of Object.entries(results[name])) {
-    process.stderr.write(
-      `${name.padEnd(10)} ${String(mode === 'serial' ? 1 : r.clients).padStart(7)} ${String(r.queries).padStart(8)} ${String(r.queriesPerSecond).padStart(6)} ${String(r.p50Ms).padStart(7)} ${String(r.p99Ms).padStart(7)} ${String(r.cpuMsPerQuery).padStart(9)}\n`,
-    );
+process.stderr.write(`\nquery: ${rows} rows, ${tenants} tenants × ${days} days (${doc.rowsPerTenantDay} rows per tenant and day); made in ${table.seconds} s\n`);
+for (const stage of ['asWritten', 'afterMaintenance']) {
+  const r = stages[stage];
+  if (!r) continue;
+  process.stderr.write(
+    `\n${stage === 'asWritten' ? 'as the appender wrote it' : `after one maintenance run (${stages.maintenanceSeconds} s)`}: ${r.dataFiles} data files; ` +
+      `first query (opens a DuckDB) ${r.firstQueryMs} ms; service peak RSS ${r.servicePeakRssMb} MB\n` +
+      `${'query'.padEnd(10)} ${'clients'.padStart(7)} ${'queries'.padStart(8)} ${'q/s'.padStart(6)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'cpu ms/q'.padStart(9)}\n`,
+  );
+  for (const name of Object.keys(QUERIES)) {
+    for (const [mode, q] of Object.entries(r.queries[name])) {
+      process.stderr.write(
+        `${name.padEnd(10)} ${String(mode === 'serial' ? 1 : q.clients).padStart(7)} ${String(q.queries).padStart(8)} ${String(q.queriesPerSecond).padStart(6)} ${String(q.p50Ms).padStart(7)} ${String(q.p99Ms).padStart(7)} ${String(q.cpuMsPerQuery).padStart(9)}\n`,
+      );
+    }
   }
 }
