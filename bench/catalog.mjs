@@ -48,96 +48,93 @@ function summary(writers, latencies, conflicts, wall) {
   };
 }
 
-/** Commits that only set a property, from `writers` loops at once. */
-async function catalogAlone(writers) {
+/** A new namespace with the service's tables; its config. */
+async function newTables() {
   const cfg = configFor(randomBytes(3).toString('hex'));
   const session = await openLakeSession(cfg);
   await ensureLakeTables(session.connection, cfg);
   session.close();
+  return cfg;
+}
+
+/** Runs `writer(w, until, stats)` for each of `writers` at once for BENCH_SECONDS; the summary of what they recorded. */
+async function timed(writers, writer) {
+  const stats = { latencies: [], conflicts: 0 };
+  const t0 = performance.now();
+  const until = t0 + seconds * 1000;
+  await Promise.all(Array.from({ length: writers }, (_, w) => writer(w, until, stats)));
+  return summary(writers, stats.latencies, stats.conflicts, (performance.now() - t0) / 1000);
+}
+
+/** Commits that only set a property, from `writers` loops at once. */
+async function catalogAlone(writers) {
+  const cfg = await newTables();
   const base = cfg.ICEBERG_CATALOG_URI.replace(/\/$/, '');
   const prefixed = (await (await fetch(`${base}/v1/config?warehouse=${encodeURIComponent(cfg.ICEBERG_WAREHOUSE)}`)).json()).overrides?.prefix;
   const url = `${base}/v1${prefixed ? `/${prefixed}` : ''}/namespaces/${cfg.ICEBERG_NAMESPACE}/tables/logs`;
-  const latencies = [];
-  let conflicts = 0;
-  const t0 = performance.now();
-  const until = t0 + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: writers }, async (_, w) => {
-      for (let i = 0; performance.now() < until; i++) {
-        const started = performance.now();
-        for (;;) {
-          // a writer commits against what it read: the table's uuid and its current metadata
-          const table = await (await fetch(url)).json();
-          const res = await fetch(url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({
-              requirements: [{ type: 'assert-table-uuid', uuid: table.metadata['table-uuid'] }, { type: 'assert-last-assigned-field-id', 'last-assigned-field-id': table.metadata['last-column-id'] }],
-              updates: [{ action: 'set-properties', updates: { [`bench.writer.${w}`]: String(i) } }],
-            }),
-          });
-          await res.text();
-          if (res.status === 409) {
-            conflicts++;
-            continue;
-          }
-          if (!res.ok) throw new Error(`catalog answered ${res.status}`);
-          break;
+  return timed(writers, async (w, until, stats) => {
+    for (let i = 0; performance.now() < until; i++) {
+      const started = performance.now();
+      for (;;) {
+        // a writer commits against what it read: the table's uuid and its current metadata
+        const table = await (await fetch(url)).json();
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            requirements: [{ type: 'assert-table-uuid', uuid: table.metadata['table-uuid'] }, { type: 'assert-last-assigned-field-id', 'last-assigned-field-id': table.metadata['last-column-id'] }],
+            updates: [{ action: 'set-properties', updates: { [`bench.writer.${w}`]: String(i) } }],
+          }),
+        });
+        await res.text();
+        if (res.status === 409) {
+          stats.conflicts++;
+          continue;
         }
-        latencies.push(performance.now() - started);
+        if (!res.ok) throw new Error(`catalog answered ${res.status}`);
+        break;
       }
-    }),
-  );
-  return summary(writers, latencies, conflicts, (performance.now() - t0) / 1000);
+      stats.latencies.push(performance.now() - started);
+    }
+  });
 }
 
 /** The appender's commit with a tiny buffer, from `writers` committers at once on one table. */
 async function appenderCommits(writers) {
-  const run = randomBytes(3).toString('hex');
-  const cfg = configFor(run);
-  const setup = await openLakeSession(cfg);
-  await ensureLakeTables(setup.connection, cfg);
-  setup.close();
+  const cfg = await newTables();
   const catalog = new CatalogClient(cfg);
   const ns = qualifiedNamespace(cfg);
-  const latencies = [];
-  let conflicts = 0;
-  const t0 = performance.now();
-  const until = t0 + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: writers }, async (_, w) => {
-      const spool = mkdtempSync(join(tmpdir(), 'bench-catalog-'));
-      const session = await openLakeSession(cfg, { threads: 1, tempDirectory: join(spool, 'duckdb'), utcPartitionTransforms: true });
-      try {
-        const buffer = new LogBuffer(session.connection, spool);
-        await buffer.init();
-        const committer = new IcebergCommitter(session.connection, `${ns}.logs`, new OffsetsTable(`${ns}.appender_offsets`, cfg.APPENDER_GROUP_ID, 'bench'), catalog, cfg.ICEBERG_NAMESPACE);
-        for (let offset = 0n; performance.now() < until; offset++) {
-          buffer.stage(logsRequestBody(records, w * 1_000_000 + Number(offset)), { tenant: `tenant-${w}`, fallbackMicros: 0n, partition: w, offset });
-          await buffer.load();
-          const sealed = await buffer.seal();
-          const started = performance.now();
-          const batchId = randomBytes(8).toString('hex');
-          for (;;) {
-            try {
-              await committer.commit(sealed.table, sealed.ranges, batchId);
-              break;
-            } catch (e) {
-              if (e?.code !== 'COMMIT_CONFLICT') throw e;
-              conflicts++;
-            }
+  return timed(writers, async (w, until, stats) => {
+    const spool = mkdtempSync(join(tmpdir(), 'bench-catalog-'));
+    const session = await openLakeSession(cfg, { threads: 1, tempDirectory: join(spool, 'duckdb'), utcPartitionTransforms: true });
+    try {
+      const buffer = new LogBuffer(session.connection, spool);
+      await buffer.init();
+      const committer = new IcebergCommitter(session.connection, `${ns}.logs`, new OffsetsTable(`${ns}.appender_offsets`, cfg.APPENDER_GROUP_ID, 'bench'), catalog, cfg.ICEBERG_NAMESPACE);
+      for (let offset = 0n; performance.now() < until; offset++) {
+        buffer.stage(logsRequestBody(records, w * 1_000_000 + Number(offset)), { tenant: `tenant-${w}`, fallbackMicros: 0n, partition: w, offset });
+        await buffer.load();
+        const sealed = await buffer.seal();
+        const started = performance.now();
+        const batchId = randomBytes(8).toString('hex');
+        for (;;) {
+          try {
+            await committer.commit(sealed.table, sealed.ranges, batchId);
+            break;
+          } catch (e) {
+            if (e?.code !== 'COMMIT_CONFLICT') throw e;
+            stats.conflicts++;
           }
-          latencies.push(performance.now() - started);
-          buffer.release(sealed);
-          await buffer.collect();
         }
-      } finally {
-        session.close();
-        rmSync(spool, { recursive: true, force: true });
+        stats.latencies.push(performance.now() - started);
+        buffer.release(sealed);
+        await buffer.collect();
       }
-    }),
-  );
-  return summary(writers, latencies, conflicts, (performance.now() - t0) / 1000);
+    } finally {
+      session.close();
+      rmSync(spool, { recursive: true, force: true });
+    }
+  });
 }
 
 const results = { catalog: [], appender: [] };
