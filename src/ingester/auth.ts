@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../config/load.js';
 import { LakehouseError } from '../core/errors.js';
+import type { Logger } from '../telemetry/logger.js';
 import { checkTenant, parseTenantTokens, readTenantsFile } from '../config/tenants.js';
 
 /** Maps a bearer token to a tenant id, or null when the token is unknown. */
@@ -55,14 +56,20 @@ export function authenticate(tenants: TenantResolver, authorization: string | un
   return tenant;
 }
 
-/** The resolver the configuration asks for. */
-export function tenantResolverFromConfig(cfg: {
-  AUTH_MODE: 'token' | 'none';
-  DEFAULT_TENANT?: string | undefined;
-  TENANT_TOKENS?: string | undefined;
-  TENANTS_FILE?: string | undefined;
-}): TenantResolver {
-  if (cfg.AUTH_MODE === 'none') return new FixedTenantResolver(cfg.DEFAULT_TENANT!);
+/** The resolver the configuration asks for; with `log`, AUTH_MODE=none is warned about there. */
+export function tenantResolverFromConfig(
+  cfg: {
+    AUTH_MODE: 'token' | 'none';
+    DEFAULT_TENANT?: string | undefined;
+    TENANT_TOKENS?: string | undefined;
+    TENANTS_FILE?: string | undefined;
+  },
+  log?: Logger,
+): TenantResolver {
+  if (cfg.AUTH_MODE === 'none') {
+    log?.warn({ tenant: cfg.DEFAULT_TENANT }, 'AUTH_MODE=none: every request is taken as the default tenant\'s; use only for local demos');
+    return new FixedTenantResolver(cfg.DEFAULT_TENANT!);
+  }
   const digests: Record<string, string[]> = {};
   const merge = (src: Record<string, string[]>) => {
     for (const [t, ds] of Object.entries(src)) (digests[t] ??= []).push(...ds);

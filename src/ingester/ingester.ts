@@ -70,10 +70,7 @@ export class Ingester implements Component {
   ) {
     this.log = logger.child({ component: 'ingester' });
     this.metrics = metrics;
-    this.tenants = tenantResolverFromConfig(cfg);
-    if (cfg.AUTH_MODE === 'none') {
-      this.log.warn({ tenant: cfg.DEFAULT_TENANT }, 'AUTH_MODE=none: every request is accepted as the default tenant; use only for local demos');
-    }
+    this.tenants = tenantResolverFromConfig(cfg, this.log);
     const kafka = createKafka(cfg.REDPANDA_BROKERS, `${cfg.KAFKA_CLIENT_ID}-ingester`, logger);
     this.producer = new RecordProducer(kafka, cfg.PRODUCE_TIMEOUT_MS, logger);
     this.probe = new BrokerProbe(kafka);

@@ -149,7 +149,8 @@ function cell(v: unknown): string {
   return String(v);
 }
 
-function csvCell(v: unknown): string {
+/** One CSV field: empty for NULL, maps and lists as JSON, quoted when it holds a quote, comma or line end. */
+export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
   const s = cell(v);
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;

@@ -1,4 +1,5 @@
 import { LakehouseError } from '../core/errors.js';
+import { csvCell } from '../lake/query.js';
 
 /** The formats an answer comes in, by the media type that asks for each. */
 export const ANSWER_FORMATS = {
@@ -62,12 +63,6 @@ export interface AnswerEncoder {
   head(columns: Column[]): string;
   row(values: unknown[]): string;
   tail(rowCount: number, truncated: Truncation | undefined): string;
-}
-
-function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 /** Object keys for NDJSON rows: a repeated column name gets `_2`, `_3`, … (as DuckDB does). */

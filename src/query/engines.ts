@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js';
 import { lockDown } from '../lake/query.js';
 import { openLakeSession, type LakeSession } from '../lake/session.js';
 
-interface Engine {
+export interface Engine {
   session: LakeSession;
   tempDirectory: string;
 }
@@ -72,4 +72,3 @@ function close(engine: Engine): void {
   rmSync(engine.tempDirectory, { recursive: true, force: true });
 }
 
-export type { Engine };

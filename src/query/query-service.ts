@@ -113,10 +113,7 @@ export class QueryService implements Component {
   ) {
     this.log = logger.child({ component: 'query-service' });
     this.metrics = metrics;
-    this.tenants = tenantResolverFromConfig(cfg);
-    if (cfg.AUTH_MODE === 'none') {
-      this.log.warn({ tenant: cfg.DEFAULT_TENANT }, 'AUTH_MODE=none: every query is the default tenant\'s; use only for local demos');
-    }
+    this.tenants = tenantResolverFromConfig(cfg, this.log);
     this.admission = new QueryAdmission(cfg.QUERY_MAX_INFLIGHT, cfg.QUERY_MAX_INFLIGHT_PER_TENANT);
     this.engines = new EnginePool(cfg);
     this.localDirs = [cfg.LAKE_SPOOL_DIR, tmpdir(), cfg.DUCKDB_EXTENSION_DIRECTORY, process.cwd()].filter((d): d is string => !!d);
