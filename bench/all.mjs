@@ -72,6 +72,9 @@ const summary = {
   peerSteadyRecordsPerCpuSecond: peer ? round(1e6 / peer.steady.cpuSecondsPerMillionRecords, 0) : null,
   appenderOverPeerSteady: ratio(appender?.recordsPerSecond, peer?.steady.recordsPerSecond),
   appenderOverPeerSteadyPerCpuSecond: ratio(appender ? 1e6 / appender.cpuSecondsPerMillionRecords : undefined, peer ? 1e6 / peer.steady.cpuSecondsPerMillionRecords : undefined),
+  // each once running: the appender after its start-up, the peer after its first commit
+  appenderRecordsPerCpuSecondAfterStartup: appender?.recordsPerCpuSecondAfterStartup ?? null,
+  appenderAfterStartupOverPeerSteadyPerCpuSecond: ratio(appender?.recordsPerCpuSecondAfterStartup, peer ? 1e6 / peer.steady.cpuSecondsPerMillionRecords : undefined),
 };
 const doc = { bench: 'all', started, machine: { cores: cpus().length, memoryGb: round(totalmem() / 2 ** 30, 1), node: process.version }, summary, results };
 process.stdout.write(JSON.stringify(doc) + '\n');
@@ -87,4 +90,4 @@ for (const s of results.stages?.stages ?? []) row(`  stage: ${s.stage}`, s.recor
 row('peer: Iceberg Kafka Connect sink (records/s)', summary.peerRecordsPerSecond, `appender ÷ peer = ${summary.appenderOverPeer}`);
 row('peer per CPU second (log records)', summary.peerRecordsPerCpuSecond, `appender ÷ peer = ${summary.appenderOverPeerPerCpuSecond}`);
 row('peer after its first commit (records/s)', summary.peerSteadyRecordsPerSecond, `appender ÷ peer = ${summary.appenderOverPeerSteady}`);
-row('peer after its first commit (per CPU second)', summary.peerSteadyRecordsPerCpuSecond, `appender ÷ peer = ${summary.appenderOverPeerSteadyPerCpuSecond}`);
+row('peer after its first commit (per CPU second)', summary.peerSteadyRecordsPerCpuSecond, `appender ÷ peer = ${summary.appenderOverPeerSteadyPerCpuSecond} (appender's whole run), ${summary.appenderAfterStartupOverPeerSteadyPerCpuSecond} (appender after start-up)`);
