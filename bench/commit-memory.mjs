@@ -4,7 +4,9 @@
 //
 //   npm run bench:commit-memory   BENCH_COMMIT_RECORDS (default 200000, about a full 100 MB buffer
 //                                 of the benches' 1000-record requests), BENCH_MEMORY_MB (default
-//                                 100, the appender's limit at BUFFER_SIZE_MB=100), BENCH_TENANTS (default 4)
+//                                 100, the appender's limit at BUFFER_SIZE_MB=100), BENCH_TENANTS (default 4),
+//                                 BENCH_TABLE_PROPERTIES (e.g. write.parquet.compression-level=1, comma-separated:
+//                                 set on the bench's new table before the phases)
 //
 // Phases, each on a buffer of its own:
 //   load                      the buffer loaded as the appender loads it (a read_json per 8 requests)
@@ -23,7 +25,7 @@ import { bufferRows, LogBuffer, LOG_COLUMN_NAMES } from '../dist/lake/buffer.js'
 import { IcebergCommitter } from '../dist/lake/committer.js';
 import { OffsetsTable } from '../dist/lake/offsets-table.js';
 import { CatalogClient } from '../dist/lake/catalog-client.js';
-import { ensureLakeTables, openLakeSession, qualifiedNamespace, sqlIdent } from '../dist/lake/session.js';
+import { ensureLakeTables, openLakeSession, qualifiedNamespace, sqlIdent, sqlString } from '../dist/lake/session.js';
 import { APPENDER_DUCKDB_THREADS } from '../dist/lake/lake-pipeline.js';
 import { logsRequestBody, round, stackEnv } from './lib.mjs';
 
@@ -41,6 +43,10 @@ const spool = mkdtempSync(join(tmpdir(), 'bench-commit-memory-'));
 const session = await openLakeSession(cfg, { memoryLimitMb: memoryMb, tempDirectory: join(spool, 'duckdb'), threads: APPENDER_DUCKDB_THREADS, utcPartitionTransforms: true });
 await ensureLakeTables(session.connection, cfg);
 const logsTable = `${qualifiedNamespace(cfg)}.logs`;
+const tableProperties = (process.env.BENCH_TABLE_PROPERTIES ?? '').split(',').filter(Boolean).map((kv) => kv.split('='));
+if (tableProperties.length > 0) {
+  await session.connection.run(`CALL set_iceberg_table_properties(${logsTable}, {${tableProperties.map(([k, v]) => `'${k}': '${v}'`).join(', ')}})`);
+}
 const loadConnection = await session.instance.connect();
 const statsConnection = await session.instance.connect();
 const buffer = new LogBuffer(loadConnection, spool);
@@ -123,16 +129,34 @@ await load();
 await sealed((s) => phase('commit, one INSERT per tenant', () => commitPerTenant(s)));
 await load();
 await sealed((s) => phase('commit beside loads', () => besideLoads(committer.commit(s.table, s.ranges, randomBytes(8).toString('hex')))));
+// The buffer loaded beside the commit may be partial (a load out of memory stops it): start afresh.
+await sealed(async () => {});
+await load();
 await sealed((s) => phase('commit beside loads, one INSERT per tenant', () => besideLoads(commitPerTenant(s))));
 
 sampling = false;
 await sampler;
+// What the commits wrote: data files, Parquet bytes per record (column chunks), row groups per file.
+let written;
+try {
+  const files = (await session.connection.runAndReadAll(`SELECT file_path, record_count FROM iceberg_metadata(${sqlString(logsTable)})`)).getRows();
+  const records = files.reduce((n, [, r]) => n + Number(r), 0);
+  const meta = await session.connection.runAndReadAll(
+    `SELECT count(DISTINCT (file_name, row_group_id)), sum(total_compressed_size) FROM parquet_metadata([${files.map(([f]) => sqlString(String(f))).join(', ')}])`,
+  );
+  const [rowGroups, bytes] = meta.getRows()[0].map(Number);
+  const rows = Number((await session.connection.runAndReadAll(`SELECT count(*) FROM ${logsTable}`)).getRows()[0][0]);
+  written = { dataFiles: files.length, records, rows, parquetBytesPerRecord: round(bytes / records, 1), rowGroupsPerFile: round(rowGroups / files.length, 1) };
+} catch (e) {
+  written = { error: String(e.message).split('\n')[0] };
+}
 session.close();
 rmSync(spool, { recursive: true, force: true });
 
-const doc = { bench: 'commit-memory', records: total, memoryLimitMb: memoryMb, tenants, phases: results };
+const doc = { bench: 'commit-memory', records: total, memoryLimitMb: memoryMb, tenants, tableProperties: Object.fromEntries(tableProperties), phases: results, written };
 process.stdout.write(JSON.stringify(doc) + '\n');
-process.stderr.write(`\ncommit-memory: ${total} records, ${tenants} tenants, DuckDB memory limit ${memoryMb} MB\n`);
+process.stderr.write(`\ncommit-memory: ${total} records, ${tenants} tenants, DuckDB memory limit ${memoryMb} MB${tableProperties.length ? `, table properties ${tableProperties.map((p) => p.join('=')).join(', ')}` : ''}\n`);
+process.stderr.write(`written: ${JSON.stringify(written)}\n`);
 for (const r of results) {
   const tags = Object.entries(r.memory).map(([k, m]) => `${k} ${m.inMemoryMb}/${m.spilledMb}`).join(', ');
   process.stderr.write(`${r.phase.padEnd(32)} cpu ${String(r.cpuSeconds).padStart(6)} s (${r.cpuMicrosPerRecord} µs/record), wall ${r.wallSeconds} s, ${r.outcome}\n    peak MB in memory/spilled: ${tags}\n`);

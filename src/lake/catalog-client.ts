@@ -57,6 +57,8 @@ export interface TableSchemaState {
   nextSpecId: number;
   /** the partition fields of the default spec: name, transform, source column id and field id */
   partitionFields: PartitionField[];
+  /** the table's properties */
+  properties: Record<string, string>;
 }
 
 /**
@@ -126,6 +128,7 @@ export class CatalogClient {
         'default-spec-id': number;
         'last-partition-id': number;
         'partition-specs': { 'spec-id': number; fields: PartitionField[] }[];
+        properties?: Record<string, string>;
       };
     };
     const m = body.metadata;
@@ -137,6 +140,7 @@ export class CatalogClient {
       lastPartitionId: m['last-partition-id'],
       nextSpecId: Math.max(...m['partition-specs'].map((p) => p['spec-id'])) + 1,
       partitionFields: spec?.fields ?? [],
+      properties: m.properties ?? {},
     };
   }
 
@@ -168,6 +172,11 @@ export class CatalogClient {
       { action: 'add-spec', spec: { 'spec-id': read.nextSpecId, fields } },
       { action: 'set-default-spec', 'spec-id': -1 },
     ]);
+  }
+
+  /** Sets table properties (others are kept); no data file or snapshot changes. */
+  async setProperties(namespace: string, table: string, properties: Record<string, string>): Promise<void> {
+    await this.commitTable(namespace, table, [], [{ action: 'set-properties', updates: properties }]);
   }
 
   /** One table commit (REST: CommitTableRequest): the updates apply only if every requirement holds. */

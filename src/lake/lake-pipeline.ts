@@ -123,7 +123,7 @@ export class LakePipeline extends ConsumerPipeline {
     };
     this.session = await retry(() => openLakeSession(cfg, { memoryLimitMb, tempDirectory, threads: cfg.DUCKDB_THREADS ?? APPENDER_DUCKDB_THREADS, utcPartitionTransforms: true }), this.retryOptions('open lake session', isTransientLakeError)).catch(refused);
     const changed = await retry(() => ensureLakeTables(this.session!.connection, cfg, this.catalog), this.retryOptions('create lake tables', isTransientLakeError)).catch(refused);
-    if (changed.added.length > 0 || changed.renamed.length > 0) this.log.info({ table: LAKE_TABLES.logs.name, ...changed }, 'evolved the lake table (columns added, partition fields renamed)');
+    if (changed.added.length > 0 || changed.renamed.length > 0 || changed.properties.length > 0) this.log.info({ table: LAKE_TABLES.logs.name, ...changed }, 'evolved the lake table (columns added, partition fields renamed, properties set)');
     this.loadConnection = await this.session.instance.connect();
     this.buffer = new LogBuffer(this.loadConnection, cfg.LAKE_SPOOL_DIR, cfg.MAX_MESSAGE_DEPTH);
     await this.buffer.init();

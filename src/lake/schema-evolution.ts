@@ -18,6 +18,7 @@
  * no file moves and partition pruning sees one partitioning.
  */
 
+import { LAKE_TABLES } from '../schema/tables.js';
 import { ICEBERG_TYPE, LOG_COLUMNS, type LogColumn, type LogColumnKind } from '../schema/logs.js';
 import { CatalogCommitConflict, type CatalogClient, type IcebergField, type IcebergType, type PartitionField } from './catalog-client.js';
 
@@ -114,15 +115,18 @@ export interface Evolution {
   added: string[];
   /** partition fields renamed, as `old → new` */
   renamed: string[];
+  /** table properties set, as `key=value` */
+  properties: string[];
 }
 
 /**
- * Adds the columns the `logs` table lacks (see planLogsSchema) and names its partition fields
- * conventionally (see planPartitionNames), reading the table again when another writer changed
- * it meanwhile (e.g. a second appender starting at the same moment).
+ * Adds the columns the `logs` table lacks (see planLogsSchema), names its partition fields
+ * conventionally (see planPartitionNames) and sets the table properties it lacks or holds with
+ * another value, reading the table again when another writer changed it meanwhile (e.g. a second
+ * appender starting at the same moment).
  */
-export async function evolveLogsTable(catalog: CatalogClient, namespace: string, table: string, attempts = 5): Promise<Evolution> {
-  const done: Evolution = { added: [], renamed: [] };
+export async function evolveLogsTable(catalog: CatalogClient, namespace: string, table: string, attempts = 5, properties: Readonly<Record<string, string>> = LAKE_TABLES.logs.properties): Promise<Evolution> {
+  const done: Evolution = { added: [], renamed: [], properties: [] };
   for (let attempt = 1; ; attempt++) {
     try {
       let state = await catalog.schemaState(namespace, table);
@@ -136,6 +140,11 @@ export async function evolveLogsTable(catalog: CatalogClient, namespace: string,
       if (names) {
         await catalog.replacePartitionSpec(namespace, table, state, names);
         names.forEach((f, i) => f.name !== state.partitionFields[i]!.name && done.renamed.push(`${state.partitionFields[i]!.name} → ${f.name}`));
+      }
+      const differing = Object.entries(properties).filter(([k, v]) => state.properties[k] !== v);
+      if (differing.length > 0) {
+        await catalog.setProperties(namespace, table, Object.fromEntries(differing));
+        done.properties.push(...differing.map(([k, v]) => `${k}=${v}`));
       }
       return done;
     } catch (e) {

@@ -6,6 +6,8 @@ import { MAX_PARTITIONS_PER_WRITE } from '../../src/lake/committer.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
 import { runQuery } from '../../src/lake/query.js';
 import { openLakeSession, sqlString } from '../../src/lake/session.js';
+import { LAKE_TABLES } from '../../src/schema/tables.js';
+import { CatalogClient } from '../../src/lake/catalog-client.js';
 import { utcTransformStats } from '../../src/lake/utc-transforms.js';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -104,6 +106,51 @@ it('commits a buffer of more (tenant, day) partitions than one write takes in on
     const partitions = new Set(files.map(([p]) => /\/tenant_id=([^/]+)\/timestamp_day=([^/]+)\//.exec(String(p))?.slice(1).join('/')));
     expect(files.length).toBe(80);
     expect(partitions.size).toBe(80);
+  } finally {
+    session.close();
+  }
+});
+
+it('writes row groups of at most the rows the logs table\'s write.parquet.row-group-size names (the iceberg extension honours it on the partitioned table)', async () => {
+  const rowGroupRows = Number(LAKE_TABLES.logs.properties['write.parquet.row-group-size']);
+  const cfg = testConfig(runId(), { TOPIC_PARTITIONS: '1', BUFFER_TIME_SECONDS: '3' });
+  const kafka = createKafka(cfg.REDPANDA_BROKERS, 'it-part-rowgroups', logger);
+  await ensureTopics(kafka, topicWithDlq(cfg.REDPANDA_TOPIC), { partitions: 1, replicationFactor: -1 }, logger);
+  const producer = kafka.producer();
+  await producer.connect();
+  // One tenant and one day, in one commit: one file of several row groups.
+  const perRequest = 4000;
+  const requests = Math.ceil((rowGroupRows * 2.5) / perRequest);
+  for (let r = 0; r < requests; r++) {
+    const logs: SampleLog[] = Array.from({ length: perRequest }, (_, i) => ({
+      tenant: 'acme', service: 'svc', seq: r * perRequest + i, body: `b${r}-${i}`, severityNumber: 9, attrs: {},
+      timeUnixNano: (DAY0 + 60n) * 1_000_000_000n + BigInt(r * perRequest + i),
+    }));
+    await producer.send({ topic: cfg.REDPANDA_TOPIC, messages: [{ key: 'acme', value: Buffer.from(encodeLogsRequest(logsRequest(logs))), headers: recordHeaders('acme', 'logs', Date.now()) }] });
+  }
+  await producer.disconnect();
+  const total = requests * perRequest;
+  const pipeline = new LakePipeline(cfg, kafka, logger);
+  await pipeline.start();
+  try {
+    await waitFor(async () => Number((await runQuery(cfg, 'SELECT count(*) FROM logs')).rows[0]![0]), (n) => n >= total, 60_000, `${total} rows`);
+  } finally {
+    await pipeline.stop();
+  }
+  expect((await new CatalogClient(cfg).schemaState(cfg.ICEBERG_NAMESPACE, 'logs')).properties).toMatchObject(LAKE_TABLES.logs.properties);
+  const session = await openLakeSession(cfg);
+  try {
+    const table = `lake.${cfg.ICEBERG_NAMESPACE}.logs`;
+    const files = (await session.connection.runAndReadAll(`SELECT file_path FROM iceberg_metadata(${sqlString(table)})`)).getRows().map(([f]) => String(f));
+    const groups = (await session.connection.runAndReadAll(
+      `SELECT file_name, row_group_id, max(row_group_num_rows) FROM parquet_metadata([${files.map(sqlString).join(', ')}]) GROUP BY ALL`,
+    )).getRows().map(([file, , rows]) => ({ file: String(file), rows: Number(rows) }));
+    expect(groups.reduce((n, g) => n + g.rows, 0)).toBe(total);
+    expect(Math.max(...groups.map((g) => g.rows))).toBeLessThanOrEqual(rowGroupRows);
+    // and a file was cut into several (DuckDB's own row group, 122,880 rows, would have made one)
+    const perFile = new Map<string, number>();
+    for (const g of groups) perFile.set(g.file, (perFile.get(g.file) ?? 0) + 1);
+    expect(Math.max(...perFile.values())).toBeGreaterThan(1);
   } finally {
     session.close();
   }

@@ -176,9 +176,13 @@ describe('upgrade: a table made by the previous version gains the new columns, a
       const [x, y] = await Promise.all([ensureLakeTables(a.connection, cfg2), ensureLakeTables(b.connection, cfg2)]);
       expect([...x.added, ...y.added].sort()).toEqual([...NEW_COLUMNS].sort());
       expect([...x.renamed, ...y.renamed].sort()).toEqual(['day_timestamp_1 → timestamp_day', 'identity_tenant_id_3 → tenant_id']);
+      // The table properties are set too (by one of the two, or by both with the same values).
+      const wanted = Object.entries(LAKE_TABLES.logs.properties).map(([k, v]) => `${k}=${v}`);
+      expect(new Set([...x.properties, ...y.properties])).toEqual(new Set(wanted));
       const state = await catalog.schemaState(cfg2.ICEBERG_NAMESPACE, 'logs');
       expect(state.schema.fields.map((f) => f.name)).toEqual(LOG_COLUMNS.map((c) => c.name));
-      expect(await ensureLakeTables(a.connection, cfg2)).toEqual({ added: [], renamed: [] });
+      expect(state.properties).toMatchObject(LAKE_TABLES.logs.properties);
+      expect(await ensureLakeTables(a.connection, cfg2)).toEqual({ added: [], renamed: [], properties: [] });
       expect(await catalog.schemaState(cfg2.ICEBERG_NAMESPACE, 'logs')).toEqual(state);
     } finally {
       a.close();
