@@ -121,9 +121,9 @@ export interface Evolution {
 
 /**
  * Adds the columns the `logs` table lacks (see planLogsSchema), names its partition fields
- * conventionally (see planPartitionNames) and sets the table properties it lacks or holds with
- * another value, reading the table again when another writer changed it meanwhile (e.g. a second
- * appender starting at the same moment).
+ * conventionally (see planPartitionNames) and sets the table properties it lacks (a value an
+ * operator set is left alone), reading the table again when another writer changed it
+ * meanwhile (e.g. a second appender starting at the same moment).
  */
 export async function evolveLogsTable(catalog: CatalogClient, namespace: string, table: string, attempts = 5, properties: Readonly<Record<string, string>> = LAKE_TABLES.logs.properties): Promise<Evolution> {
   const done: Evolution = { added: [], renamed: [], properties: [] };
@@ -141,10 +141,10 @@ export async function evolveLogsTable(catalog: CatalogClient, namespace: string,
         await catalog.replacePartitionSpec(namespace, table, state, names);
         names.forEach((f, i) => f.name !== state.partitionFields[i]!.name && done.renamed.push(`${state.partitionFields[i]!.name} → ${f.name}`));
       }
-      const differing = Object.entries(properties).filter(([k, v]) => state.properties[k] !== v);
-      if (differing.length > 0) {
-        await catalog.setProperties(namespace, table, Object.fromEntries(differing));
-        done.properties.push(...differing.map(([k, v]) => `${k}=${v}`));
+      const missing = Object.entries(properties).filter(([k]) => state.properties[k] === undefined);
+      if (missing.length > 0) {
+        await catalog.setProperties(namespace, table, Object.fromEntries(missing));
+        done.properties.push(...missing.map(([k, v]) => `${k}=${v}`));
       }
       return done;
     } catch (e) {

@@ -7,8 +7,8 @@ export const LAKE_TABLES = {
     name: 'logs',
     ddl: 'ddl/001_logs.sql',
     /**
-     * Table properties kept on `logs`: set when missing or different as the appender starts
-     * (schema-evolution.ts), so existing tables gain them without a rewrite.
+     * Table properties of `logs`: set where missing as the appender starts (schema-evolution.ts),
+     * so existing tables gain them without a rewrite; a value an operator set is left alone.
      * `write.parquet.row-group-size` is the row group, in rows, of the files DuckDB's iceberg
      * extension writes: a commit holds every row of each open file until its row group is full,
      * and at DuckDB's own 122,880 a commit of a full buffer held more than the buffer itself and

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { IcebergField } from '../../../src/lake/catalog-client.js';
-import { conventionalPartitionName, planLogsSchema, planPartitionNames } from '../../../src/lake/schema-evolution.js';
+import type { CatalogClient, IcebergField, TableSchemaState } from '../../../src/lake/catalog-client.js';
+import { conventionalPartitionName, evolveLogsTable, planLogsSchema, planPartitionNames } from '../../../src/lake/schema-evolution.js';
+import { LAKE_TABLES } from '../../../src/schema/tables.js';
 import { LOG_COLUMNS, type LogColumn } from '../../../src/schema/logs.js';
 
 const TYPE = { timestamp: 'timestamptz', string: 'string', int: 'int', long: 'long' } as const;
@@ -71,5 +72,36 @@ describe('partition field names', () => {
     expect(['identity', 'year', 'month', 'day', 'hour', 'bucket[16]', 'truncate[4]', 'void'].map((t) => conventionalPartitionName('c', t))).toEqual([
       'c', 'c_year', 'c_month', 'c_day', 'c_hour', 'c_bucket', 'c_truncate', 'c_void',
     ]);
+  });
+});
+
+describe('evolveLogsTable: table properties', () => {
+  /** A catalog holding an up-to-date `logs` table with `properties`; records the properties it is asked to set. */
+  function catalogWith(properties: Record<string, string>) {
+    const { fields, last } = tableOf(LOG_COLUMNS);
+    const state: TableSchemaState = {
+      currentSchemaId: 0, lastColumnId: last, nextSchemaId: 1, schema: { type: 'struct', 'schema-id': 0, fields },
+      defaultSpecId: 0, lastPartitionId: 1000, nextSpecId: 1, partitionFields: [], properties,
+    };
+    const set: Record<string, string>[] = [];
+    const catalog = {
+      schemaState: async () => state,
+      setProperties: async (_ns: string, _t: string, p: Record<string, string>) => void set.push(p),
+    } as unknown as CatalogClient;
+    return { catalog, set };
+  }
+
+  it('sets the properties a table lacks, once', async () => {
+    const { catalog, set } = catalogWith({ 'write.parquet.compression-codec': 'zstd' });
+    const done = await evolveLogsTable(catalog, 'ns', 'logs');
+    expect(set).toEqual([LAKE_TABLES.logs.properties]);
+    expect(done.properties).toEqual(Object.entries(LAKE_TABLES.logs.properties).map(([k, v]) => `${k}=${v}`));
+  });
+
+  it('leaves a value an operator set alone', async () => {
+    const chosen = Object.fromEntries(Object.keys(LAKE_TABLES.logs.properties).map((k) => [k, '65536']));
+    const { catalog, set } = catalogWith(chosen);
+    expect(await evolveLogsTable(catalog, 'ns', 'logs')).toEqual({ added: [], renamed: [], properties: [] });
+    expect(set).toEqual([]);
   });
 });
