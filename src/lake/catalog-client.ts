@@ -59,6 +59,8 @@ export interface TableSchemaState {
   partitionFields: PartitionField[];
   /** the table's properties */
   properties: Record<string, string>;
+  /** the table's Iceberg format version */
+  formatVersion: number;
 }
 
 /**
@@ -129,6 +131,7 @@ export class CatalogClient {
         'last-partition-id': number;
         'partition-specs': { 'spec-id': number; fields: PartitionField[] }[];
         properties?: Record<string, string>;
+        'format-version': number;
       };
     };
     const m = body.metadata;
@@ -141,6 +144,7 @@ export class CatalogClient {
       nextSpecId: Math.max(...m['partition-specs'].map((p) => p['spec-id'])) + 1,
       partitionFields: spec?.fields ?? [],
       properties: m.properties ?? {},
+      formatVersion: m['format-version'],
     };
   }
 

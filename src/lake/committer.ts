@@ -1,4 +1,4 @@
-import { LAKE_TABLES } from '../schema/tables.js';
+import { LAKE_TABLES, SHARED_SHARD_PREFIX, TENANT_SHARD_COLUMN } from '../schema/tables.js';
 import { isCommitConflict } from './duckdb-errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.js';
@@ -20,13 +20,98 @@ export interface CommitResult {
 const COLUMN_LIST = LOG_COLUMN_NAMES.map(sqlIdent).join(', ');
 
 /**
- * Most (tenant, day) partitions one INSERT writes. A partitioned write holds a buffer of its own
- * (blocks of 256 KiB) for every partition it has open, so a commit of a buffer from thousands of
- * tenants ran out of memory whatever the memory limit (docs/benchmarks.md, bench:tenants). A
- * commit with more partitions than this writes them in several INSERTs of one transaction: one
- * catalog commit still, with the same files.
+ * How a commit's rows are laid out in files (see TENANT_SHARD_COLUMN): a tenant with at least
+ * `ownFileMinRows` rows in the commit gets files of its own; the others, in tenant id order,
+ * share files of about `sharedFileRows` rows (a range is closed before a tenant that would take
+ * it past that). So a commit writes at most rows / ownFileMinRows files of its own tenants plus
+ * about rows / sharedFileRows shared ones per day, however many tenants it holds, and a tenant
+ * in a shared file shares it with at most `sharedFileRows` rows of others
+ * (docs/benchmarks.md, bench:tenants).
+ */
+export interface FileLayout {
+  ownFileMinRows: number;
+  sharedFileRows: number;
+}
+
+export const DEFAULT_FILE_LAYOUT: FileLayout = { ownFileMinRows: 1000, sharedFileRows: 16_384 };
+
+/** One value of tenant_shard in a commit: its tenants and the days they have rows on. */
+export interface Shard {
+  value: string;
+  tenants: string[];
+  days: Set<string>;
+}
+
+/**
+ * The shards of a commit from its tenants' row counts and days, `tenants` in ascending tenant id
+ * order: a shard per tenant of `ownFileMinRows` rows or more, then the others in ranges of
+ * consecutive tenants (skipping the own ones), each named after its first tenant.
+ */
+export function planShards(tenants: readonly { tenant: string; rows: number; days: readonly string[] }[], layout: FileLayout = DEFAULT_FILE_LAYOUT): Shard[] {
+  const own: Shard[] = [];
+  const shared: Shard[] = [];
+  let range: Shard | undefined;
+  let rangeRows = 0;
+  for (const t of tenants) {
+    if (t.rows >= layout.ownFileMinRows) {
+      own.push({ value: t.tenant, tenants: [t.tenant], days: new Set(t.days) });
+      continue;
+    }
+    if (!range || rangeRows + t.rows > layout.sharedFileRows) {
+      range = { value: SHARED_SHARD_PREFIX + t.tenant, tenants: [], days: new Set() };
+      rangeRows = 0;
+      shared.push(range);
+    }
+    range.tenants.push(t.tenant);
+    for (const d of t.days) range.days.add(d);
+    rangeRows += t.rows;
+  }
+  return [...own, ...shared];
+}
+
+/**
+ * The SQL expression of a row's tenant_shard under `shards` (from planShards): its own tenant's
+ * id, else the shared range it falls in (the last range whose first tenant it does not precede).
+ */
+export function shardExpression(shards: readonly Shard[]): string {
+  const own = shards.filter((s) => !s.value.startsWith(SHARED_SHARD_PREFIX)).map((s) => s.value);
+  const ranges = shards.filter((s) => s.value.startsWith(SHARED_SHARD_PREFIX)).reverse();
+  const whens: string[] = [];
+  if (own.length > 0) whens.push(`WHEN tenant_id IN (${own.map(sqlString).join(', ')}) THEN tenant_id`);
+  for (const r of ranges) whens.push(`WHEN tenant_id >= ${sqlString(r.tenants[0]!)} THEN ${sqlString(r.value)}`);
+  return whens.length === 0 ? 'NULL' : `CASE ${whens.join(' ')} END`;
+}
+
+/**
+ * Most (tenant_shard, day) partitions one INSERT writes. A partitioned write holds a buffer of
+ * its own (blocks of 256 KiB) for every partition it has open, so a commit of thousands of
+ * partitions ran out of memory whatever the memory limit (docs/benchmarks.md, bench:tenants). A
+ * commit with more partitions than this (many days, or many tenants large enough for files of
+ * their own) writes them in several INSERTs of one transaction: one catalog commit still, with
+ * the same files.
  */
 export const MAX_PARTITIONS_PER_WRITE = 64;
+
+/**
+ * The shards in groups of at most MAX_PARTITIONS_PER_WRITE (shard, day) partitions each, one
+ * INSERT per group (a shard with more days than that is a group of its own).
+ */
+export function writeGroups(shards: readonly Shard[]): Shard[][] {
+  const groups: Shard[][] = [];
+  let current: Shard[] = [];
+  let partitions = 0;
+  for (const shard of shards) {
+    if (current.length > 0 && partitions + shard.days.size > MAX_PARTITIONS_PER_WRITE) {
+      groups.push(current);
+      current = [];
+      partitions = 0;
+    }
+    current.push(shard);
+    partitions += shard.days.size;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
 
 /** Classifies a failed commit: a conflict is retried after reload; anything else may have landed. */
 function classify(e: unknown): LakehouseError {
@@ -68,6 +153,7 @@ export class IcebergCommitter {
     private readonly catalog: CatalogClient,
     private readonly namespace: string,
     private readonly offsetsTableName: string = LAKE_TABLES.offsets.name,
+    private readonly layout: FileLayout = DEFAULT_FILE_LAYOUT,
   ) {}
 
   /**
@@ -112,10 +198,14 @@ export class IcebergCommitter {
       }
       rows = 0;
       const where = conditions.join(' OR ');
-      for (const tenants of await this.tenantGroups(table, where)) {
-        const only = tenants === undefined ? '' : ` AND tenant_id IN (${tenants.map(sqlString).join(', ')})`;
+      const shards = await this.shards(table, where);
+      const shardOf = shardExpression(shards);
+      const groups = writeGroups(shards);
+      for (const group of groups) {
+        const only = groups.length === 1 ? '' : ` WHERE ${sqlIdent(TENANT_SHARD_COLUMN)} IN (${group.map((g) => sqlString(g.value)).join(', ')})`;
         const inserted = await c.runAndReadAll(
-          `INSERT INTO ${this.logsTable} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${bufferRows(table)} WHERE (${where})${only}`,
+          `INSERT INTO ${this.logsTable} (${COLUMN_LIST}, ${sqlIdent(TENANT_SHARD_COLUMN)}) ` +
+            `SELECT * FROM (SELECT ${COLUMN_LIST}, ${shardOf} AS ${sqlIdent(TENANT_SHARD_COLUMN)} FROM ${bufferRows(table)} WHERE (${where}))${only}`,
         );
         rows += Number(inserted.getRows()[0]?.[0] ?? 0);
       }
@@ -134,31 +224,13 @@ export class IcebergCommitter {
     return { rows, committed, alreadyCommitted };
   }
 
-  /**
-   * The tenants of the rows to commit, in groups of at most MAX_PARTITIONS_PER_WRITE (tenant, day)
-   * partitions each (a tenant with more days than that is a group of its own); one group of
-   * `undefined` (every row) when they all fit in one write.
-   */
-  private async tenantGroups(table: string, where: string): Promise<(string[] | undefined)[]> {
+  /** The shards (see planShards) of the rows to commit: one query over the buffer. */
+  private async shards(table: string, where: string): Promise<Shard[]> {
     const reader = await this.connection.runAndReadAll(
-      `SELECT tenant_id, count(DISTINCT CAST("timestamp" AS DATE)) FROM ${table} WHERE ${where} GROUP BY tenant_id ORDER BY tenant_id`,
+      `SELECT tenant_id, count(*), list(DISTINCT CAST(CAST("timestamp" AS DATE) AS VARCHAR)) FROM ${table} WHERE ${where} GROUP BY tenant_id ORDER BY tenant_id`,
     );
-    const perTenant = reader.getRows().map(([tenant, days]) => ({ tenant: String(tenant), days: Number(days) }));
-    if (perTenant.reduce((n, t) => n + t.days, 0) <= MAX_PARTITIONS_PER_WRITE) return [undefined];
-    const groups: string[][] = [];
-    let current: string[] = [];
-    let partitions = 0;
-    for (const { tenant, days } of perTenant) {
-      if (current.length > 0 && partitions + days > MAX_PARTITIONS_PER_WRITE) {
-        groups.push(current);
-        current = [];
-        partitions = 0;
-      }
-      current.push(tenant);
-      partitions += days;
-    }
-    if (current.length > 0) groups.push(current);
-    return groups;
+    const tenants = reader.getRowsJson().map(([tenant, rows, days]) => ({ tenant: String(tenant), rows: Number(rows), days: (days as string[]).map(String) }));
+    return planShards(tenants, this.layout);
   }
 
   /** The remembered offsets, when the table's current snapshot is ours or follows it only through `replace` snapshots. */

@@ -1,4 +1,4 @@
-import { LAKE_TABLES } from '../schema/tables.js';
+import { LAKE_TABLES, TENANT_SHARD_COLUMN } from '../schema/tables.js';
 import { isNotSelect } from './duckdb-errors.js';
 import { DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
 import { TENANT_ID_PATTERN, type Config } from '../config/schema.js';
@@ -26,14 +26,18 @@ export class QueryError extends Error {
   }
 }
 
-/** Creates the `logs` view: every row, or one tenant's rows when `tenant` is given. */
+/**
+ * Creates the `logs` view: every row, or one tenant's rows when `tenant` is given. The layout
+ * column is left out: it says which files a row went into, and in a shared file it names
+ * another tenant (TENANT_SHARD_COLUMN).
+ */
 export async function createLogsView(connection: DuckDBConnection, cfg: Config, tenant?: string): Promise<void> {
   let where = '';
   if (tenant !== undefined) {
     if (!TENANT_ID_PATTERN.test(tenant)) throw new QueryError(`tenant '${tenant}' does not match ${TENANT_ID_PATTERN}`);
     where = ` WHERE tenant_id = ${sqlString(tenant)}`;
   }
-  await connection.run(`CREATE OR REPLACE TEMP VIEW logs AS SELECT * FROM ${qualifiedNamespace(cfg)}.${LAKE_TABLES.logs.name}${where}`);
+  await connection.run(`CREATE OR REPLACE TEMP VIEW logs AS SELECT COLUMNS(c -> c <> ${sqlString(TENANT_SHARD_COLUMN)}) FROM ${qualifiedNamespace(cfg)}.${LAKE_TABLES.logs.name}${where}`);
 }
 
 export function plain(v: unknown, typeId: DuckDBTypeId | undefined): unknown {

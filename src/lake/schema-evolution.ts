@@ -16,10 +16,16 @@
  * `timestamp_day`): DuckDB names them `<transform>_<column>_<id>` and has no way to choose.
  * Renaming is a new partition spec with the same fields (same ids, sources and transforms), so
  * no file moves and partition pruning sees one partitioning.
+ *
+ * A table partitioned by (tenant_id, day), as earlier versions made it, gets a new default spec
+ * that partitions by (tenant_shard, day) instead (see TENANT_SHARD_COLUMN): Iceberg's partition
+ * evolution, one metadata update. Files written before keep their spec and their partition
+ * values; a query filtered by tenant_id prunes both kinds (by the old partition values and by
+ * the new files' tenant_id bounds).
  */
 
-import { LAKE_TABLES } from '../schema/tables.js';
-import { ICEBERG_TYPE, LOG_COLUMNS, type LogColumn, type LogColumnKind } from '../schema/logs.js';
+import { LAKE_LOG_COLUMNS, LAKE_TABLES, TENANT_SHARD_COLUMN } from '../schema/tables.js';
+import { ICEBERG_TYPE, type LogColumnKind } from '../schema/logs.js';
 import { CatalogCommitConflict, type CatalogClient, type IcebergField, type IcebergType, type PartitionField } from './catalog-client.js';
 
 /** The Iceberg type of a column kind; a map takes two more field ids (key, value). */
@@ -60,7 +66,7 @@ export interface SchemaPlan {
  * Existing fields keep their ids, order and types; a column of the wrong type is an error (this
  * version could not write it), named with both types.
  */
-export function planLogsSchema(existing: readonly IcebergField[], lastColumnId: number, columns: readonly LogColumn[] = LOG_COLUMNS): SchemaPlan | undefined {
+export function planLogsSchema(existing: readonly IcebergField[], lastColumnId: number, columns: readonly { name: string; kind: LogColumnKind }[] = LAKE_LOG_COLUMNS): SchemaPlan | undefined {
   const fields = [...existing];
   const byName = new Map(existing.map((f) => [f.name, f]));
   let last = lastColumnId;
@@ -110,10 +116,30 @@ export function planPartitionNames(fields: readonly PartitionField[], schema: re
   return renamed ? out : undefined;
 }
 
+/**
+ * The spec's fields with an identity partition on `tenant_id` replaced by one on `tenant_shard`
+ * (a new partition field id, the other fields as they are), or undefined when there is nothing
+ * to replace: the table has no such field, already partitions by `tenant_shard`, or is of
+ * format version 1 (where a partition field cannot be dropped, only made `void`, which DuckDB
+ * cannot write).
+ */
+export function planShardPartition(fields: readonly PartitionField[], schema: readonly IcebergField[], lastPartitionId: number, formatVersion: number): PartitionField[] | undefined {
+  const id = (name: string) => schema.find((c) => c.name === name)?.id;
+  const tenant = id('tenant_id');
+  const shard = id(TENANT_SHARD_COLUMN);
+  if (formatVersion < 2 || tenant === undefined || shard === undefined) return undefined;
+  if (fields.some((f) => f['source-id'] === shard)) return undefined;
+  const at = fields.findIndex((f) => f['source-id'] === tenant && f.transform === 'identity');
+  if (at < 0) return undefined;
+  const out = [...fields];
+  out[at] = { name: TENANT_SHARD_COLUMN, transform: 'identity', 'source-id': shard, 'field-id': lastPartitionId + 1 };
+  return out;
+}
+
 export interface Evolution {
   /** columns added */
   added: string[];
-  /** partition fields renamed, as `old → new` */
+  /** partition fields renamed or replaced, as `old → new` */
   renamed: string[];
   /** table properties set, as `key=value` */
   properties: string[];
@@ -121,7 +147,8 @@ export interface Evolution {
 
 /**
  * Adds the columns the `logs` table lacks (see planLogsSchema), names its partition fields
- * conventionally (see planPartitionNames) and sets the table properties it lacks (a value an
+ * conventionally (see planPartitionNames), partitions it by tenant_shard (see
+ * planShardPartition) and sets the table properties it lacks (a value an
  * operator set is left alone), reading the table again when another writer changed it
  * meanwhile (e.g. a second appender starting at the same moment).
  */
@@ -137,9 +164,10 @@ export async function evolveLogsTable(catalog: CatalogClient, namespace: string,
         state = await catalog.schemaState(namespace, table);
       }
       const names = planPartitionNames(state.partitionFields, state.schema.fields);
-      if (names) {
-        await catalog.replacePartitionSpec(namespace, table, state, names);
-        names.forEach((f, i) => f.name !== state.partitionFields[i]!.name && done.renamed.push(`${state.partitionFields[i]!.name} → ${f.name}`));
+      const spec = planShardPartition(names ?? state.partitionFields, state.schema.fields, state.lastPartitionId, state.formatVersion) ?? names;
+      if (spec) {
+        await catalog.replacePartitionSpec(namespace, table, state, spec);
+        spec.forEach((f, i) => f.name !== state.partitionFields[i]!.name && done.renamed.push(`${state.partitionFields[i]!.name} → ${f.name}`));
       }
       const missing = Object.entries(properties).filter(([k]) => state.properties[k] === undefined);
       if (missing.length > 0) {

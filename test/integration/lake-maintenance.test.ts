@@ -9,22 +9,26 @@ const DAY_MS = 86_400_000;
 const today = Math.floor(Date.now() / DAY_MS);
 const dayStart = (day: number) => new Date(day * DAY_MS).toISOString();
 
-/** One small commit of `rows` rows per (tenant, day), as an appender at BUFFER_TIME_SECONDS=1 makes them. */
-async function smallCommit(s: LakeSession, cfg: Config, commit: number, days: number[], rows: number): Promise<void> {
+/**
+ * One small commit of `rows` rows per (tenant, day), as an appender at BUFFER_TIME_SECONDS=1 makes
+ * them: in files of each tenant's own (tenant_shard is the tenant), or, with `shared`, in files
+ * both tenants share (tenant_shard `~acme`, as the appender writes tenants of few rows).
+ */
+async function smallCommit(s: LakeSession, cfg: Config, commit: number, days: number[], rows: number, shared = false): Promise<void> {
   const selects = [];
   for (const tenant of ['acme', 'beta']) {
     for (const day of days) {
       selects.push(
         `SELECT TIMESTAMPTZ '${dayStart(day)}' + to_seconds(${commit * 30} + i * 5) AS "timestamp", '${tenant}' AS tenant_id, 'INFO' AS severity, 9 AS severity_number, ` +
           `'commit ${commit} row ' || i AS body, 'svc-' || (i % 3) AS service_name, MAP {'seq': '${commit}-' || i, 'http.route': '/r/' || (i % 5)} AS attributes, ` +
-          `MAP {'k8s.pod.name': 'pod-${commit % 4}'} AS resource_attributes, ${commit} AS kafka_offset FROM range(${rows}) t(i)`,
+          `MAP {'k8s.pod.name': 'pod-${commit % 4}'} AS resource_attributes, '${shared ? '~acme' : tenant}' AS tenant_shard, ${commit} AS kafka_offset FROM range(${rows}) t(i)`,
       );
     }
   }
   await s.connection.run('BEGIN');
   await s.connection.run(
-    `INSERT INTO ${qualifiedNamespace(cfg)}.logs ("timestamp", tenant_id, severity, severity_number, body, service_name, attributes, resource_attributes) ` +
-      `SELECT "timestamp", tenant_id, severity, severity_number, body, service_name, attributes, resource_attributes FROM (${selects.join(' UNION ALL ')})`,
+    `INSERT INTO ${qualifiedNamespace(cfg)}.logs ("timestamp", tenant_id, severity, severity_number, body, service_name, attributes, resource_attributes, tenant_shard) ` +
+      `SELECT "timestamp", tenant_id, severity, severity_number, body, service_name, attributes, resource_attributes, tenant_shard FROM (${selects.join(' UNION ALL ')})`,
   );
   await s.connection.run(`INSERT INTO ${qualifiedNamespace(cfg)}.appender_offsets VALUES ('g', 't', 0, ${commit + 1}, now(), 'batch-${commit}')`);
   await s.connection.run('COMMIT');
@@ -118,7 +122,7 @@ describe('table maintenance', () => {
     expect(await fingerprint(cfg)).toEqual(before);
   });
 
-  it('retention drops exactly the expired days of exactly the configured tenant, whole partitions, rewriting nothing', async () => {
+  it('retention drops exactly the expired days of exactly the configured tenant: files of its own, whole, rewriting nothing', async () => {
     const rcfg = testConfig(runId());
     const r = await openLakeSession(rcfg, { utcPartitionTransforms: true });
     try {
@@ -139,7 +143,7 @@ describe('table maintenance', () => {
       const { code, summary } = await maintainOnce(rcfg, { MAINTENANCE_TASKS: 'retention', RETENTION_TENANT_DAYS: 'acme=3' });
       expect(code).toBe(0);
       const retention = summary.results.find((x) => x.task === 'retention')!;
-      expect(retention).toMatchObject({ ok: true, filesDropped: 6, recordsDropped: 24 });
+      expect(retention).toMatchObject({ ok: true, filesDropped: 6, filesRewritten: 0, recordsDropped: 24 });
       const after = await perDay();
       const dropped = new Set([`acme/${day(today - 10)}`, `acme/${day(today - 5)}`]);
       // Exactly those partitions are gone; every other one holds the same rows in the same files.
@@ -149,6 +153,36 @@ describe('table maintenance', () => {
       const second = await maintainOnce(rcfg, { MAINTENANCE_TASKS: 'retention', RETENTION_DAYS: '2', RETENTION_TENANT_DAYS: 'beta=forever' });
       expect(second.code).toBe(0);
       expect((await perDay()).map((p) => p.key)).toEqual(after.map((p) => p.key).filter((k) => k !== `acme/${day(today - 2)}`));
+    } finally {
+      r.close();
+    }
+  });
+
+  it('retention on files that tenants share rewrites them without the expired tenant\'s rows: every other row stays, value for value', async () => {
+    const rcfg = testConfig(runId());
+    const r = await openLakeSession(rcfg, { utcPartitionTransforms: true });
+    try {
+      await ensureLakeTables(r.connection, rcfg);
+      const days = [today - 10, today - 5, today];
+      for (let commit = 0; commit < 3; commit++) await smallCommit(r, rcfg, commit, days, 4, true);
+      const logs = `${qualifiedNamespace(rcfg)}.logs`;
+      const rowsOf = async (where: string) =>
+        (await r.connection.runAndReadAll(`SELECT tenant_id, "timestamp"::VARCHAR, body, attributes::VARCHAR, resource_attributes::VARCHAR FROM ${logs} WHERE ${where} ORDER BY ALL`)).getRows().map((x) => x.map(String).join('|'));
+      // both tenants in each file: 3 commits x 3 days
+      const files = async () => (await r.connection.runAndReadAll(`SELECT DISTINCT filename FROM ${logs}`)).getRows().length;
+      expect(await files()).toBe(9);
+      const kept = await rowsOf(`NOT (tenant_id = 'acme' AND "timestamp" < TIMESTAMPTZ '${dayStart(today - 2)}')`);
+      expect(kept).toHaveLength(3 * 4 * 4); // beta's 3 days and acme's today, 4 rows a commit
+
+      const { code, summary } = await maintainOnce(rcfg, { MAINTENANCE_TASKS: 'retention', RETENTION_TENANT_DAYS: 'acme=3' });
+      expect(code, JSON.stringify(summary)).toBe(0);
+      // the 6 shared files of the two expired days, each rewritten with beta's rows alone
+      expect(summary.results.find((x) => x.task === 'retention')).toMatchObject({ ok: true, filesDropped: 0, filesRewritten: 6, recordsDropped: 24 });
+      expect(await rowsOf('true')).toEqual(kept);
+      expect(await files()).toBe(9);
+      // a second run has nothing left to do
+      const again = await maintainOnce(rcfg, { MAINTENANCE_TASKS: 'retention', RETENTION_TENANT_DAYS: 'acme=3' });
+      expect(again.summary.results.find((x) => x.task === 'retention')).toMatchObject({ ok: true, filesDropped: 0, filesRewritten: 0, recordsDropped: 0 });
     } finally {
       r.close();
     }

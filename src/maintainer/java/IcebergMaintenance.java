@@ -19,6 +19,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 import org.apache.iceberg.DataFile;
 import org.apache.iceberg.DeleteFile;
 import org.apache.iceberg.FileFormat;
@@ -29,6 +30,7 @@ import org.apache.iceberg.ManifestFiles;
 import org.apache.iceberg.ManifestReader;
 import org.apache.iceberg.PartitionField;
 import org.apache.iceberg.PartitionSpec;
+import org.apache.iceberg.OverwriteFiles;
 import org.apache.iceberg.RewriteFiles;
 import org.apache.iceberg.Snapshot;
 import org.apache.iceberg.StructLike;
@@ -38,10 +40,13 @@ import org.apache.iceberg.TableProperties;
 import org.apache.iceberg.catalog.Namespace;
 import org.apache.iceberg.catalog.TableIdentifier;
 import org.apache.iceberg.data.GenericAppenderFactory;
+import org.apache.iceberg.data.InternalRecordWrapper;
 import org.apache.iceberg.data.Record;
 import org.apache.iceberg.data.parquet.GenericParquetReaders;
+import org.apache.iceberg.expressions.Evaluator;
 import org.apache.iceberg.expressions.Expression;
 import org.apache.iceberg.expressions.Expressions;
+import org.apache.iceberg.expressions.StrictMetricsEvaluator;
 import org.apache.iceberg.io.CloseableIterable;
 import org.apache.iceberg.io.DataWriter;
 import org.apache.iceberg.io.FileInfo;
@@ -58,7 +63,7 @@ import org.apache.iceberg.rest.RESTCatalog;
  * requirements, so a commit racing an appender's is refused and this side retries on the
  * refreshed table (the library's own commit retry); it never overwrites what it did not see.
  *
- * <p>Tasks, in this order: retention (drop whole expired partitions of a tenant), compaction
+ * <p>Tasks, in this order: retention (drop a tenant's expired days), compaction
  * (rewrite small data files of a partition into files of about the target size), manifest
  * rewrite, snapshot expiry (and the files only expired snapshots referenced), orphan removal.
  *
@@ -202,12 +207,16 @@ public final class IcebergMaintenance {
   }
 
   /**
-   * Drops each tenant's days older than its retention. The cut-off is a UTC midnight, so the
-   * filter selects whole (tenant, day) partitions and Iceberg removes their files from the table
-   * without rewriting anything; the files themselves go when the snapshots that still name them
-   * expire.
+   * Drops each tenant's days older than its retention. The cut-off is a UTC midnight and the
+   * table is partitioned by day, so every file of an expired day is past the cut-off. A file
+   * whose rows all match the filter by its column bounds (a file of one tenant) is removed from
+   * the table without being read; a file that tenants share
+   * (see the appender's tenant_shard) is rewritten without the expired tenant's rows. One
+   * overwrite commit per filter, validated from the snapshot the files were planned at: a file a
+   * concurrent compaction replaced makes the commit fail rather than resurrect rows. The files
+   * themselves go when the snapshots that still name them expire.
    */
-  private void retention(Table table, JsonNode task, ObjectNode result) {
+  private void retention(Table table, JsonNode task, ObjectNode result) throws IOException {
     String tenantColumn = task.path("tenantColumn").asText("tenant_id");
     String timeColumn = task.path("timeColumn").asText("timestamp");
     List<Expression> filters = new ArrayList<>();
@@ -222,29 +231,50 @@ public final class IcebergMaintenance {
       if (e.getValue() == null) continue; // kept forever
       filters.add(Expressions.and(Expressions.equal(tenantColumn, e.getKey()), Expressions.lessThan(timeColumn, cutoffMicros(e.getValue()))));
     }
-    long files = 0, bytes = 0, records = 0;
+    long files = 0, bytes = 0, records = 0, rewritten = 0;
     for (Expression filter : filters) {
-      if (table.currentSnapshot() == null) break;
-      long f = 0, b = 0, r = 0;
-      try (CloseableIterable<FileScanTask> tasks = table.newScan().filter(filter).ignoreResiduals().planFiles()) {
+      Snapshot start = table.currentSnapshot();
+      if (start == null) break;
+      StrictMetricsEvaluator allExpire = new StrictMetricsEvaluator(table.schema(), filter);
+      List<DataFile> whole = new ArrayList<>();
+      List<DataFile> shared = new ArrayList<>();
+      try (CloseableIterable<FileScanTask> tasks = table.newScan().useSnapshot(start.snapshotId()).filter(filter).includeColumnStats().planFiles()) {
         for (FileScanTask t : tasks) {
-          f++;
-          b += t.file().fileSizeInBytes();
-          r += t.file().recordCount();
+          DataFile f = t.file().copy();
+          if (allExpire.eval(f)) {
+            whole.add(f);
+          } else if (!t.deletes().isEmpty()) {
+            throw new IllegalStateException("retention: " + f.location() + " has row deletes and only some of its rows expire; not rewriting it");
+          } else {
+            shared.add(f);
+          }
         }
-      } catch (IOException e) {
-        throw new RuntimeException(e);
       }
-      if (f == 0) continue;
-      // Refuses (and changes nothing) if a file held rows on both sides of the cut-off.
-      table.newDelete().deleteFromRowFilter(filter).commit();
-      files += f;
-      bytes += b;
-      records += r;
+      if (whole.isEmpty() && shared.isEmpty()) continue;
+      OverwriteFiles overwrite = table.newOverwrite().validateFromSnapshot(start.snapshotId());
+      for (DataFile f : whole) {
+        overwrite.deleteFile(f);
+        files++;
+        bytes += f.fileSizeInBytes();
+        records += f.recordCount();
+      }
+      Evaluator expired = new Evaluator(table.schema().asStruct(), filter);
+      InternalRecordWrapper internal = new InternalRecordWrapper(table.schema().asStruct());
+      for (DataFile f : shared) {
+        List<DataFile> kept = rewrite(table, List.of(f), Long.MAX_VALUE, row -> !expired.eval(internal.wrap(row)));
+        long keptRows = kept.stream().mapToLong(DataFile::recordCount).sum();
+        if (keptRows == f.recordCount()) continue; // no row of it expires after all
+        overwrite.deleteFile(f);
+        kept.forEach(overwrite::addFile);
+        rewritten++;
+        records += f.recordCount() - keptRows;
+      }
+      overwrite.commit();
     }
     result.put("filesDropped", files);
     result.put("bytesDropped", bytes);
     result.put("recordsDropped", records);
+    result.put("filesRewritten", rewritten);
   }
 
   private long cutoffMicros(int days) {
@@ -341,6 +371,18 @@ public final class IcebergMaintenance {
 
   /** Reads the files' rows in order and writes them into new files, rolling at the target size. */
   private static List<DataFile> rewrite(Table table, List<DataFile> files, long target) throws IOException {
+    List<DataFile> written = rewrite(table, files, target, row -> true);
+    long in = files.stream().mapToLong(DataFile::recordCount).sum();
+    long outRows = written.stream().mapToLong(DataFile::recordCount).sum();
+    if (in != outRows) throw new IllegalStateException("rewrote " + in + " rows into " + outRows + ": not committing");
+    return written;
+  }
+
+  /**
+   * Reads the files' rows in order and writes those `keep` accepts into new files of the first
+   * file's spec and partition, rolling at the target size.
+   */
+  private static List<DataFile> rewrite(Table table, List<DataFile> files, long target, Predicate<Record> keep) throws IOException {
     PartitionSpec spec = table.specs().get(files.get(0).specId());
     StructLike partition = files.get(0).partition();
     GenericAppenderFactory factory = new GenericAppenderFactory(table.schema(), spec);
@@ -356,6 +398,7 @@ public final class IcebergMaintenance {
             .createReaderFunc(fileSchema -> GenericParquetReaders.buildReader(table.schema(), fileSchema))
             .build()) {
           for (Record row : rows) {
+            if (!keep.test(row)) continue;
             if (writer == null) {
               // An unpartitioned table's files go straight under data/ (a partition path of "" would make "data//").
               writer = spec.isUnpartitioned()
@@ -379,9 +422,6 @@ public final class IcebergMaintenance {
     } finally {
       if (writer != null) writer.close();
     }
-    long in = files.stream().mapToLong(DataFile::recordCount).sum();
-    long outRows = written.stream().mapToLong(DataFile::recordCount).sum();
-    if (in != outRows) throw new IllegalStateException("rewrote " + in + " rows into " + outRows + ": not committing");
     return written;
   }
 

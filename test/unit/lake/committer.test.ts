@@ -2,22 +2,23 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { LakehouseError } from '../../../src/core/errors.js';
 import type { CatalogClient, SnapshotInfo } from '../../../src/lake/catalog-client.js';
-import { IcebergCommitter, MAX_PARTITIONS_PER_WRITE } from '../../../src/lake/committer.js';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { DEFAULT_FILE_LAYOUT, IcebergCommitter, MAX_PARTITIONS_PER_WRITE, planShards, shardExpression } from '../../../src/lake/committer.js';
 import { OffsetsTable } from '../../../src/lake/offsets-table.js';
 
 /**
  * A stand-in for the DuckDB connection and the catalog: a small model of the offsets table as a
  * chain of snapshots, each with the batch its data file holds. `keep` decides whether a COMMIT
- * the catalog acknowledged is kept; `tenantDays` is what the buffer holds: days per tenant.
+ * the catalog acknowledged is kept; `tenants` is what the buffer holds: rows and days per tenant.
  */
-function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' = 'ok', tenantDays: [string, bigint][] = [['acme', 1n]]) {
+function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' = 'ok', tenants: [string, number, string[]][] = [['acme', 40, ['2025-11-22']]]) {
   const snapshots = new Map<string, SnapshotInfo & { batch?: string }>();
   let current: string | undefined;
   let nextId = 1;
   let pending: string | undefined;
   const statements: string[] = [];
   const inserts: string[] = [];
-  const reader = (rows: unknown[][]) => ({ getRows: () => rows });
+  const reader = (rows: unknown[][]) => ({ getRows: () => rows, getRowsJson: () => rows });
   const addSnapshot = (operation: string, batch?: string) => {
     const id = String(nextId++);
     snapshots.set(id, { id, parentId: current, manifestList: `list-${id}`, operation, summary: { operation }, batch });
@@ -37,7 +38,7 @@ function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' =
     async runAndReadAll(sql: string) {
       statements.push(sql.includes('max(next_offset)') ? 'LOAD_OFFSETS' : sql.split(' ')[0]!);
       if (sql.includes('max(next_offset)')) return reader([]);
-      if (sql.startsWith('SELECT tenant_id, count(DISTINCT')) return reader(tenantDays);
+      if (sql.startsWith('SELECT tenant_id, count(*), list(DISTINCT')) return reader(tenants.map(([t, n, d]) => [t, String(n), d]));
       if (sql.startsWith('INSERT')) {
         inserts.push(sql);
         return reader([[40n]]);
@@ -131,28 +132,64 @@ describe('IcebergCommitter', () => {
     expect(lake.batches()).toEqual(['b1']);
   });
 
-  it('writes a buffer of many tenants in INSERTs of at most MAX_PARTITIONS_PER_WRITE partitions each, in one transaction', async () => {
-    // 130 tenants of one day, one of three days: 133 partitions
-    const tenantDays: [string, bigint][] = Array.from({ length: 130 }, (_, i) => [`t${String(i).padStart(3, '0')}`, 1n]);
-    tenantDays.splice(70, 0, ['t069b', 3n]);
-    const lake = fakeLake(() => true, 'ok', tenantDays);
+  it('writes a buffer of many partitions in INSERTs of at most MAX_PARTITIONS_PER_WRITE partitions each, in one transaction', async () => {
+    // 130 tenants large enough for files of their own, of one day, one of three days, and 50 small
+    // tenants of one day in one shared range: 134 partitions
+    const big: [string, number, string[]][] = Array.from({ length: 130 }, (_, i) => [`t${String(i).padStart(3, '0')}`, DEFAULT_FILE_LAYOUT.ownFileMinRows, ['2025-11-22']]);
+    big.splice(70, 0, ['t069b', 5000, ['2025-11-20', '2025-11-21', '2025-11-22']]);
+    const small: [string, number, string[]][] = Array.from({ length: 50 }, (_, i) => [`u${String(i).padStart(3, '0')}`, 10, ['2025-11-22']]);
+    const lake = fakeLake(() => true, 'ok', [...big, ...small]);
     const result = await committer(lake).commit(SOURCE, ranges(0n, 39n), 'b1');
     expect(result.rows).toBe(40 * lake.inserts.length);
-    const groups = lake.inserts.map((sql) => [...(/tenant_id IN \(([^)]*)\)/.exec(sql)?.[1] ?? '').matchAll(/'([^']+)'/g)].map((m) => m[1]!));
-    expect(groups.map((g) => g.length)).toEqual([64, 62, 5]);
-    expect(groups.flat().sort()).toEqual(tenantDays.map(([t]) => t).sort());
-    for (const g of groups) {
-      const partitions = g.reduce((n, t) => n + Number(tenantDays.find(([x]) => x === t)![1]), 0);
-      expect(partitions).toBeLessThanOrEqual(MAX_PARTITIONS_PER_WRITE);
-    }
+    const groups = lake.inserts.map((sql) => [...(/WHERE "tenant_shard" IN \(([^)]*)\)/.exec(sql)?.[1] ?? '').matchAll(/'([^']+)'/g)].map((m) => m[1]!));
+    expect(groups.map((g) => g.length)).toEqual([64, 62, 6]);
+    expect(groups.flat().sort()).toEqual([...big.map(([t]) => t), '~u000'].sort());
+    const days = new Map([...big.map(([t, , d]) => [t, d.length] as const), ['~u000', 1]]);
+    for (const g of groups) expect(g.reduce((n, t) => n + days.get(t)!, 0)).toBeLessThanOrEqual(MAX_PARTITIONS_PER_WRITE);
     expect(lake.statements.filter((x) => x === 'BEGIN').length).toBe(1);
     expect(lake.statements.filter((x) => x === 'COMMIT').length).toBe(1);
   });
 
   it('writes a buffer that fits in one write with one INSERT of every row', async () => {
-    const lake = fakeLake(() => true, 'ok', [['acme', 2n], ['beta', 1n]]);
+    const lake = fakeLake(() => true, 'ok', [['acme', 20, ['2025-11-21', '2025-11-22']], ['beta', 20, ['2025-11-22']]]);
     await committer(lake).commit(SOURCE, ranges(0n, 39n), 'b1');
     expect(lake.inserts).toHaveLength(1);
-    expect(lake.inserts[0]).not.toMatch(/tenant_id IN/);
+    expect(lake.inserts[0]).not.toMatch(/WHERE "tenant_shard" IN/);
+  });
+});
+
+describe('the file layout of a commit (tenant_shard)', () => {
+  const layout = { ownFileMinRows: 100, sharedFileRows: 250 };
+  const day = ['2025-11-22'];
+
+  it('gives a tenant of ownFileMinRows rows or more files of its own, and puts the others in ranges of consecutive tenants of at most sharedFileRows rows', () => {
+    const tenants = [['a', 40], ['b', 100], ['c', 99], ['d', 120], ['e', 60], ['f', 60], ['g', 99], ['h', 1]] as const;
+    const shards = planShards(tenants.map(([tenant, rows]) => ({ tenant, rows, days: day })), layout);
+    // shared: a, c, e make 199 rows; f would take them to 259, so it starts the next range
+    expect(shards.map((s) => [s.value, s.tenants])).toEqual([['b', ['b']], ['d', ['d']], ['~a', ['a', 'c', 'e']], ['~f', ['f', 'g', 'h']]]);
+  });
+
+  it('a range holds the days of all its tenants; a tenant of several days adds each', () => {
+    const shards = planShards([{ tenant: 'a', rows: 1, days: ['2025-11-21'] }, { tenant: 'b', rows: 1, days: ['2025-11-22', '2025-11-21'] }], layout);
+    expect(shards).toHaveLength(1);
+    expect([...shards[0]!.days].sort()).toEqual(['2025-11-21', '2025-11-22']);
+  });
+
+  it('the SQL expression puts each tenant where the plan says, in DuckDB', async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `tenant-${i}`).sort();
+    const rows = (t: string) => (t.endsWith('7') ? 150 : 30);
+    const shards = planShards(ids.map((tenant) => ({ tenant, rows: rows(tenant), days: day })), layout);
+    expect(shards.filter((s) => s.value.startsWith('~')).length).toBeGreaterThan(2);
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    try {
+      const values = ids.map((t) => `('${t}')`).join(', ');
+      const got = (await c.runAndReadAll(`SELECT tenant_id, ${shardExpression(shards)} FROM (VALUES ${values}) v(tenant_id) ORDER BY tenant_id`)).getRows();
+      const want = new Map(shards.flatMap((s) => s.tenants.map((t) => [t, s.value] as const)));
+      expect(got.map(([t, s]) => [t, s])).toEqual(ids.map((t) => [t, want.get(t)]));
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
   });
 });

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { CatalogClient, IcebergField, TableSchemaState } from '../../../src/lake/catalog-client.js';
-import { conventionalPartitionName, evolveLogsTable, planLogsSchema, planPartitionNames } from '../../../src/lake/schema-evolution.js';
-import { LAKE_TABLES } from '../../../src/schema/tables.js';
-import { LOG_COLUMNS, type LogColumn } from '../../../src/schema/logs.js';
+import { conventionalPartitionName, evolveLogsTable, planLogsSchema, planPartitionNames, planShardPartition } from '../../../src/lake/schema-evolution.js';
+import { LAKE_LOG_COLUMNS, LAKE_TABLES } from '../../../src/schema/tables.js';
+import { LOG_COLUMNS, type LogColumnKind } from '../../../src/schema/logs.js';
 
 const TYPE = { timestamp: 'timestamptz', string: 'string', int: 'int', long: 'long' } as const;
 
 /** The fields of a table made from `columns` (ids from 1; a map takes two more). */
-function tableOf(columns: readonly LogColumn[]): { fields: IcebergField[]; last: number } {
+function tableOf(columns: readonly { name: string; kind: LogColumnKind }[]): { fields: IcebergField[]; last: number } {
   let id = 0;
   const fields = columns.map((c): IcebergField => {
     const fid = ++id;
@@ -23,8 +23,8 @@ describe('planLogsSchema', () => {
   it('adds the missing columns with fresh ids, each after its predecessor, keeping existing fields as they are', () => {
     const old = tableOf(v1);
     const plan = planLogsSchema(old.fields, old.last)!;
-    expect(plan.fields.map((f) => f.name)).toEqual(LOG_COLUMNS.map((c) => c.name));
-    expect(plan.added).toEqual(LOG_COLUMNS.filter((c) => 'since' in c).map((c) => c.name));
+    expect(plan.fields.map((f) => f.name)).toEqual(LAKE_LOG_COLUMNS.map((c) => c.name));
+    expect(plan.added).toEqual([...LOG_COLUMNS.filter((c) => 'since' in c).map((c) => c.name), 'tenant_shard']);
     for (const f of old.fields) expect(plan.fields.find((n) => n.name === f.name)).toEqual(f);
     const ids = plan.fields.flatMap((f) => (typeof f.type === 'object' && f.type.type === 'map' ? [f.id, f.type['key-id'], f.type['value-id']] : [f.id]));
     expect(new Set(ids).size).toBe(ids.length);
@@ -34,7 +34,7 @@ describe('planLogsSchema', () => {
   });
 
   it('has nothing to do on a table made by the current DDL', () => {
-    const now = tableOf(LOG_COLUMNS);
+    const now = tableOf(LAKE_LOG_COLUMNS);
     expect(planLogsSchema(now.fields, now.last)).toBeUndefined();
   });
 
@@ -49,7 +49,7 @@ describe('planLogsSchema', () => {
 });
 
 describe('partition field names', () => {
-  const schema = tableOf(LOG_COLUMNS).fields;
+  const schema = tableOf(LAKE_LOG_COLUMNS).fields;
   const id = (n: string) => schema.find((f) => f.name === n)!.id;
 
   it('renames the names DuckDB generates to the conventional ones, with the same field ids', () => {
@@ -75,13 +75,36 @@ describe('partition field names', () => {
   });
 });
 
+describe('partitioning by tenant_shard', () => {
+  const schema = tableOf(LAKE_LOG_COLUMNS).fields;
+  const id = (n: string) => schema.find((f) => f.name === n)!.id;
+  const old = [
+    { name: 'tenant_id', transform: 'identity', 'source-id': id('tenant_id'), 'field-id': 1000 },
+    { name: 'timestamp_day', transform: 'day', 'source-id': id('timestamp'), 'field-id': 1001 },
+  ];
+
+  it('replaces the identity partition on tenant_id by one on tenant_shard with a new field id, keeping the day field', () => {
+    expect(planShardPartition(old, schema, 1001, 2)).toEqual([
+      { name: 'tenant_shard', transform: 'identity', 'source-id': id('tenant_shard'), 'field-id': 1002 },
+      old[1],
+    ]);
+  });
+
+  it('leaves a table already partitioned by tenant_shard, one without a tenant_id partition, and a format version 1 table alone', () => {
+    const now = planShardPartition(old, schema, 1001, 2)!;
+    expect(planShardPartition(now, schema, 1002, 2)).toBeUndefined();
+    expect(planShardPartition([old[1]!], schema, 1001, 2)).toBeUndefined();
+    expect(planShardPartition(old, schema, 1001, 1)).toBeUndefined();
+  });
+});
+
 describe('evolveLogsTable: table properties', () => {
   /** A catalog holding an up-to-date `logs` table with `properties`; records the properties it is asked to set. */
   function catalogWith(properties: Record<string, string>) {
-    const { fields, last } = tableOf(LOG_COLUMNS);
+    const { fields, last } = tableOf(LAKE_LOG_COLUMNS);
     const state: TableSchemaState = {
       currentSchemaId: 0, lastColumnId: last, nextSchemaId: 1, schema: { type: 'struct', 'schema-id': 0, fields },
-      defaultSpecId: 0, lastPartitionId: 1000, nextSpecId: 1, partitionFields: [], properties,
+      defaultSpecId: 0, lastPartitionId: 1000, nextSpecId: 1, partitionFields: [], properties, formatVersion: 2,
     };
     const set: Record<string, string>[] = [];
     const catalog = {

@@ -4,6 +4,7 @@ import { encodeLogsRequest, type LogsRequest } from '../../../src/otlp/codec.js'
 import { mapLogsRequest } from '../../../src/otlp/logs-mapping.js';
 import { ByteSink, logsRequestToNdjson } from '../../../src/otlp/logs-ndjson.js';
 import { ICEBERG_TYPE, LOG_COLUMNS } from '../../../src/schema/logs.js';
+import { LAKE_LOG_COLUMNS } from '../../../src/schema/tables.js';
 import { LOGS_MAPPING, toDocument } from '../../../src/sinks/opensearch/sink.js';
 import { kv, logsRequest } from '../../helpers/otlp.js';
 
@@ -40,7 +41,7 @@ describe('the columns of `logs` have one source (src/schema/logs.ts)', () => {
         const m = /^"?([a-z_]+)"?\s+(.+)$/.exec(l)!;
         return [m[1], m[2]!.trim()];
       });
-    expect(declared).toEqual(LOG_COLUMNS.map((c) => [c.name, ICEBERG_TYPE[c.kind]]));
+    expect(declared).toEqual(LAKE_LOG_COLUMNS.map((c) => [c.name, ICEBERG_TYPE[c.kind]]));
   });
 
   it('the lake’s NDJSON rows carry these keys when every field is set, and what the caller adds (read_json reads them by name)', () => {
