@@ -4,6 +4,7 @@ import type { Config } from '../../src/config/schema.js';
 import { runQuery } from '../../src/lake/query.js';
 import { sqlIdent } from '../../src/lake/session.js';
 import { LOG_COLUMNS } from '../../src/schema/logs.js';
+import { TENANT_SHARD_COLUMN } from '../../src/schema/tables.js';
 
 const here = fileURLToPath(new URL('./', import.meta.url));
 let python: string | undefined;
@@ -38,7 +39,10 @@ export function readWithPyIceberg(cfg: Config, namespace: string, table: string,
       S3_REGION: cfg.S3_REGION,
     },
   });
-  return JSON.parse(out) as PyIcebergTable;
+  const read = JSON.parse(out) as PyIcebergTable;
+  // the rows as the query view shows them: the layout column left out
+  for (const r of read.rows) delete r[TENANT_SHARD_COLUMN];
+  return read;
 }
 
 /**

@@ -8,6 +8,7 @@ import { runQuery, type QueryResult } from '../../src/lake/query.js';
 import { decodeLogsRequest, encodeLogsRequest, ExportLogsServiceRequest, type AnyValue, type KeyValue, type LogsRequest } from '../../src/otlp/codec.js';
 import { mapLogsRequest } from '../../src/otlp/logs-mapping.js';
 import { LOG_COLUMNS, type LogRow } from '../../src/schema/logs.js';
+import { LAKE_LOG_COLUMNS } from '../../src/schema/tables.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { duckdbRows, readWithPyIceberg } from '../engines/pyiceberg.js';
 import { kv } from '../helpers/otlp.js';
@@ -204,10 +205,10 @@ describe('lossless logs: every field of the OTLP log data model lands, and anoth
 
   it('reads the same through pyiceberg: schema, partition spec, pruning and every value of every row', async () => {
     const all = readWithPyIceberg(cfg, cfg.ICEBERG_NAMESPACE, 'logs');
-    expect(all.schema.map((f) => f.name)).toEqual(LOG_COLUMNS.map((c) => c.name));
+    expect(all.schema.map((f) => f.name)).toEqual(LAKE_LOG_COLUMNS.map((c) => c.name));
     expect(Object.fromEntries(all.schema.map((f) => [f.name, f.type]))).toMatchObject({ scope_attributes: 'map<string, string>', trace_flags: 'long', timestamp: 'timestamptz' });
     expect(all.partition).toEqual([
-      { name: 'tenant_id', transform: 'identity', source: 'tenant_id' },
+      { name: 'tenant_shard', transform: 'identity', source: 'tenant_shard' },
       { name: 'timestamp_day', transform: 'day', source: 'timestamp' },
     ]);
     expect(all.rows).toHaveLength(want.length * 2);

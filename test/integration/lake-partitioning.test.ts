@@ -2,7 +2,7 @@ import { expect, it } from 'vitest';
 import { createKafka } from '../../src/kafka/client.js';
 import { recordHeaders } from '../../src/kafka/record.js';
 import { ensureTopics, topicWithDlq } from '../../src/kafka/topics.js';
-import { MAX_PARTITIONS_PER_WRITE } from '../../src/lake/committer.js';
+import { DEFAULT_FILE_LAYOUT, MAX_PARTITIONS_PER_WRITE } from '../../src/lake/committer.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
 import { runQuery } from '../../src/lake/query.js';
 import { openLakeSession, sqlString } from '../../src/lake/session.js';
@@ -17,15 +17,18 @@ import { runId, testConfig, waitFor } from '../helpers/stack.js';
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
 const DAY0 = 1_763_769_600n; // 2025-11-22T00:00:00Z, seconds
 
-it('writes one data file per tenant and day, and a query filtered by both reads only that partition', async () => {
+it('writes files of its own for a tenant of many rows, one file per day for the tenants of few, and a query filtered by tenant and day reads one file', async () => {
   const cfg = testConfig(runId(), { TOPIC_PARTITIONS: '1' });
   const kafka = createKafka(cfg.REDPANDA_BROKERS, 'it-part', logger);
   await ensureTopics(kafka, topicWithDlq(cfg.REDPANDA_TOPIC), { partitions: 1, replicationFactor: -1 }, logger);
   const producer = kafka.producer();
   await producer.connect();
-  for (const tenant of ['acme', 'beta']) {
-    const logs: SampleLog[] = Array.from({ length: 40 }, (_, i) => ({
-      tenant, service: 'svc', seq: i, body: `b${i}`, severityNumber: 9, attrs: {},
+  // acme: enough rows in one commit for files of its own; 30 small tenants: 6 rows each
+  const small = Array.from({ length: 30 }, (_, i) => `small-${String(i).padStart(2, '0')}`);
+  const perTenant = new Map([['acme', DEFAULT_FILE_LAYOUT.ownFileMinRows + 200], ...small.map((t) => [t, 6] as const)]);
+  for (const [tenant, n] of perTenant) {
+    const logs: SampleLog[] = Array.from({ length: n }, (_, i) => ({
+      tenant, service: 'svc', seq: i, body: `${tenant}-${i}`, severityNumber: 9, attrs: {},
       // three days, at the first and the last second of each (a partition value off by a zone
       // or by rounding would move half of them into another day)
       timeUnixNano: (DAY0 + BigInt(i % 3) * 86_400n + (i % 2 === 0 ? 0n : 86_399n)) * 1_000_000_000n,
@@ -33,16 +36,19 @@ it('writes one data file per tenant and day, and a query filtered by both reads 
     await producer.send({ topic: cfg.REDPANDA_TOPIC, messages: [{ key: tenant, value: Buffer.from(encodeLogsRequest(logsRequest(logs))), headers: recordHeaders(tenant, 'logs', Date.now()) }] });
   }
   await producer.disconnect();
+  const total = [...perTenant.values()].reduce((a, b) => a + b, 0);
   const transformedBefore = utcTransformStats.rows;
   const pipeline = new LakePipeline(cfg, kafka, logger);
   await pipeline.start();
   try {
-    await waitFor(async () => Number((await runQuery(cfg, 'SELECT count(*) FROM logs')).rows[0]![0]), (n) => n >= 80, 60_000, '80 rows');
-    // The data-files metric agrees with the table: one file per (tenant, day).
+    await waitFor(async () => Number((await runQuery(cfg, 'SELECT count(*) FROM logs')).rows[0]![0]), (n) => n >= total, 60_000, `${total} rows`);
+    // one commit took them all, so the layout below is one commit's
+    expect((await pipeline.metrics.lakeCommits.get()).values[0]!.value).toBe(1);
+    // The data-files metric agrees with the table.
     await waitFor(async () => (await pipeline.metrics.lakeDataFiles.get()).values[0]?.value ?? 0, (n) => n >= 6, 10_000, 'the data files metric');
     expect((await pipeline.metrics.lakeDataFiles.get()).values[0]!.value).toBe(6);
     // The partition values were computed by our UTC overload of date_diff, not by ICU's.
-    expect(utcTransformStats.rows - transformedBefore).toBeGreaterThanOrEqual(80);
+    expect(utcTransformStats.rows - transformedBefore).toBeGreaterThanOrEqual(total);
   } finally {
     await pipeline.stop();
   }
@@ -51,37 +57,52 @@ it('writes one data file per tenant and day, and a query filtered by both reads 
   try {
     const c = session.connection;
     const table = `lake.${cfg.ICEBERG_NAMESPACE}.logs`;
-    // Every data file sits in exactly one (tenant, day) partition: 2 tenants x 3 days.
+    // acme's 3 days in files of its own; the 30 small tenants share one file a day, named after the first
     const files = (await c.runAndReadAll(`SELECT file_path, record_count FROM iceberg_metadata(${sqlString(table)}) WHERE content = 'EXISTING' OR status = 'ADDED'`)).getRows();
     // (the partition fields carry Iceberg's conventional names, so the paths do too)
-    const partitions = new Set(files.map(([p]) => /\/tenant_id=([^/]+)\/timestamp_day=([^/]+)\//.exec(String(p))?.slice(1).join('/')));
+    const partitions = new Set(files.map(([p]) => /\/tenant_shard=([^/]+)\/timestamp_day=([^/]+)\//.exec(String(p))?.slice(1).join('/')));
     const day0 = Number(DAY0 / 86_400n);
-    expect([...partitions].sort()).toEqual(['acme', 'beta'].flatMap((t) => [0, 1, 2].map((d) => `${t}/${day0 + d}`)));
+    expect([...partitions].sort()).toEqual(['acme', '~small-00'].flatMap((t) => [0, 1, 2].map((d) => `${t}/${day0 + d}`)));
     expect(files.length).toBe(6);
-    const plan = (await c.runAndReadAll(
-      `EXPLAIN ANALYZE SELECT max(body) FROM ${table} WHERE tenant_id = 'acme' AND "timestamp" >= TIMESTAMPTZ '2025-11-23 00:00:00+00' AND "timestamp" < TIMESTAMPTZ '2025-11-24 00:00:00+00'`,
-    )).getRows().map((r) => r.join('\n')).join('\n');
-    expect(plan).toMatch(/Total Files Read: 1\b/);
-    const all = (await c.runAndReadAll(`EXPLAIN ANALYZE SELECT max(body) FROM ${table}`)).getRows().map((r) => r.join('\n')).join('\n');
-    expect(all).toMatch(/Total Files Read: 6\b/);
+    // Each shared file holds its day's rows of every small tenant, and no row of acme.
+    const shared = (await c.runAndReadAll(`SELECT tenant_shard, count(DISTINCT tenant_id), count(*), count(*) FILTER (tenant_id = 'acme') FROM ${table} WHERE tenant_shard <> 'acme' GROUP BY ALL`)).getRows();
+    expect(shared.map((r) => r.map(String))).toEqual([['~small-00', '30', '180', '0']]);
+    const filesRead = async (where: string) => {
+      const plan = (await c.runAndReadAll(`EXPLAIN ANALYZE SELECT max(body) FROM ${table} WHERE ${where}`)).getRows().map((r) => r.join('\n')).join('\n');
+      return Number(/Total Files Read: (\d+)/.exec(plan)?.[1]);
+    };
+    const day1 = `"timestamp" >= TIMESTAMPTZ '2025-11-23 00:00:00+00' AND "timestamp" < TIMESTAMPTZ '2025-11-24 00:00:00+00'`;
+    // A tenant and a day: one file, its own for acme, the shared one for a small tenant; a
+    // tenant alone: its three days. acme's files are skipped for a small tenant by their
+    // tenant_id bounds, and the shared files for acme the same way.
+    expect(await filesRead(`tenant_id = 'acme' AND ${day1}`)).toBe(1);
+    expect(await filesRead(`tenant_id = 'small-17' AND ${day1}`)).toBe(1);
+    expect(await filesRead(`tenant_id = 'acme'`)).toBe(3);
+    expect(await filesRead(`tenant_id = 'small-17'`)).toBe(3);
+    expect(await filesRead('true')).toBe(6);
+    // The tenant's view shows its rows and no layout column (a shared file's value names another tenant).
+    const scoped = await runQuery(cfg, 'SELECT * FROM logs', 'small-17');
+    expect(scoped.rows).toHaveLength(6);
+    expect(scoped.columns).not.toContain('tenant_shard');
   } finally {
     session.close();
   }
 });
 
-it('commits a buffer of more (tenant, day) partitions than one write takes in one catalog commit, every row once, one file per partition', async () => {
+it('commits a buffer of more (tenant_shard, day) partitions than one write takes in one catalog commit, every row once, one file per partition', async () => {
   const cfg = testConfig(runId(), { TOPIC_PARTITIONS: '1', BUFFER_TIME_SECONDS: '3' });
   const kafka = createKafka(cfg.REDPANDA_BROKERS, 'it-part-many', logger);
   await ensureTopics(kafka, topicWithDlq(cfg.REDPANDA_TOPIC), { partitions: 1, replicationFactor: -1 }, logger);
   const producer = kafka.producer();
   await producer.connect();
-  // 40 tenants x 2 days: 80 partitions, more than MAX_PARTITIONS_PER_WRITE
+  // 40 tenants with files of their own x 2 days: 80 partitions, more than MAX_PARTITIONS_PER_WRITE
   const tenants = Array.from({ length: 40 }, (_, i) => `tenant-${String(i).padStart(2, '0')}`);
+  const perTenant = DEFAULT_FILE_LAYOUT.ownFileMinRows;
   expect(tenants.length * 2).toBeGreaterThan(MAX_PARTITIONS_PER_WRITE);
   await producer.send({
     topic: cfg.REDPANDA_TOPIC,
     messages: tenants.map((tenant) => {
-      const logs: SampleLog[] = Array.from({ length: 4 }, (_, i) => ({
+      const logs: SampleLog[] = Array.from({ length: perTenant }, (_, i) => ({
         tenant, service: 'svc', seq: i, body: `${tenant}-${i}`, severityNumber: 9, attrs: {},
         timeUnixNano: (DAY0 + BigInt(i % 2) * 86_400n + 60n) * 1_000_000_000n,
       }));
@@ -92,18 +113,18 @@ it('commits a buffer of more (tenant, day) partitions than one write takes in on
   const pipeline = new LakePipeline(cfg, kafka, logger);
   await pipeline.start();
   try {
-    await waitFor(async () => Number((await runQuery(cfg, 'SELECT count(*) FROM logs')).rows[0]![0]), (n) => n >= 160, 60_000, '160 rows');
+    await waitFor(async () => Number((await runQuery(cfg, 'SELECT count(*) FROM logs')).rows[0]![0]), (n) => n >= tenants.length * perTenant, 60_000, 'every row');
     expect((await pipeline.metrics.lakeCommits.get()).values[0]!.value).toBe(1);
   } finally {
     await pipeline.stop();
   }
   const rows = (await runQuery(cfg, 'SELECT tenant_id, count(*), count(DISTINCT body) FROM logs GROUP BY 1 ORDER BY 1')).rows;
-  expect(rows).toEqual(tenants.map((t) => [t, '4', '4']));
+  expect(rows).toEqual(tenants.map((t) => [t, String(perTenant), String(perTenant)]));
   const session = await openLakeSession(cfg);
   try {
     const table = `lake.${cfg.ICEBERG_NAMESPACE}.logs`;
     const files = (await session.connection.runAndReadAll(`SELECT file_path FROM iceberg_metadata(${sqlString(table)})`)).getRows();
-    const partitions = new Set(files.map(([p]) => /\/tenant_id=([^/]+)\/timestamp_day=([^/]+)\//.exec(String(p))?.slice(1).join('/')));
+    const partitions = new Set(files.map(([p]) => /\/tenant_shard=([^/]+)\/timestamp_day=([^/]+)\//.exec(String(p))?.slice(1).join('/')));
     expect(files.length).toBe(80);
     expect(partitions.size).toBe(80);
   } finally {

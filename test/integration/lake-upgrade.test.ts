@@ -9,7 +9,7 @@ import { isCommitConflict } from '../../src/lake/duckdb-errors.js';
 import { runQuery } from '../../src/lake/query.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace, readSqlFile, sqlIdent, type LakeSession } from '../../src/lake/session.js';
 import { LOG_COLUMNS } from '../../src/schema/logs.js';
-import { LAKE_TABLES } from '../../src/schema/tables.js';
+import { LAKE_LOG_COLUMNS, LAKE_TABLES, TENANT_SHARD_COLUMN } from '../../src/schema/tables.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { duckdbRows, readWithPyIceberg } from '../engines/pyiceberg.js';
 import { lakeCounts, maintainOnce, produceLogs, spawnAppender } from '../helpers/lake.js';
@@ -20,7 +20,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The columns of the logs table before this version (test/fixtures/logs-table-v1.sql). */
 const V1_COLUMNS = LOG_COLUMNS.filter((c) => !('since' in c));
-const NEW_COLUMNS = LOG_COLUMNS.filter((c) => 'since' in c).map((c) => c.name);
+const NEW_COLUMNS = LAKE_LOG_COLUMNS.filter((c) => !V1_COLUMNS.some((v) => v.name === c.name)).map((c) => c.name);
+/** The new columns as the query view shows them (without the layout column). */
+const NEW_RECORD_COLUMNS = NEW_COLUMNS.filter((c) => c !== TENANT_SHARD_COLUMN);
 
 /**
  * Rows written as an appender of the previous version writes them: its column list, in one
@@ -87,7 +89,7 @@ describe('upgrade: a table made by the previous version gains the new columns, a
     old?.close();
   });
 
-  it('adds the columns and renames the partition fields without a new snapshot; old rows read NULL; old and new writers lose and double nothing', { timeout: 300_000 }, async () => {
+  it('adds the columns and repartitions by tenant_shard without a new snapshot; old rows read NULL; old and new writers lose and double nothing', { timeout: 300_000 }, async () => {
     await writeAsPreviousVersion(old, cfg, 0, 300);
     const before = await catalog.schemaState(cfg.ICEBERG_NAMESPACE, 'logs');
     expect(before.schema.fields.map((f) => f.name)).toEqual(V1_COLUMNS.map((c) => c.name));
@@ -97,12 +99,18 @@ describe('upgrade: a table made by the previous version gains the new columns, a
     const appender = spawnAppender(cfg);
     const exited = new Promise<number | null>((r) => appender.on('exit', r));
     try {
-      const after = await waitFor(() => catalog.schemaState(cfg.ICEBERG_NAMESPACE, 'logs'), (s) => s.partitionFields[0]?.name === 'tenant_id', 60_000, 'the upgraded table');
-      expect(after.schema.fields.map((f) => f.name)).toEqual(LOG_COLUMNS.map((c) => c.name));
-      expect(after.partitionFields.map((f) => [f.name, f['field-id'], f['source-id']])).toEqual(before.partitionFields.map((f, i) => [['tenant_id', 'timestamp_day'][i], f['field-id'], f['source-id']]));
+      const after = await waitFor(() => catalog.schemaState(cfg.ICEBERG_NAMESPACE, 'logs'), (s) => s.partitionFields[0]?.name === TENANT_SHARD_COLUMN, 60_000, 'the upgraded table');
+      expect(after.schema.fields.map((f) => f.name)).toEqual(LAKE_LOG_COLUMNS.map((c) => c.name));
+      // tenant_id's identity field is replaced by one on tenant_shard (a new field id); the day
+      // field keeps its id, under its conventional name
+      const shardId = after.schema.fields.find((f) => f.name === TENANT_SHARD_COLUMN)!.id;
+      expect(after.partitionFields.map((f) => [f.name, f['field-id'], f['source-id']])).toEqual([
+        [TENANT_SHARD_COLUMN, before.lastPartitionId + 1, shardId],
+        ['timestamp_day', before.partitionFields[1]!['field-id'], before.partitionFields[1]!['source-id']],
+      ]);
       // a schema and a spec change are metadata only: the data is where it was
       expect((await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, 'logs'))!.id).toBe(snapshotBefore);
-      const oldRows = await runQuery(cfg, `SELECT count(*) FROM logs WHERE ${NEW_COLUMNS.map((c) => `${sqlIdent(c)} IS NULL`).join(' AND ')}`);
+      const oldRows = await runQuery(cfg, `SELECT count(*) FROM logs WHERE ${NEW_RECORD_COLUMNS.map((c) => `${sqlIdent(c)} IS NULL`).join(' AND ')}`);
       expect(Number(oldRows.rows[0]![0])).toBe(300);
 
       // side by side: the new appender consumes 2,400 records while the previous version's
@@ -128,7 +136,7 @@ describe('upgrade: a table made by the previous version gains the new columns, a
       ]);
       // the previous version's commits left the new schema and spec in place, and nothing was rewritten
       const end = await catalog.schemaState(cfg.ICEBERG_NAMESPACE, 'logs');
-      expect([end.currentSchemaId, end.schema.fields.length, end.defaultSpecId]).toEqual([after.currentSchemaId, LOG_COLUMNS.length, after.defaultSpecId]);
+      expect([end.currentSchemaId, end.schema.fields.length, end.defaultSpecId]).toEqual([after.currentSchemaId, LAKE_LOG_COLUMNS.length, after.defaultSpecId]);
       const { byId } = await catalog.snapshots(cfg.ICEBERG_NAMESPACE, 'logs');
       expect(new Set([...byId.values()].map((s) => s.operation))).toEqual(new Set(['append']));
 
@@ -143,7 +151,7 @@ describe('upgrade: a table made by the previous version gains the new columns, a
       expect(await duckdbRows(cfg, `tenant_id = 'acme' ORDER BY attributes['seq'] COLLATE "C" LIMIT 100`)).toEqual(firstAcme);
       const previous = py.filter((r) => seq(r).startsWith('old-'));
       expect(previous).toHaveLength(800);
-      for (const r of previous) for (const c of NEW_COLUMNS) expect(r[c], c).toBeNull();
+      for (const r of previous) for (const c of NEW_RECORD_COLUMNS) expect(r[c], c).toBeNull();
     } finally {
       appender.kill('SIGTERM');
       expect(await exited, 'SIGTERM: flush, commit, exit 0').toBe(0);
@@ -165,7 +173,7 @@ describe('upgrade: a table made by the previous version gains the new columns, a
     expect(readWithPyIceberg(cfg, cfg.ICEBERG_NAMESPACE, 'logs').rows).toHaveLength(total);
   });
 
-  it('two appenders upgrading one table at the same moment add each column once; a later start changes nothing', async () => {
+  it('two appenders upgrading one table at the same moment add each column and the new partitioning once; a later start changes nothing', async () => {
     const cfg2 = testConfig(runId());
     const ns = qualifiedNamespace(cfg2);
     const a = await openLakeSession(cfg2);
@@ -175,12 +183,13 @@ describe('upgrade: a table made by the previous version gains the new columns, a
       await a.connection.run(readFileSync(new URL('../fixtures/logs-table-v1.sql', import.meta.url), 'utf8').replaceAll('{{ns}}', ns));
       const [x, y] = await Promise.all([ensureLakeTables(a.connection, cfg2), ensureLakeTables(b.connection, cfg2)]);
       expect([...x.added, ...y.added].sort()).toEqual([...NEW_COLUMNS].sort());
-      expect([...x.renamed, ...y.renamed].sort()).toEqual(['day_timestamp_1 → timestamp_day', 'identity_tenant_id_3 → tenant_id']);
+      expect([...x.renamed, ...y.renamed].sort()).toEqual(['day_timestamp_1 → timestamp_day', `identity_tenant_id_3 → ${TENANT_SHARD_COLUMN}`]);
       // The table properties are set too (by one of the two, or by both with the same values).
       const wanted = Object.entries(LAKE_TABLES.logs.properties).map(([k, v]) => `${k}=${v}`);
       expect(new Set([...x.properties, ...y.properties])).toEqual(new Set(wanted));
       const state = await catalog.schemaState(cfg2.ICEBERG_NAMESPACE, 'logs');
-      expect(state.schema.fields.map((f) => f.name)).toEqual(LOG_COLUMNS.map((c) => c.name));
+      expect(state.schema.fields.map((f) => f.name)).toEqual(LAKE_LOG_COLUMNS.map((c) => c.name));
+      expect(state.partitionFields.map((f) => f.name)).toEqual([TENANT_SHARD_COLUMN, 'timestamp_day']);
       expect(state.properties).toMatchObject(LAKE_TABLES.logs.properties);
       expect(await ensureLakeTables(a.connection, cfg2)).toEqual({ added: [], renamed: [], properties: [] });
       expect(await catalog.schemaState(cfg2.ICEBERG_NAMESPACE, 'logs')).toEqual(state);
