@@ -113,7 +113,7 @@ async function commitPerTenant(s) {
   const c = session.connection;
   await c.run('BEGIN TRANSACTION');
   try {
-    for (let t = 0; t < tenants; t++) await c.run(`INSERT INTO ${logsTable} (${columns}) SELECT ${columns} FROM ${bufferRows(s.table)} WHERE tenant_id = 'tenant-${t}'`);
+    for (let t = 0; t < tenants; t++) await c.run(`INSERT INTO ${logsTable} (${columns}, tenant_shard) SELECT ${columns}, tenant_id FROM ${bufferRows(s.table)} WHERE tenant_id = 'tenant-${t}'`);
     await c.run('COMMIT');
   } catch (e) {
     await c.run('ROLLBACK').catch(() => {});

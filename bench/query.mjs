@@ -65,13 +65,14 @@ async function makeTable() {
       const words = `['request','served','upstream','cache','miss','retry','timeout','user','order','payment','cart','checkout','latency','db','query','slow','ok','failed']`;
       await session.connection.run(
         `INSERT INTO ${table} ("timestamp", observed_timestamp, tenant_id, severity, severity_number, body, body_type, trace_id, span_id, trace_flags, ` +
-          `service_name, deployment_environment, host_name, scope_name, scope_version, attributes, resource_attributes, scope_attributes) ` +
+          `service_name, deployment_environment, host_name, scope_name, scope_version, attributes, resource_attributes, scope_attributes, tenant_shard) ` +
           `SELECT ${start} + INTERVAL ((i - ${f * perFlush}) * ${Math.floor(86_400 / flushesPerDay)} // ${n}) SECOND AS ts, ts, 'tenant-' || (i % ${tenants}), ` +
           `['INFO','INFO','INFO','WARN','ERROR'][i % 5 + 1], [9,9,9,13,17][i % 5 + 1], ` +
           `array_to_string(list_transform(range(12 + i % 20), w -> ${words}[(i + w * 7) % 18 + 1]), ' '), 'string', ` +
           `md5(i::VARCHAR || '${f}'), left(md5(i::VARCHAR), 16), 1, 'service-' || (i % 7), 'prod', 'ip-10-0-' || (i % 250), 'bench', '1.0.0', ` +
           `MAP {'http.route': '/api/' || ${words}[i % 18 + 1], 'http.status_code': ['200','200','200','404','500'][i % 5 + 1], 'user.id': (i % 5000)::VARCHAR, 'attempt': (i % 3)::VARCHAR}, ` +
-          `MAP {'service.name': 'service-' || (i % 7), 'k8s.pod.name': 'pod-' || (i % 97), 'cloud.region': 'eu-west-1'}, MAP {} ` +
+          // at the defaults each tenant has thousands of rows a flush: files of its own, as the appender writes them
+          `MAP {'service.name': 'service-' || (i % 7), 'k8s.pod.name': 'pod-' || (i % 97), 'cloud.region': 'eu-west-1'}, MAP {}, 'tenant-' || (i % ${tenants}) ` +
           `FROM range(${f * perFlush}, ${f * perFlush + n}) r(i)`,
       );
     }

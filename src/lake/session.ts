@@ -96,7 +96,7 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
     if (opts.utcPartitionTransforms) registerUtcTransforms(connection);
     // Each file written to S3 holds one multipart-upload part in memory, of size
     // s3_uploader_max_filesize / s3_uploader_max_parts, for every file open at once (one per
-    // tenant and day in a commit). 50 GiB gives parts just over S3's 5 MiB minimum and is far
+    // tenant_shard and day in a commit). 50 GiB gives parts just over S3's 5 MiB minimum and is far
     // above any data file we write.
     await connection.run(`SET s3_uploader_max_filesize = '50GiB'`);
     // A partitioned write keeps each open file's rows in memory until it has this many, and
