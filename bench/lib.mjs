@@ -17,9 +17,9 @@ export function stackEnv() {
 const WORDS = 'request served upstream cache miss retry timeout user order payment cart checkout latency db query slow ok failed'.split(' ');
 const pick = (a, i) => a[i % a.length];
 
-/** One ExportLogsServiceRequest of `records` log records: 5-15 attributes each, 100-300 byte bodies, 3 resources. */
-export function logsRequestBody(records, seed = 0) {
-  const now = BigInt(Date.now()) * 1_000_000n;
+/** One ExportLogsServiceRequest of `records` log records: 5-15 attributes each, 100-300 byte bodies, 3 resources, timestamped from `timeMs` on (1 ns apart). */
+export function logsRequestBody(records, seed = 0, timeMs = Date.now()) {
+  const now = BigInt(timeMs) * 1_000_000n;
   const resources = [0, 1, 2].map((r) => ({
     resource: { attributes: [
       { key: 'service.name', value: { stringValue: `service-${(seed + r) % 7}` } },
