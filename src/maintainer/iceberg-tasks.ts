@@ -1,4 +1,4 @@
-import { LAKE_TABLES } from '../schema/tables.js';
+import { LAKE_TABLES, SHARED_SHARD_PREFIX, TENANT_SHARD_COLUMN } from '../schema/tables.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,8 @@ export interface TaskResult {
   bytesDropped?: number;
   recordsDropped?: number;
   groupsCompacted?: number;
+  /** days that had ended whose files shared by tenants were regrouped into sorted tenant ranges */
+  sharedDaysRegrouped?: number;
   filesRewritten?: number;
   bytesRewritten?: number;
   filesWritten?: number;
@@ -35,10 +37,25 @@ export interface TaskResult {
   filesListed?: number;
 }
 
+/**
+ * How compaction regroups the files tenants share once their day has ended (see
+ * TENANT_SHARD_COLUMN and IcebergMaintenance.Shards): ranges of at most `maxRows` rows, each one
+ * file sorted by tenant and time, in row groups of about `rowGroupBytes`. A range's rows are
+ * sorted in the maintainer's memory, so `maxRows` bounds what one range takes there.
+ */
+export const SHARED_REGROUP = {
+  column: TENANT_SHARD_COLUMN,
+  sharedPrefix: SHARED_SHARD_PREFIX,
+  tenantColumn: 'tenant_id',
+  timeColumn: 'timestamp',
+  maxRows: 100_000,
+  rowGroupBytes: 1024 * 1024,
+} as const;
+
 /** The tables the service keeps, and the tasks each gets. Offsets rows are never dropped by retention. */
 export const MAINTAINED_TABLES = [
-  { table: LAKE_TABLES.logs.name, retention: true },
-  { table: LAKE_TABLES.offsets.name, retention: false },
+  { table: LAKE_TABLES.logs.name, retention: true, shards: SHARED_REGROUP },
+  { table: LAKE_TABLES.offsets.name, retention: false, shards: undefined },
 ] as const;
 
 const distDir = fileURLToPath(new URL('../', import.meta.url));
@@ -52,7 +69,7 @@ export function defaultClasspath(): string {
 export function buildJob(cfg: Config, retention: RetentionPolicy, now = Date.now()): object {
   const tasks: object[] = [];
   const enabled = new Set(cfg.MAINTENANCE_TASKS);
-  for (const { table, retention: hasRetention } of MAINTAINED_TABLES) {
+  for (const { table, retention: hasRetention, shards } of MAINTAINED_TABLES) {
     tasks.push({ task: 'properties', table });
     // Retention first, so nothing about to be dropped is compacted; expiry before orphan
     // removal, so the files of expired snapshots are deleted by expiry, which knows them.
@@ -60,7 +77,7 @@ export function buildJob(cfg: Config, retention: RetentionPolicy, now = Date.now
       tasks.push({ task: 'retention', table, defaultDays: retention.defaultDays ?? null, tenants: retention.tenants });
     }
     if (enabled.has('compact')) {
-      tasks.push({ task: 'compact', table, targetBytes: cfg.MAINTENANCE_TARGET_FILE_MB * 1024 * 1024, minFiles: cfg.MAINTENANCE_MIN_INPUT_FILES });
+      tasks.push({ task: 'compact', table, targetBytes: cfg.MAINTENANCE_TARGET_FILE_MB * 1024 * 1024, minFiles: cfg.MAINTENANCE_MIN_INPUT_FILES, shards: shards ?? null });
     }
     if (enabled.has('manifests')) tasks.push({ task: 'manifests', table, maxManifests: cfg.MAINTENANCE_MAX_MANIFESTS });
     if (enabled.has('expire')) {

@@ -36,9 +36,12 @@ export const LAKE_TABLES = {
      * extension writes: a commit holds every row of each open file until its row group is full,
      * and at DuckDB's own 122,880 a commit of a full buffer held more than the buffer itself and
      * spilled past the appender's memory limit (docs/benchmarks.md). Iceberg Java (the
-     * maintainer's compaction) does not read this key.
+     * maintainer's compaction) does not read this key. `write.metadata.metrics.column.tenant_id`
+     * has Iceberg Java keep tenant_id's bounds whole in the files the maintainer writes (it
+     * truncates strings to 16 characters by default): a query skips other tenants' files by
+     * these bounds, and ids that share a long prefix would otherwise all look alike.
      */
-    properties: { 'write.parquet.row-group-size': '16384' } as Readonly<Record<string, string>>,
+    properties: { 'write.parquet.row-group-size': '16384', 'write.metadata.metrics.column.tenant_id': 'full' } as Readonly<Record<string, string>>,
   },
   offsets: { name: 'appender_offsets', ddl: 'ddl/002_appender_offsets.sql' },
 } as const;

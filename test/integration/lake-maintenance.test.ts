@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import { runQuery } from '../../src/lake/query.js';
-import { ensureLakeTables, openLakeSession, qualifiedNamespace, type LakeSession } from '../../src/lake/session.js';
+import { ensureLakeTables, openLakeSession, qualifiedNamespace, sqlString, type LakeSession } from '../../src/lake/session.js';
+import { SHARED_REGROUP } from '../../src/maintainer/iceberg-tasks.js';
 import { maintainOnce } from '../helpers/lake.js';
 import { runId, testConfig } from '../helpers/stack.js';
 
@@ -185,6 +186,72 @@ describe('table maintenance', () => {
       expect(again.summary.results.find((x) => x.task === 'retention')).toMatchObject({ ok: true, filesDropped: 0, filesRewritten: 0, recordsDropped: 0 });
     } finally {
       r.close();
+    }
+  });
+
+  it('compaction regroups the files tenants share of a day that has ended into sorted, disjoint tenant ranges: a tenant + day query reads one file; no row changes; a second run does nothing', { timeout: 180_000 }, async () => {
+    const gcfg = testConfig(runId());
+    const g = await openLakeSession(gcfg, { utcPartitionTransforms: true });
+    const logs = `${qualifiedNamespace(gcfg)}.logs`;
+    const day = today - 2;
+    const ROWS = 1000; // per tenant and commit: 30 tenants x 4 commits = 120,000 rows, more than one regrouped range takes
+    expect(30 * 4 * ROWS).toBeGreaterThan(SHARED_REGROUP.maxRows);
+    try {
+      await ensureLakeTables(g.connection, gcfg);
+      // Four commits of the day, each with three shared ranges whose cuts drift from commit to
+      // commit (as the appender's do when the tenants' counts change), beside a tenant with files of its own.
+      for (let commit = 0; commit < 4; commit++) {
+        const b1 = 5 + commit;
+        const b2 = 15 + 2 * commit;
+        const t = (i: string) => `'t' || lpad((${i})::VARCHAR, 2, '0')`;
+        const shard = `CASE WHEN k < ${b1} THEN '~t00' WHEN k < ${b2} THEN '~t${String(b1).padStart(2, '0')}' ELSE '~t${b2}' END`;
+        await g.connection.run(
+          `INSERT INTO ${logs} ("timestamp", tenant_id, body, attributes, resource_attributes, tenant_shard) ` +
+            `SELECT TIMESTAMPTZ '${dayStart(day)}' + to_seconds(${commit * 20000} + i % 20000), ${t('k')}, 'c${commit} ' || i, MAP {'seq': '${commit}-' || i}, MAP {}, ${shard} ` +
+            `FROM (SELECT i, i % 30 AS k FROM range(${30 * ROWS}) r(i)) ` +
+            `UNION ALL SELECT TIMESTAMPTZ '${dayStart(day)}' + to_seconds(${commit * 20000} + i), 'big', 'c${commit} ' || i, MAP {'seq': 'big-${commit}-' || i}, MAP {}, 'big' FROM range(500) r(i)`,
+        );
+      }
+      const perFile = async () =>
+        (await g.connection.runAndReadAll(`SELECT filename, min(tenant_id), max(tenant_id), min(tenant_shard), max(tenant_shard), count(*) FROM ${logs} GROUP BY 1 ORDER BY 2`)).getRows()
+          .map(([f, lo, hi, slo, shi, n]) => ({ file: String(f), lo: String(lo), hi: String(hi), shard: slo === shi ? String(slo) : 'mixed', rows: Number(n) }));
+      const before = await fingerprint(gcfg);
+      expect((await perFile()).filter((f) => f.shard.startsWith('~'))).toHaveLength(12);
+
+      const { code, summary } = await maintainOnce(gcfg, { MAINTENANCE_TASKS: 'compact' });
+      expect(code, JSON.stringify(summary)).toBe(0);
+      const compact = summary.results.find((x) => x.task === 'compact' && x.table === 'logs')!;
+      expect(compact).toMatchObject({ ok: true, sharedDaysRegrouped: 1 });
+      expect(await fingerprint(gcfg)).toEqual(before);
+
+      const files = await perFile();
+      const shared = files.filter((f) => f.shard !== 'big');
+      // two ranges (120,000 rows, at most SHARED_REGROUP.maxRows each), disjoint, in order, each
+      // under the partition of its first tenant, every tenant whole in one of them
+      expect(shared.length).toBe(2);
+      expect(shared.map((f) => f.shard)).toEqual(shared.map((f) => `~${f.lo}`));
+      expect(shared[0]!.hi < shared[1]!.lo).toBe(true);
+      expect(shared.every((f) => f.rows <= SHARED_REGROUP.maxRows)).toBe(true);
+      // big's partition was merged as before, apart from the shared ones
+      expect(files.filter((f) => f.shard === 'big')).toHaveLength(1);
+      // each file is sorted by tenant, in several row groups that a query can skip
+      const groups = (await g.connection.runAndReadAll(
+        `SELECT file_name, row_group_id, stats_min_value, stats_max_value FROM parquet_metadata(${sqlString(shared[0]!.file)}) WHERE path_in_schema = 'tenant_id' ORDER BY row_group_id`,
+      )).getRows().map(([, , lo, hi]) => [String(lo), String(hi)]);
+      expect(groups.length).toBeGreaterThan(1);
+      for (let i = 1; i < groups.length; i++) expect(groups[i]![0]! >= groups[i - 1]![1]!).toBe(true);
+      const filesRead = async (tenant: string) => {
+        const plan = (await g.connection.runAndReadAll(
+          `EXPLAIN ANALYZE SELECT count(*) FROM ${logs} WHERE tenant_id = '${tenant}' AND "timestamp" >= TIMESTAMPTZ '${dayStart(day)}' AND "timestamp" < TIMESTAMPTZ '${dayStart(day + 1)}'`,
+        )).getRows().map((r) => r.join('\n')).join('\n');
+        return Number(/Total Files Read: (\d+)/.exec(plan)?.[1]);
+      };
+      for (const tenant of ['t00', 't07', 't16', 't29', 'big']) expect(await filesRead(tenant), tenant).toBe(1);
+
+      const again = await maintainOnce(gcfg, { MAINTENANCE_TASKS: 'compact' });
+      expect(again.summary.results.find((x) => x.task === 'compact' && x.table === 'logs')).toMatchObject({ ok: true, sharedDaysRegrouped: 0, filesRewritten: 0 });
+    } finally {
+      g.close();
     }
   });
 });

@@ -19,6 +19,10 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
+import java.nio.ByteBuffer;
+import java.time.OffsetDateTime;
+import java.util.Comparator;
+import java.util.TreeMap;
 import java.util.function.Predicate;
 import org.apache.iceberg.DataFile;
 import org.apache.iceberg.DeleteFile;
@@ -29,6 +33,8 @@ import org.apache.iceberg.ManifestFile;
 import org.apache.iceberg.ManifestFiles;
 import org.apache.iceberg.ManifestReader;
 import org.apache.iceberg.PartitionField;
+import org.apache.iceberg.PartitionKey;
+import org.apache.iceberg.Schema;
 import org.apache.iceberg.PartitionSpec;
 import org.apache.iceberg.OverwriteFiles;
 import org.apache.iceberg.RewriteFiles;
@@ -54,6 +60,8 @@ import org.apache.iceberg.io.OutputFileFactory;
 import org.apache.iceberg.io.SupportsPrefixOperations;
 import org.apache.iceberg.parquet.Parquet;
 import org.apache.iceberg.rest.RESTCatalog;
+import org.apache.iceberg.types.Conversions;
+import org.apache.iceberg.types.Types;
 
 /**
  * The maintainer's table operations, on Apache Iceberg's own Java API: the maintainer process
@@ -304,14 +312,21 @@ public final class IcebergMaintenance {
 
     Map<String, List<DataFile>> groups = new LinkedHashMap<>();
     Map<String, Boolean> closed = new HashMap<>();
-    try (CloseableIterable<FileScanTask> tasks = table.newScan().useSnapshot(start.snapshotId()).ignoreResiduals().planFiles()) {
+    Shards shards = Shards.of(table, task.path("shards"));
+    // the files that tenants share, of each day that has ended: regrouped whole (regroupShared)
+    Map<String, List<DataFile>> sharedDays = new LinkedHashMap<>();
+    try (CloseableIterable<FileScanTask> tasks = table.newScan().useSnapshot(start.snapshotId()).ignoreResiduals().includeColumnStats().planFiles()) {
       for (FileScanTask t : tasks) {
         if (!t.deletes().isEmpty()) continue; // never rewrite a file with row deletes against it
         DataFile f = t.file();
         long size = f.fileSizeInBytes();
-        if (size >= small) continue;
         PartitionSpec spec = table.specs().get(f.specId());
         boolean isClosed = isClosed(spec, f.partition(), today);
+        if (isClosed && shards != null && shards.isShared(spec, f.partition())) {
+          sharedDays.computeIfAbsent(f.specId() + "/" + dayOf(spec, f.partition()), k -> new ArrayList<>()).add(f.copy());
+          continue;
+        }
+        if (size >= small) continue;
         int tier = isClosed ? 0 : size < target / 100 ? 0 : size < target / 10 ? 1 : 2;
         String key = f.specId() + "/" + spec.partitionToPath(f.partition()) + "#" + tier;
         groups.computeIfAbsent(key, k -> new ArrayList<>()).add(f.copy());
@@ -343,12 +358,173 @@ public final class IcebergMaintenance {
       commitRewrite(table, start.snapshotId(), del, add);
       commits++;
     }
+    long daysRegrouped = 0;
+    for (List<DataFile> files : sharedDays.values()) {
+      if (!shards.needsRegroup(files)) continue;
+      List<DataFile> written = shards.regroup(table, files);
+      commitRewrite(table, start.snapshotId(), files, written);
+      commits++;
+      daysRegrouped++;
+      for (DataFile f : files) { filesIn++; bytesIn += f.fileSizeInBytes(); }
+      for (DataFile f : written) { filesOut++; bytesOut += f.fileSizeInBytes(); }
+    }
+    result.put("sharedDaysRegrouped", daysRegrouped);
     result.put("groupsCompacted", merged);
     result.put("filesRewritten", filesIn);
     result.put("bytesRewritten", bytesIn);
     result.put("filesWritten", filesOut);
     result.put("bytesWritten", bytesOut);
     result.put("commits", commits);
+  }
+
+  /** The partition's day (days since 1970-01-01), or null without a day field. */
+  private static Integer dayOf(PartitionSpec spec, StructLike partition) {
+    List<PartitionField> fields = spec.fields();
+    for (int i = 0; i < fields.size(); i++) {
+      if ("day".equals(fields.get(i).transform().toString())) return partition.get(i, Integer.class);
+    }
+    return null;
+  }
+
+  /**
+   * The files that tenants share (the appender's tenant_shard, src/schema/tables.ts): a tenant
+   * with few rows in a commit has them in a file of a range of tenants, named by `~` and the
+   * range's first tenant. Each commit cuts its own ranges, so over a day they drift, and merging
+   * a partition's files (as compaction does for the others) would make files whose tenant_id
+   * bounds span more and more tenants, which a tenant's query then has to read. Once a day has
+   * ended, its shared files are regrouped instead: the rows are counted per tenant (reading the
+   * tenant_id column only), cut into contiguous ranges of at most `maxRows` rows, and each range
+   * is written as one file sorted by tenant and time, in small row groups, under the partition of
+   * its first tenant. A tenant's query on that day then reads one file, and within it the row
+   * groups that hold its rows. A day whose shared files no longer overlap is left alone.
+   */
+  private static final class Shards {
+    final String shardColumn, tenantColumn, timeColumn, prefix;
+    final int tenantId;
+    final long maxRows, rowGroupBytes;
+
+    private Shards(Table table, JsonNode cfg) {
+      shardColumn = cfg.path("column").asText();
+      tenantColumn = cfg.path("tenantColumn").asText();
+      timeColumn = cfg.path("timeColumn").asText();
+      prefix = cfg.path("sharedPrefix").asText();
+      maxRows = cfg.path("maxRows").asLong(100_000);
+      rowGroupBytes = cfg.path("rowGroupBytes").asLong(1024 * 1024);
+      tenantId = table.schema().findField(tenantColumn).fieldId();
+    }
+
+    /** The table's shards, or null when the task names none or the table lacks the columns. */
+    static Shards of(Table table, JsonNode cfg) {
+      if (cfg.isMissingNode() || cfg.isNull()) return null;
+      Schema schema = table.schema();
+      if (schema.findField(cfg.path("column").asText()) == null || schema.findField(cfg.path("tenantColumn").asText()) == null) return null;
+      return new Shards(table, cfg);
+    }
+
+    boolean isShared(PartitionSpec spec, StructLike partition) {
+      List<PartitionField> fields = spec.fields();
+      for (int i = 0; i < fields.size(); i++) {
+        PartitionField pf = fields.get(i);
+        if (pf.transform().isIdentity() && shardColumn.equals(spec.schema().findColumnName(pf.sourceId()))) {
+          Object v = partition.get(i, Object.class);
+          return v != null && v.toString().startsWith(prefix);
+        }
+      }
+      return false;
+    }
+
+    private String bound(DataFile f, boolean lower) {
+      var m = lower ? f.lowerBounds() : f.upperBounds();
+      ByteBuffer b = m == null ? null : m.get(tenantId);
+      return b == null ? null : Conversions.<CharSequence>fromByteBuffer(Types.StringType.get(), b).toString();
+    }
+
+    /** Whether two of the files may hold the same tenant (by their tenant_id bounds; missing bounds count as overlapping). */
+    boolean needsRegroup(List<DataFile> files) {
+      if (files.size() < 2) return false;
+      List<String[]> ranges = new ArrayList<>();
+      for (DataFile f : files) {
+        String lo = bound(f, true), hi = bound(f, false);
+        if (lo == null || hi == null) return true;
+        ranges.add(new String[] {lo, hi});
+      }
+      ranges.sort((a, b) -> a[0].compareTo(b[0]));
+      for (int i = 1; i < ranges.size(); i++) if (ranges.get(i)[0].compareTo(ranges.get(i - 1)[1]) <= 0) return true;
+      return false;
+    }
+
+    List<DataFile> regroup(Table table, List<DataFile> files) throws IOException {
+      Schema schema = table.schema();
+      // rows per tenant, from the tenant_id column alone
+      TreeMap<String, Long> perTenant = new TreeMap<>();
+      Schema idOnly = schema.select(tenantColumn);
+      for (DataFile f : files) {
+        try (CloseableIterable<Record> rows = Parquet.read(table.io().newInputFile(f.location())).project(idOnly)
+            .createReaderFunc(fileSchema -> GenericParquetReaders.buildReader(idOnly, fileSchema)).build()) {
+          for (Record r : rows) perTenant.merge(String.valueOf(r.getField(tenantColumn)), 1L, Long::sum);
+        }
+      }
+      // contiguous ranges of at most maxRows rows (a tenant with more is a range of its own)
+      List<String[]> ranges = new ArrayList<>();
+      String first = null, last = null;
+      long n = 0;
+      for (var e : perTenant.entrySet()) {
+        if (first != null && n + e.getValue() > maxRows) {
+          ranges.add(new String[] {first, last});
+          first = null;
+          n = 0;
+        }
+        if (first == null) first = e.getKey();
+        last = e.getKey();
+        n += e.getValue();
+      }
+      if (first != null) ranges.add(new String[] {first, last});
+
+      PartitionSpec spec = table.spec();
+      GenericAppenderFactory factory = new GenericAppenderFactory(schema, spec);
+      factory.setAll(table.properties());
+      factory.set(TableProperties.PARQUET_ROW_GROUP_SIZE_BYTES, String.valueOf(rowGroupBytes));
+      OutputFileFactory names = OutputFileFactory.builderFor(table, 1, System.nanoTime() & 0x7fffffffL)
+          .format(FileFormat.PARQUET).operationId("regroup-" + UUID.randomUUID()).build();
+      InternalRecordWrapper internal = new InternalRecordWrapper(schema.asStruct());
+      Comparator<Record> order = Comparator.comparing((Record r) -> String.valueOf(r.getField(tenantColumn)))
+          .thenComparing(r -> (OffsetDateTime) r.getField(timeColumn), Comparator.nullsFirst(Comparator.naturalOrder()));
+      List<DataFile> written = new ArrayList<>();
+      for (String[] range : ranges) {
+        String lo = range[0], hi = range[1];
+        Expression in = Expressions.and(Expressions.greaterThanOrEqual(tenantColumn, lo), Expressions.lessThanOrEqual(tenantColumn, hi));
+        List<Record> rows = new ArrayList<>();
+        for (DataFile f : files) {
+          String flo = bound(f, true), fhi = bound(f, false);
+          if (flo != null && fhi != null && (fhi.compareTo(lo) < 0 || flo.compareTo(hi) > 0)) continue;
+          try (CloseableIterable<Record> read = Parquet.read(table.io().newInputFile(f.location())).project(schema).filter(in)
+              .createReaderFunc(fileSchema -> GenericParquetReaders.buildReader(schema, fileSchema)).build()) {
+            for (Record r : read) {
+              String t = String.valueOf(r.getField(tenantColumn));
+              if (t.compareTo(lo) < 0 || t.compareTo(hi) > 0) continue;
+              Record copy = r.copy();
+              copy.setField(shardColumn, prefix + lo);
+              rows.add(copy);
+            }
+          }
+        }
+        if (rows.isEmpty()) continue;
+        rows.sort(order);
+        PartitionKey key = new PartitionKey(spec, schema);
+        key.partition(internal.wrap(rows.get(0)));
+        DataWriter<Record> writer = factory.newDataWriter(names.newOutputFile(spec, key), FileFormat.PARQUET, key);
+        try {
+          for (Record r : rows) writer.write(r);
+        } finally {
+          writer.close();
+        }
+        written.add(writer.toDataFile());
+      }
+      long in = files.stream().mapToLong(DataFile::recordCount).sum();
+      long out = written.stream().mapToLong(DataFile::recordCount).sum();
+      if (in != out) throw new IllegalStateException("regrouped " + in + " rows into " + out + ": not committing");
+      return written;
+    }
   }
 
   private static boolean isClosed(PartitionSpec spec, StructLike partition, long today) {
