@@ -96,7 +96,7 @@ export class Maintainer implements Component {
     m.maintenanceRuns.inc({ outcome: s.ok ? 'ok' : 'failed' });
     m.maintenanceRunSeconds.observe(s.durationMs / 1000);
     if (s.ok) m.maintenanceLastSuccess.set(Date.now() / 1000);
-    const totals = { rewritten: 0, written: 0, dropped: 0, expiredSnapshots: 0, deleted: 0, orphans: 0 };
+    const totals = { rewritten: 0, written: 0, dropped: 0, regroupedDays: 0, expiredSnapshots: 0, deleted: 0, orphans: 0 };
     for (const r of s.results) {
       const table = r.table;
       if (!r.ok) m.maintenanceTaskFailures.inc({ task: r.task, table });
@@ -114,6 +114,7 @@ export class Maintainer implements Component {
       totals.rewritten += r.filesRewritten ?? 0;
       totals.written += r.filesWritten ?? 0;
       totals.dropped += r.filesDropped ?? 0;
+      totals.regroupedDays += r.sharedDaysRegrouped ?? 0;
       totals.expiredSnapshots += r.snapshotsExpired ?? 0;
       totals.deleted += r.filesDeleted ?? 0;
       totals.orphans += r.orphansRemoved ?? 0;
@@ -125,6 +126,7 @@ export class Maintainer implements Component {
       filesRewritten: totals.rewritten,
       filesWritten: totals.written,
       filesDroppedByRetention: totals.dropped,
+      sharedDaysRegrouped: totals.regroupedDays,
       snapshotsExpired: totals.expiredSnapshots,
       filesDeletedWithSnapshots: totals.deleted,
       orphansRemoved: totals.orphans,

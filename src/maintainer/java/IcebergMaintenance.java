@@ -72,7 +72,8 @@ import org.apache.iceberg.types.Types;
  * refreshed table (the library's own commit retry); it never overwrites what it did not see.
  *
  * <p>Tasks, in this order: retention (drop a tenant's expired days), compaction
- * (rewrite small data files of a partition into files of about the target size), manifest
+ * (rewrite small data files of a partition into files of about the target size, and regroup
+ * the files tenants share of a day that has ended), manifest
  * rewrite, snapshot expiry (and the files only expired snapshots referenced), orphan removal.
  *
  * <p>The process exits when its stdin closes, even mid-job, so it never outlives the maintainer
@@ -313,7 +314,7 @@ public final class IcebergMaintenance {
     Map<String, List<DataFile>> groups = new LinkedHashMap<>();
     Map<String, Boolean> closed = new HashMap<>();
     Shards shards = Shards.of(table, task.path("shards"));
-    // the files that tenants share, of each day that has ended: regrouped whole (regroupShared)
+    // the files that tenants share, of each day that has ended: regrouped whole (Shards.regroup)
     Map<String, List<DataFile>> sharedDays = new LinkedHashMap<>();
     try (CloseableIterable<FileScanTask> tasks = table.newScan().useSnapshot(start.snapshotId()).ignoreResiduals().includeColumnStats().planFiles()) {
       for (FileScanTask t : tasks) {
