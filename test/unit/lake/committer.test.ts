@@ -38,7 +38,7 @@ function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' =
     async runAndReadAll(sql: string) {
       statements.push(sql.includes('max(next_offset)') ? 'LOAD_OFFSETS' : sql.split(' ')[0]!);
       if (sql.includes('max(next_offset)')) return reader([]);
-      if (sql.startsWith('SELECT tenant_id, count(*), list(DISTINCT')) return reader(tenants.map(([t, n, d]) => [t, String(n), d]));
+      if (sql.startsWith('SELECT tenant_id, count(*), list(DISTINCT')) return reader(tenants.map(([t, n, d]) => [t, String(n), d.map((day) => String(Date.parse(day) / 86_400_000))]));
       if (sql.startsWith('INSERT')) {
         inserts.push(sql);
         return reader([[40n]]);
