@@ -189,7 +189,7 @@ describe('table maintenance', () => {
     }
   });
 
-  it('compaction regroups the files tenants share of a day that has ended into sorted, disjoint tenant ranges: a tenant + day query reads one file; no row changes; a second run does nothing', { timeout: 180_000 }, async () => {
+  it('compaction regroups the files tenants share of a day that has ended into sorted, disjoint tenant ranges: a tenant + day query reads one file; no row changes; a second run does nothing; late rows rewrite only their range', { timeout: 180_000 }, async () => {
     const gcfg = testConfig(runId());
     const g = await openLakeSession(gcfg, { utcPartitionTransforms: true });
     const logs = `${qualifiedNamespace(gcfg)}.logs`;
@@ -250,6 +250,20 @@ describe('table maintenance', () => {
 
       const again = await maintainOnce(gcfg, { MAINTENANCE_TASKS: 'compact' });
       expect(again.summary.results.find((x) => x.task === 'compact' && x.table === 'logs')).toMatchObject({ ok: true, sharedDaysRegrouped: 0, filesRewritten: 0 });
+
+      // Rows that arrive late for the day, from two tenants of the second range: only that range
+      // is written again; the first range's file stays as it is.
+      await g.connection.run(
+        `INSERT INTO ${logs} ("timestamp", tenant_id, body, attributes, resource_attributes, tenant_shard) ` +
+          `SELECT TIMESTAMPTZ '${dayStart(day)}' + to_seconds(i), ['t26', 't27'][i % 2 + 1], 'late ' || i, MAP {'seq': 'late-' || i}, MAP {}, '~t26' FROM range(40) r(i)`,
+      );
+      const late = await maintainOnce(gcfg, { MAINTENANCE_TASKS: 'compact' });
+      expect(late.summary.results.find((x) => x.task === 'compact' && x.table === 'logs')).toMatchObject({ ok: true, sharedDaysRegrouped: 1, filesRewritten: 2, filesWritten: 1 });
+      const afterLate = (await perFile()).filter((f) => f.shard !== 'big');
+      expect(afterLate.map((f) => f.shard)).toEqual(['~t00', '~t25']);
+      expect(afterLate[0]!.file).toBe(shared[0]!.file);
+      expect(afterLate[1]!.rows).toBe(shared[1]!.rows + 40);
+      expect(await filesRead('t26')).toBe(1);
     } finally {
       g.close();
     }

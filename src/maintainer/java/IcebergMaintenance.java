@@ -360,14 +360,17 @@ public final class IcebergMaintenance {
       commits++;
     }
     long daysRegrouped = 0;
-    for (List<DataFile> files : sharedDays.values()) {
-      if (!shards.needsRegroup(files)) continue;
-      List<DataFile> written = shards.regroup(table, files);
-      commitRewrite(table, start.snapshotId(), files, written);
-      commits++;
-      daysRegrouped++;
-      for (DataFile f : files) { filesIn++; bytesIn += f.fileSizeInBytes(); }
-      for (DataFile f : written) { filesOut++; bytesOut += f.fileSizeInBytes(); }
+    for (List<DataFile> day : sharedDays.values()) {
+      boolean regrouped = false;
+      for (List<DataFile> files : shards.overlapping(day)) {
+        List<DataFile> written = shards.regroup(table, files);
+        commitRewrite(table, start.snapshotId(), files, written);
+        commits++;
+        regrouped = true;
+        for (DataFile f : files) { filesIn++; bytesIn += f.fileSizeInBytes(); }
+        for (DataFile f : written) { filesOut++; bytesOut += f.fileSizeInBytes(); }
+      }
+      if (regrouped) daysRegrouped++;
     }
     result.put("sharedDaysRegrouped", daysRegrouped);
     result.put("groupsCompacted", merged);
@@ -397,7 +400,8 @@ public final class IcebergMaintenance {
    * tenant_id column only), cut into contiguous ranges of at most `maxRows` rows, and each range
    * is written as one file sorted by tenant and time, in small row groups, under the partition of
    * its first tenant. A tenant's query on that day then reads one file, and within it the row
-   * groups that hold its rows. A day whose shared files no longer overlap is left alone.
+   * groups that hold its rows. Only files whose ranges overlap are regrouped (see overlapping),
+   * so a day whose shared files no longer overlap is left alone.
    */
   private static final class Shards {
     final String shardColumn, tenantColumn, timeColumn, prefix;
@@ -440,18 +444,31 @@ public final class IcebergMaintenance {
       return b == null ? null : Conversions.<CharSequence>fromByteBuffer(Types.StringType.get(), b).toString();
     }
 
-    /** Whether two of the files may hold the same tenant (by their tenant_id bounds; missing bounds count as overlapping). */
-    boolean needsRegroup(List<DataFile> files) {
-      if (files.size() < 2) return false;
-      List<String[]> ranges = new ArrayList<>();
-      for (DataFile f : files) {
-        String lo = bound(f, true), hi = bound(f, false);
-        if (lo == null || hi == null) return true;
-        ranges.add(new String[] {lo, hi});
+    /**
+     * The groups of files whose tenant_id ranges overlap, transitively (missing bounds overlap
+     * everything), that hold two files or more: each is regrouped on its own, so rows that arrive
+     * for a day after it was regrouped make only the ranges they touch be written again.
+     */
+    List<List<DataFile>> overlapping(List<DataFile> files) {
+      if (files.size() < 2) return List.of();
+      for (DataFile f : files) if (bound(f, true) == null || bound(f, false) == null) return List.of(files);
+      List<DataFile> sorted = new ArrayList<>(files);
+      sorted.sort(Comparator.comparing((DataFile f) -> bound(f, true)));
+      List<List<DataFile>> groups = new ArrayList<>();
+      List<DataFile> current = new ArrayList<>();
+      String reach = null;
+      for (DataFile f : sorted) {
+        if (!current.isEmpty() && bound(f, true).compareTo(reach) > 0) {
+          if (current.size() > 1) groups.add(current);
+          current = new ArrayList<>();
+          reach = null;
+        }
+        current.add(f);
+        String hi = bound(f, false);
+        if (reach == null || hi.compareTo(reach) > 0) reach = hi;
       }
-      ranges.sort((a, b) -> a[0].compareTo(b[0]));
-      for (int i = 1; i < ranges.size(); i++) if (ranges.get(i)[0].compareTo(ranges.get(i - 1)[1]) <= 0) return true;
-      return false;
+      if (current.size() > 1) groups.add(current);
+      return groups;
     }
 
     List<DataFile> regroup(Table table, List<DataFile> files) throws IOException {
