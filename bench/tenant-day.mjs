@@ -10,10 +10,11 @@
 //                              BENCH_DAY_ROWS (rows per flush, default 40000),
 //                              BENCH_OWN_FILE_MIN_ROWS (default: the appender's; 1 gives every
 //                              tenant files of its own, the layout before shared files)
-// Maintenance is skipped without a maintainer build (npm run build:maintainer).
+// Maintenance is skipped without a maintainer build (npm run build:maintainer); its time and the
+// peak RSS of its Java process are reported.
 // Prints one JSON document on stdout and a summary on stderr.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,7 +25,22 @@ import { CatalogClient } from '../dist/lake/catalog-client.js';
 import { DEFAULT_FILE_LAYOUT, IcebergCommitter } from '../dist/lake/committer.js';
 import { OffsetsTable } from '../dist/lake/offsets-table.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace } from '../dist/lake/session.js';
-import { logsRequestBody, round, stackEnv } from './lib.mjs';
+import { logsRequestBody, procStats, round, stackEnv } from './lib.mjs';
+
+/** The pids whose parent is `pid`, from /proc. */
+function childrenOf(pid) {
+  const out = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tenants = Number(process.env.BENCH_DAY_TENANTS ?? 1000);
@@ -95,12 +111,27 @@ async function measure() {
 const doc = { bench: 'tenant-day', tenants, flushes, rowsPerFlush, layout, rows, flushSeconds: { mean: round(flushSeconds.reduce((a, b) => a + b, 0) / flushes, 2), max: round(Math.max(...flushSeconds), 2) }, asWritten: await measure() };
 if (existsSync(join(root, 'dist/maintainer/classes'))) {
   const t0 = performance.now();
-  execFileSync(process.execPath, ['dist/cli/maintain.js', '--once'], {
+  const child = spawn(process.execPath, ['dist/cli/maintain.js', '--once'], {
     cwd: root,
     env: { ...process.env, ...settings, MAINTAINER_HTTP_PORT: '0', MAINTENANCE_TASKS: 'compact,manifests,expire', MAINTENANCE_KEEP_SNAPSHOTS: '1', MAINTENANCE_SNAPSHOT_MAX_AGE: '1s' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  // the peak RSS of the Java process the maintainer runs the table operations in (its child)
+  let javaPeakMb = 0;
+  const sample = setInterval(() => {
+    for (const pid of childrenOf(child.pid)) {
+      try {
+        javaPeakMb = Math.max(javaPeakMb, procStats(pid).peakRssMb);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }, 200);
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  clearInterval(sample);
+  if (code !== 0) throw new Error(`maintain --once exited with ${code}`);
   doc.maintenanceSeconds = round((performance.now() - t0) / 1000, 1);
+  doc.maintainerJavaPeakRssMb = Math.round(javaPeakMb);
   doc.afterMaintenance = await measure();
 } else {
   process.stderr.write('no maintainer build (npm run build:maintainer): measured the table as written only\n');
@@ -109,6 +140,7 @@ session.close();
 rmSync(spool, { recursive: true, force: true });
 process.stdout.write(JSON.stringify(doc) + '\n');
 process.stderr.write(`\ntenant-day: ${tenants} tenants, ${flushes} flushes of ~${rowsPerFlush} rows (own files from ${layout.ownFileMinRows} rows): ${rows} rows; flush mean ${doc.flushSeconds.mean} s, max ${doc.flushSeconds.max} s\n`);
+if (doc.maintenanceSeconds !== undefined) process.stderr.write(`maintenance: ${doc.maintenanceSeconds} s, its Java process's peak RSS ${doc.maintainerJavaPeakRssMb} MB\n`);
 for (const [name, m] of [['as written', doc.asWritten], ['after maintenance', doc.afterMaintenance]]) {
   if (!m) continue;
   process.stderr.write(`${name}: ${m.dataFiles} data files\n`);

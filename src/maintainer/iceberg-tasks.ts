@@ -48,7 +48,7 @@ export const SHARED_REGROUP = {
   sharedPrefix: SHARED_SHARD_PREFIX,
   tenantColumn: 'tenant_id',
   timeColumn: 'timestamp',
-  maxRows: 100_000,
+  maxRows: 20_000,
   rowGroupBytes: 1024 * 1024,
 } as const;
 

@@ -194,7 +194,7 @@ describe('table maintenance', () => {
     const g = await openLakeSession(gcfg, { utcPartitionTransforms: true });
     const logs = `${qualifiedNamespace(gcfg)}.logs`;
     const day = today - 2;
-    const ROWS = 1000; // per tenant and commit: 30 tenants x 4 commits = 120,000 rows, more than one regrouped range takes
+    const ROWS = 200; // per tenant and commit: 30 tenants x 4 commits = 24,000 rows, more than one regrouped range takes
     expect(30 * 4 * ROWS).toBeGreaterThan(SHARED_REGROUP.maxRows);
     try {
       await ensureLakeTables(g.connection, gcfg);
@@ -207,7 +207,8 @@ describe('table maintenance', () => {
         const shard = `CASE WHEN k < ${b1} THEN '~t00' WHEN k < ${b2} THEN '~t${String(b1).padStart(2, '0')}' ELSE '~t${b2}' END`;
         await g.connection.run(
           `INSERT INTO ${logs} ("timestamp", tenant_id, body, attributes, resource_attributes, tenant_shard) ` +
-            `SELECT TIMESTAMPTZ '${dayStart(day)}' + to_seconds(${commit * 20000} + i % 20000), ${t('k')}, 'c${commit} ' || i, MAP {'seq': '${commit}-' || i}, MAP {}, ${shard} ` +
+            // bodies of ~200 bytes, so that a regrouped range makes several row groups
+            `SELECT TIMESTAMPTZ '${dayStart(day)}' + to_seconds(${commit * 20000} + i % 20000), ${t('k')}, 'c${commit} ' || i || ' ' || repeat(md5(i::VARCHAR), 6), MAP {'seq': '${commit}-' || i}, MAP {}, ${shard} ` +
             `FROM (SELECT i, i % 30 AS k FROM range(${30 * ROWS}) r(i)) ` +
             `UNION ALL SELECT TIMESTAMPTZ '${dayStart(day)}' + to_seconds(${commit * 20000} + i), 'big', 'c${commit} ' || i, MAP {'seq': 'big-${commit}-' || i}, MAP {}, 'big' FROM range(500) r(i)`,
         );
@@ -226,7 +227,7 @@ describe('table maintenance', () => {
 
       const files = await perFile();
       const shared = files.filter((f) => f.shard !== 'big');
-      // two ranges (120,000 rows, at most SHARED_REGROUP.maxRows each), disjoint, in order, each
+      // two ranges (24,000 rows, at most SHARED_REGROUP.maxRows each), disjoint, in order, each
       // under the partition of its first tenant, every tenant whole in one of them
       expect(shared.length).toBe(2);
       expect(shared.map((f) => f.shard)).toEqual(shared.map((f) => `~${f.lo}`));

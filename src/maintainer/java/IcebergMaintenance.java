@@ -413,7 +413,7 @@ public final class IcebergMaintenance {
       tenantColumn = cfg.path("tenantColumn").asText();
       timeColumn = cfg.path("timeColumn").asText();
       prefix = cfg.path("sharedPrefix").asText();
-      maxRows = cfg.path("maxRows").asLong(100_000);
+      maxRows = cfg.path("maxRows").asLong(20_000);
       rowGroupBytes = cfg.path("rowGroupBytes").asLong(1024 * 1024);
       tenantId = table.schema().findField(tenantColumn).fieldId();
     }
