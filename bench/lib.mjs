@@ -17,9 +17,35 @@ export function stackEnv() {
 const WORDS = 'request served upstream cache miss retry timeout user order payment cart checkout latency db query slow ok failed'.split(' ');
 const pick = (a, i) => a[i % a.length];
 
-/** One ExportLogsServiceRequest of `records` log records: 5-15 attributes each, 100-300 byte bodies, 3 resources, timestamped from `timeMs` on (1 ns apart). */
+/**
+ * What a Kubernetes pod's resource carries once the Collector's k8sattributes and
+ * resourcedetection processors have run (`BENCH_RESOURCE=k8s`): 24 more attributes, about
+ * 1.2 KB of JSON.
+ */
+function k8sResourceAttributes(seed, r) {
+  const id = (n) => `${(seed * 7919 + r * 104729 + n).toString(16).padStart(8, '0')}-4f1c-9a2b-${(seed + n).toString(16).padStart(12, '0')}`;
+  const s = (key, value) => ({ key, value: { stringValue: value } });
+  return [
+    s('k8s.namespace.name', `team-${seed % 5}`), s('k8s.pod.uid', id(1)), s('k8s.pod.start_time', '2026-11-30T08:14:03Z'),
+    s('k8s.deployment.name', `service-${(seed + r) % 7}`), s('k8s.replicaset.name', `service-${(seed + r) % 7}-7d9f8c6b5d`),
+    s('k8s.replicaset.uid', id(2)), s('k8s.node.name', `ip-10-0-${r}-${seed % 250}.eu-west-1.compute.internal`),
+    s('k8s.container.name', `service-${(seed + r) % 7}`), s('k8s.cluster.name', 'prod-eu-west-1'),
+    s('container.id', id(3).replaceAll('-', '') + id(4).replaceAll('-', '')), s('container.image.name', `registry.example.com/shop/service-${(seed + r) % 7}`),
+    s('container.image.tag', '2.3.1'), s('cloud.provider', 'aws'), s('cloud.platform', 'aws_eks'), s('cloud.account.id', '123456789012'),
+    s('cloud.availability_zone', `eu-west-1${'abc'[r]}`), s('host.id', `i-0${id(5).slice(0, 16)}`), s('host.type', 'm6i.2xlarge'),
+    s('os.type', 'linux'), s('process.runtime.name', 'OpenJDK Runtime Environment'), s('process.runtime.version', '21.0.5+11-LTS'),
+    s('telemetry.sdk.name', 'opentelemetry'), s('telemetry.sdk.language', 'java'), s('service.instance.id', id(6)),
+  ];
+}
+
+/**
+ * One ExportLogsServiceRequest of `records` log records: 5-15 attributes each, 100-300 byte
+ * bodies, 3 resources of 6 attributes (30 with `BENCH_RESOURCE=k8s`), timestamped from `timeMs`
+ * on (1 ns apart).
+ */
 export function logsRequestBody(records, seed = 0, timeMs = Date.now()) {
   const now = BigInt(timeMs) * 1_000_000n;
+  const k8s = process.env.BENCH_RESOURCE === 'k8s';
   const resources = [0, 1, 2].map((r) => ({
     resource: { attributes: [
       { key: 'service.name', value: { stringValue: `service-${(seed + r) % 7}` } },
@@ -28,6 +54,7 @@ export function logsRequestBody(records, seed = 0, timeMs = Date.now()) {
       { key: 'host.name', value: { stringValue: `ip-10-0-${r}-${seed % 250}` } },
       { key: 'k8s.pod.name', value: { stringValue: `pod-${seed % 97}-${r}` } },
       { key: 'cloud.region', value: { stringValue: 'eu-west-1' } },
+      ...(k8s ? k8sResourceAttributes(seed, r) : []),
     ] },
     scopeLogs: [{ scope: { name: 'bench', version: '1.0.0' }, logRecords: [] }],
   }));

@@ -114,8 +114,8 @@ const lake = {
   DUCKDB_EXTENSION_DIRECTORY: doc(z.string().optional(), 'where the iceberg, httpfs and avro extensions are', '(DuckDB’s own)'),
   DUCKDB_MEMORY_LIMIT_MB: doc(
     int(64).optional(),
-    'DuckDB memory limit; past it DuckDB spills to `LAKE_SPOOL_DIR`, which costs the appender CPU (about ten times `BUFFER_SIZE_MB` avoids it, at about twice the RSS: docs/benchmarks.md), and a commit that still runs out of memory is retried partition by partition',
-    '(appender: max(100, `BUFFER_SIZE_MB`); query CLI: DuckDB’s own; the query service uses `QUERY_MEMORY_LIMIT_MB`)',
+    'DuckDB memory limit; past it DuckDB spills to `LAKE_SPOOL_DIR`, which costs the appender CPU (about ten times `BUFFER_SIZE_MB` avoids it, at about twice the RSS: docs/benchmarks.md); a commit that still runs out of memory is retried writing fewer files at once, then partition by partition, and one that cannot write even one file asks for more here',
+    '(appender: max(100, `BUFFER_SIZE_MB`) + 50; query CLI: DuckDB’s own; the query service uses `QUERY_MEMORY_LIMIT_MB`)',
   ),
   DUCKDB_THREADS: doc(
     int(1, 256).optional(),

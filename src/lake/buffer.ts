@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ByteSink, logsRequestToNdjson } from '../otlp/logs-ndjson.js';
-import { ICEBERG_TYPE, LOG_COLUMNS } from '../schema/logs.js';
+import { ICEBERG_TYPE, LOG_COLUMNS, type LogColumn } from '../schema/logs.js';
 import { isResourceError } from './duckdb-errors.js';
 import { sqlIdent } from './session.js';
 
@@ -16,18 +16,38 @@ const KAFKA_COLUMNS = [
   ['kafka_offset', 'BIGINT'],
 ] as const;
 
+const columnType = (c: LogColumn) => (c.kind === 'map' ? 'JSON' : ICEBERG_TYPE[c.kind]);
+/** Columns of `logs` the rows of one scope share: a buffer keeps them once per scope. */
+const SCOPE_LEVEL = LOG_COLUMNS.filter((c: LogColumn) => c.perScope);
+const ROW_LEVEL = LOG_COLUMNS.filter((c: LogColumn) => !c.perScope);
+
 /**
- * A buffer table. The attribute maps are kept as their JSON text and become MAPs only as the
- * commit reads them (`bufferRows`): DuckDB stores a MAP(VARCHAR, VARCHAR) value entry by entry,
- * which made each load dearer (bench/stages.mjs), while the cast at commit time
- * costs next to nothing beside the Parquet write. read_json has parsed the text already, so it
- * is valid JSON, and the writer (logs-ndjson.ts) writes each map as an object of string values
- * with unique keys, the shape the cast takes.
+ * A buffer is two tables: its rows (the columns of each record, the Kafka position, and the
+ * scope_ref of the scope they came in) and its scopes (the columns every row of a scope shares,
+ * `perScope` in src/schema/logs.ts, once per scope). A resource's attributes (a Kubernetes pod's
+ * are often larger than the record itself) are then parsed and held once per scope rather than
+ * once per row; the commit joins them back (`bufferRows`).
+ *
+ * The attribute maps are kept as their JSON text and become MAPs only as the commit reads them:
+ * DuckDB stores a MAP(VARCHAR, VARCHAR) value entry by entry, which made each load dearer
+ * (bench/stages.mjs), while the cast at commit time costs next to nothing beside the Parquet
+ * write. read_json has parsed the text already, so it is valid JSON, and the writer
+ * (logs-ndjson.ts) writes each map as an object of string values with unique keys, the shape the
+ * cast takes.
  */
-const BUFFER_COLUMNS = `(${[
-  ...LOG_COLUMNS.map((c) => `${sqlIdent(c.name)} ${c.kind === 'map' ? 'JSON' : ICEBERG_TYPE[c.kind]}`),
-  ...KAFKA_COLUMNS.map(([n, t]) => `${n} ${t}`),
-].join(', ')})`;
+const ROW_COLUMNS = [
+  ...ROW_LEVEL.map((c) => [c.name, columnType(c)] as const),
+  ['scope_ref', 'INTEGER'] as const,
+  ...KAFKA_COLUMNS,
+];
+const SCOPE_COLUMNS = [['scope_ref', 'INTEGER'] as const, ...SCOPE_LEVEL.map((c) => [c.name, columnType(c)] as const)];
+
+const tableColumns = (columns: readonly (readonly [string, string])[]) => `(${columns.map(([n, t]) => `${sqlIdent(n)} ${t}`).join(', ')})`;
+
+/** The scopes table of the buffer whose rows are in `table`. */
+export function scopesTableOf(table: string): string {
+  return table.replace(/buffer_logs_(\d+)$/, 'buffer_scopes_$1');
+}
 
 /**
  * Where the buffer tables live: an in-memory database of the appender's own, uncompressed.
@@ -41,14 +61,16 @@ const BUFFER_COLUMNS = `(${[
 export const BUFFER_DATABASE = 'appender_buffer';
 
 /**
- * The rows of a buffer table as the Iceberg table `logs` types them, with their Kafka partition
- * and offset. The NDJSON rows leave empty maps out (logs-ndjson.ts), so a NULL map here is an
- * empty one: the table's NULL means "written before the column existed".
+ * The rows of a buffer (`table` holds its rows) as the Iceberg table `logs` types them, each with
+ * its scope's columns, its Kafka partition and offset. The NDJSON rows leave empty maps out
+ * (logs-ndjson.ts), so a NULL map here is an empty one: the table's NULL means "written before
+ * the column existed". A row always finds its scope (a load writes both or neither); the join is
+ * an outer one all the same, so that no row could ever be left out by it.
  */
 export function bufferRows(table: string): string {
-  return `(SELECT * REPLACE (${LOG_COLUMNS.filter((c) => c.kind === 'map')
+  return `(SELECT * EXCLUDE (scope_ref) REPLACE (${LOG_COLUMNS.filter((c) => c.kind === 'map')
     .map((c) => `coalesce(${sqlIdent(c.name)}, '{}'::JSON)::${ICEBERG_TYPE.map} AS ${sqlIdent(c.name)}`)
-    .join(', ')}) FROM ${table})`;
+    .join(', ')}) FROM ${table} LEFT JOIN ${scopesTableOf(table)} USING (scope_ref))`;
 }
 
 /**
@@ -63,16 +85,17 @@ export interface SealedBuffer {
   readonly bytes: number;
 }
 
-/** How read_json reads the NDJSON rows of logs-ndjson.ts (timestamps as epoch microseconds). */
-const JSON_COLUMNS = `{${[
-  ...LOG_COLUMNS.map((c) => `'${c.name}': '${c.kind === 'timestamp' ? 'BIGINT' : c.kind === 'map' ? 'JSON' : ICEBERG_TYPE[c.kind]}'`),
-  ...KAFKA_COLUMNS.map(([n, t]) => `'${n}': '${t}'`),
-].join(', ')}}`;
+/** How read_json reads NDJSON lines of `columns` (timestamps as epoch microseconds), and the SELECT that types them. */
+function jsonLoad(columns: readonly (readonly [string, string])[]): { columns: string; select: string } {
+  const timestamp = ICEBERG_TYPE.timestamp;
+  return {
+    columns: `{${columns.map(([n, t]) => `'${n}': '${t === timestamp ? 'BIGINT' : t}'`).join(', ')}}`,
+    select: columns.map(([n, t]) => (t === timestamp ? `make_timestamptz(${sqlIdent(n)})` : sqlIdent(n))).join(', '),
+  };
+}
 
-const LOAD_SELECT = [
-  ...LOG_COLUMNS.map((c) => (c.kind === 'timestamp' ? `make_timestamptz(${sqlIdent(c.name)})` : sqlIdent(c.name))),
-  ...KAFKA_COLUMNS.map(([n]) => n),
-].join(', ');
+const ROW_LOAD = jsonLoad(ROW_COLUMNS);
+const SCOPE_LOAD = jsonLoad(SCOPE_COLUMNS);
 
 /** One Kafka record being staged: its tenant, the fallback timestamp of its rows, where it was read. */
 export interface StageContext {
@@ -96,7 +119,7 @@ export interface RejectedRecord {
   error: Error;
 }
 
-/** A Kafka record taken in since the last load: its rows are bytes [start, end) of the sink. */
+/** A Kafka record taken in since the last load: its rows are bytes [start, end) of the sink, its scopes [scopeStart, scopeEnd) of the scope sink. */
 interface Staged {
   partition: number;
   offset: bigint;
@@ -104,6 +127,8 @@ interface Staged {
   rows: number;
   start: number;
   end: number;
+  scopeStart: number;
+  scopeEnd: number;
 }
 
 let spoolSeq = 0;
@@ -118,10 +143,10 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** The NDJSON size of the largest staged record: no row of the load is longer. */
+/** The NDJSON size of the largest staged record's rows and scopes: no line of the load is longer. */
 function maxRecordBytes(staged: Staged[]): number {
   let max = 0;
-  for (const s of staged) max = Math.max(max, s.end - s.start);
+  for (const s of staged) max = Math.max(max, s.end - s.start, s.scopeEnd - s.scopeStart);
   return max;
 }
 
@@ -136,6 +161,8 @@ function maxRecordBytes(staged: Staged[]): number {
  */
 export class LogBuffer {
   private readonly sink = new ByteSink();
+  /** The scope rows of the staged records; scope_ref numbers the scopes of one buffer table. */
+  private readonly scopes = { sink: new ByteSink(1 << 16), next: 0 };
   private staged: Staged[] = [];
   private ranges = new Map<number, PartitionRange>();
   private readonly spoolDir: string;
@@ -168,7 +195,8 @@ export class LogBuffer {
 
   private async newTable(): Promise<void> {
     const table = `${BUFFER_DATABASE}.buffer_logs_${++this.tableSeq}`;
-    await this.connection.run(`CREATE OR REPLACE TABLE ${table} ${BUFFER_COLUMNS}`);
+    await this.connection.run(`CREATE OR REPLACE TABLE ${table} ${tableColumns(ROW_COLUMNS)}`);
+    await this.connection.run(`CREATE OR REPLACE TABLE ${scopesTableOf(table)} ${tableColumns(SCOPE_COLUMNS)}`);
     this.current = table;
   }
 
@@ -181,6 +209,7 @@ export class LogBuffer {
   async collect(): Promise<void> {
     while (this.released.length > 0) {
       await this.connection.run(`DROP TABLE IF EXISTS ${this.released[0]}`);
+      await this.connection.run(`DROP TABLE IF EXISTS ${scopesTableOf(this.released[0]!)}`);
       this.released.shift();
     }
   }
@@ -208,15 +237,16 @@ export class LogBuffer {
    */
   stage(value: Uint8Array, ctx: StageContext): number {
     const start = this.sink.len;
+    const scopeStart = this.scopes.sink.len;
     const extraJson = `,"kafka_partition":${ctx.partition},"kafka_offset":${ctx.offset}`;
-    const rows = logsRequestToNdjson(value, { tenant: ctx.tenant, fallbackMicros: ctx.fallbackMicros, extraJson, maxDepth: this.maxDepth }, this.sink);
-    this.staged.push({ partition: ctx.partition, offset: ctx.offset, size: value.length, rows, start, end: this.sink.len });
+    const rows = logsRequestToNdjson(value, { tenant: ctx.tenant, fallbackMicros: ctx.fallbackMicros, extraJson, maxDepth: this.maxDepth, scopes: this.scopes }, this.sink);
+    this.staged.push({ partition: ctx.partition, offset: ctx.offset, size: value.length, rows, start, end: this.sink.len, scopeStart, scopeEnd: this.scopes.sink.len });
     return rows;
   }
 
   /** Records that `partition`/`offset` was consumed without producing rows (e.g. sent to the DLQ). */
   skip(partition: number, offset: bigint): void {
-    this.staged.push({ partition, offset, size: 0, rows: 0, start: 0, end: 0 });
+    this.staged.push({ partition, offset, size: 0, rows: 0, start: 0, end: 0, scopeStart: 0, scopeEnd: 0 });
   }
 
   /**
@@ -231,14 +261,14 @@ export class LogBuffer {
       await this.collect();
       if (this.sink.len > 0) {
         try {
-          await this.loadBytes(this.sink.view(), maxRecordBytes(staged));
+          await this.loadBytes(this.sink.view(), this.scopes.sink.view(), maxRecordBytes(staged));
         } catch (e) {
           if (isResourceError(e)) throw e;
           // Find the record(s) at fault: load one record at a time.
           for (const s of staged) {
             if (s.rows === 0) continue;
             try {
-              await this.loadBytes(this.sink.view(s.start, s.end), s.end - s.start);
+              await this.loadBytes(this.sink.view(s.start, s.end), this.scopes.sink.view(s.scopeStart, s.scopeEnd), maxRecordBytes([s]));
             } catch (err) {
               if (isResourceError(err)) throw err;
               rejected.push({ partition: s.partition, offset: s.offset, error: err as Error });
@@ -252,23 +282,43 @@ export class LogBuffer {
     } finally {
       this.staged = [];
       this.sink.reset();
+      this.scopes.sink.reset();
     }
   }
 
-  /** Loads NDJSON rows none of which is longer than `longest` bytes. */
-  private async loadBytes(bytes: Uint8Array, longest: number): Promise<void> {
+  /**
+   * Loads NDJSON rows and the scope rows they name, none of them longer than `longest` bytes, in
+   * one transaction: a row never lands without its scope, nor a scope twice.
+   */
+  private async loadBytes(rows: Uint8Array, scopes: Uint8Array, longest: number): Promise<void> {
+    const c = this.connection;
+    const files: string[] = [];
+    try {
+      await c.run('BEGIN TRANSACTION');
+      try {
+        await this.insertJson(scopesTableOf(this.current), SCOPE_LOAD, scopes, longest, files);
+        await this.insertJson(this.current, ROW_LOAD, rows, longest, files);
+        await c.run('COMMIT');
+      } catch (e) {
+        await c.run('ROLLBACK').catch(() => {});
+        throw e;
+      }
+    } finally {
+      for (const f of files) await unlink(f).catch(() => {});
+    }
+  }
+
+  private async insertJson(table: string, load: { columns: string; select: string }, bytes: Uint8Array, longest: number, files: string[]): Promise<void> {
+    if (bytes.length === 0) return;
     // read_json's buffers are twice its largest object: keep it near what this load needs.
     const maxObject = Math.max(2 << 20, longest + 1);
     const file = join(this.spoolDir, `otel-lakehouse-${process.pid}-${++spoolSeq}.ndjson`);
-    try {
-      await writeFile(file, bytes);
-      await this.connection.run(
-        `INSERT INTO ${this.current} SELECT ${LOAD_SELECT} FROM read_json('${file.replaceAll("'", "''")}', ` +
-          `format = 'newline_delimited', auto_detect = false, maximum_object_size = ${maxObject}, columns = ${JSON_COLUMNS})`,
-      );
-    } finally {
-      await unlink(file).catch(() => {});
-    }
+    files.push(file);
+    await writeFile(file, bytes);
+    await this.connection.run(
+      `INSERT INTO ${table} SELECT ${load.select} FROM read_json('${file.replaceAll("'", "''")}', ` +
+        `format = 'newline_delimited', auto_detect = false, maximum_object_size = ${maxObject}, columns = ${load.columns})`,
+    );
   }
 
   private track(partition: number, offset: bigint, size: number, rows: number): void {
@@ -294,6 +344,7 @@ export class LogBuffer {
     await this.newTable();
     const sealed: SealedBuffer = { table, ranges: this.ranges, records: this.records, bytes: this.bytes };
     this.sealed = sealed;
+    this.scopes.next = 0;
     this.ranges = new Map();
     this.bytes = 0;
     this.records = 0;

@@ -1,5 +1,5 @@
 import { LAKE_TABLES, SHARED_SHARD_PREFIX, TENANT_SHARD_COLUMN } from '../schema/tables.js';
-import { isCommitConflict } from './duckdb-errors.js';
+import { isCommitConflict, isOutOfMemory } from './duckdb-errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.js';
 import { bufferRows, LOG_COLUMN_NAMES, type PartitionRange } from './buffer.js';
@@ -97,15 +97,21 @@ export function shardExpression(shards: readonly Shard[]): string {
 export const MAX_PARTITIONS_PER_WRITE = 64;
 
 /**
- * The shards in groups of at most MAX_PARTITIONS_PER_WRITE (shard, day) partitions each, one
- * INSERT per group (a shard with more days than that is a group of its own).
+ * Commits that must land, after a commit ran out of memory, before the committer writes twice as
+ * many partitions per INSERT again.
  */
-export function writeGroups(shards: readonly Shard[]): Shard[][] {
+export const WRITE_LIMIT_RECOVERY_COMMITS = 16;
+
+/**
+ * The shards in groups of at most `limit` (shard, day) partitions each, one INSERT per group (a
+ * shard with more days than that is a group of its own).
+ */
+export function writeGroups(shards: readonly Shard[], limit = MAX_PARTITIONS_PER_WRITE): Shard[][] {
   const groups: Shard[][] = [];
   let current: Shard[] = [];
   let partitions = 0;
   for (const shard of shards) {
-    if (current.length > 0 && partitions + shard.days.size > MAX_PARTITIONS_PER_WRITE) {
+    if (current.length > 0 && partitions + shard.days.size > limit) {
       groups.push(current);
       current = [];
       partitions = 0;
@@ -149,6 +155,15 @@ export class IcebergCommitter {
   private known: { snapshot: string; offsets: PartitionOffsets } | undefined;
   /** Commits that needed the offsets table read (another writer had committed), and those that did not. */
   readonly stats = { offsetReads: 0, offsetCacheHits: 0 };
+  /**
+   * Most partitions one INSERT writes now. Each open file holds a row group of rows until it is
+   * full, so the commit's memory grows with the partitions written at once times the width of a
+   * row, and wide rows (a Kubernetes resource's attributes on every row) need more than the
+   * memory limit has with four open at once (docs/benchmarks.md). A commit that runs out of
+   * memory halves this, down to one; WRITE_LIMIT_RECOVERY_COMMITS landed commits double it back.
+   */
+  private writeLimit = MAX_PARTITIONS_PER_WRITE;
+  private landedAtLimit = 0;
 
   constructor(
     private readonly connection: DuckDBConnection,
@@ -171,6 +186,7 @@ export class IcebergCommitter {
     let rows: number;
     let base: string | undefined;
     let lake: PartitionOffsets;
+    let widest = 0;
     await c.run('BEGIN TRANSACTION');
     try {
       // Binding the table makes DuckDB load its metadata now: the snapshot its commit requires.
@@ -204,7 +220,8 @@ export class IcebergCommitter {
       const where = conditions.join(' OR ');
       const shards = await this.shards(table, where);
       const shardOf = shardExpression(shards);
-      const groups = writeGroups(shards);
+      const groups = writeGroups(shards, this.writeLimit);
+      widest = Math.max(...groups.map((g) => g.reduce((n, shard) => n + shard.days.size, 0)));
       for (const group of groups) {
         const rowsOf = `SELECT ${COLUMN_LIST}, ${shardOf} AS ${sqlIdent(TENANT_SHARD_COLUMN)} FROM ${bufferRows(table)} WHERE (${where})`;
         const only = `SELECT * FROM (${rowsOf}) WHERE ${sqlIdent(TENANT_SHARD_COLUMN)} IN (${group.map((g) => sqlString(g.value)).join(', ')})`;
@@ -219,13 +236,26 @@ export class IcebergCommitter {
       await c.run('COMMIT');
     } catch (e) {
       await c.run('ROLLBACK').catch(() => {});
+      if (isOutOfMemory(e) && widest > 0) {
+        this.writeLimit = Math.max(1, Math.floor(widest / 2));
+        this.landedAtLimit = 0;
+      }
       throw classify(e);
+    }
+    if (this.writeLimit < MAX_PARTITIONS_PER_WRITE && ++this.landedAtLimit >= WRITE_LIMIT_RECOVERY_COMMITS) {
+      this.writeLimit = Math.min(MAX_PARTITIONS_PER_WRITE, this.writeLimit * 2);
+      this.landedAtLimit = 0;
     }
     const snapshot = await this.confirm(batchId, base);
     const offsets = new Map(lake);
     for (const [p, next] of committed) offsets.set(p, next);
     this.known = { snapshot, offsets };
     return { rows, committed, alreadyCommitted };
+  }
+
+  /** Most partitions one INSERT writes now (see `writeLimit`). */
+  get partitionsPerWrite(): number {
+    return this.writeLimit;
   }
 
   /** The shards (see planShards) of the rows to commit: one query over the buffer. */

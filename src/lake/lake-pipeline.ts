@@ -29,6 +29,18 @@ import { SnapshotRepair } from './snapshot-repair.js';
  */
 export const APPENDER_DUCKDB_THREADS = 1;
 
+/**
+ * What the appender's DuckDB may hold beyond the buffer's size, unless DUCKDB_MEMORY_LIMIT_MB
+ * says otherwise. DuckDB holds the buffer, and the limit keeps a full buffer from taking the
+ * process far past its size (the rest spills to disk); its allocator keeps about as much again in
+ * freed pages for a while, so the limit counts about twice in the process's RSS. The commit
+ * needs room of its own that spilling cannot give: each file it writes holds a row group of rows
+ * until the group is full, and with a Kubernetes resource's attributes on every row a single
+ * file's row group did not fit beside the buffers in a limit of the buffer's size, so no commit
+ * ever landed (docs/benchmarks.md).
+ */
+export const APPENDER_COMMIT_MEMORY_MB = 50;
+
 export interface FlushStats {
   reason: string;
   rows: number;
@@ -106,10 +118,7 @@ export class LakePipeline extends ConsumerPipeline {
 
   protected override async open(): Promise<void> {
     const cfg = this.cfg;
-    // DuckDB holds the buffer; cap its memory at the buffer size so a full buffer cannot take
-    // the process far past it (DuckDB spills the rest to disk). Its allocator keeps about as much
-    // again in freed pages for a while, so the limit counts about twice in the process's RSS.
-    const memoryLimitMb = cfg.DUCKDB_MEMORY_LIMIT_MB ?? Math.max(100, cfg.BUFFER_SIZE_MB);
+    const memoryLimitMb = cfg.DUCKDB_MEMORY_LIMIT_MB ?? Math.max(100, cfg.BUFFER_SIZE_MB) + APPENDER_COMMIT_MEMORY_MB;
     // Spill files go beside the spool files, one directory per pipeline (two in one process must
     // not share one; removed by the buffer once the process is gone), not into the working directory.
     const tempDirectory = join(cfg.LAKE_SPOOL_DIR ?? tmpdir(), `otel-lakehouse-duckdb-${process.pid}-${randomUUID().slice(0, 8)}`);
@@ -311,7 +320,9 @@ export class LakePipeline extends ConsumerPipeline {
           this.log.warn({ err, batchId }, 'stopping: the buffer in commit was left to be read again');
           return;
         }
-        this.log.error({ err, batchId }, 'Iceberg commit failed; retrying');
+        // Out of memory with one file per INSERT already: only a higher limit lets it land.
+        const more = isOutOfMemory(err) && this.committer?.partitionsPerWrite === 1 ? ' (out of memory writing one file at a time: raise DUCKDB_MEMORY_LIMIT_MB)' : '';
+        this.log.error({ err, batchId }, `Iceberg commit failed; retrying${more}`);
         await new Promise((r) => setTimeout(r, 1000));
       }
     }

@@ -187,13 +187,13 @@ const num = (name: string, n: number) => (n === 0 ? '' : `,"${name}":${n}`);
 /** The same for a map's JSON object, an empty one being left out. */
 const map = (name: string, json: string) => (json === '{}' ? '' : `,"${name}":${json}`);
 
-/** What rows of one scope share: everything after a record's own columns, as JSON text. */
-function sharedSuffix(tenant: string, resource: ResourceColumns, scope: ScopeColumns, extraJson: string): string {
-  return str('tenant_id', tenant) + str('service_name', resource.serviceName) + str('deployment_environment', resource.deploymentEnvironment) +
+/** The members of the columns every row of one scope shares (`perScope` in src/schema/logs.ts), as JSON text. */
+function scopeMembers(resource: ResourceColumns, scope: ScopeColumns): string {
+  return str('service_name', resource.serviceName) + str('deployment_environment', resource.deploymentEnvironment) +
     str('host_name', resource.hostName) + map('resource_attributes', resource.attributesJson) +
     num('resource_dropped_attributes_count', resource.droppedAttributesCount) + str('resource_schema_url', resource.schemaUrl) +
     str('scope_name', scope.name) + str('scope_version', scope.version) + map('scope_attributes', scope.attributesJson) +
-    num('scope_dropped_attributes_count', scope.droppedAttributesCount) + str('scope_schema_url', scope.schemaUrl) + `${extraJson}}\n`;
+    num('scope_dropped_attributes_count', scope.droppedAttributesCount) + str('scope_schema_url', scope.schemaUrl);
 }
 
 interface ResourceColumns {
@@ -297,6 +297,20 @@ export interface RowContext {
   extraJson?: string;
   /** deepest AnyValue nesting read; default MAX_MESSAGE_DEPTH's default */
   maxDepth?: number;
+  /** when given, the scope's shared columns go to scope rows once per scope, and each row names its scope */
+  scopes?: ScopeRows;
+}
+
+/**
+ * Scope rows: one `{"scope_ref":n, ...}` line per ScopeLogs that has records, holding the
+ * columns its rows share (`perScope`), each of its rows holding `"scope_ref":n` instead. A
+ * Kubernetes resource alone is often larger than the record, so the lake's buffer keeps these
+ * once per scope (src/lake/buffer.ts).
+ */
+export interface ScopeRows {
+  readonly sink: ByteSink;
+  /** the scope_ref of the next scope row, advanced by each one written */
+  next: number;
 }
 
 /**
@@ -305,10 +319,16 @@ export interface RowContext {
  */
 export function logsRequestToNdjson(req: Uint8Array, ctx: RowContext, out: ByteSink): number {
   const mark = out.len;
+  const scopeMark = ctx.scopes?.sink.len ?? 0;
+  const nextScope = ctx.scopes?.next ?? 0;
   try {
     return writeRequest(new ValueReader(req, ctx.maxDepth ?? DEFAULT_MAX_MESSAGE_DEPTH), ctx, out);
   } catch (e) {
     out.len = mark;
+    if (ctx.scopes) {
+      ctx.scopes.sink.len = scopeMark;
+      ctx.scopes.next = nextScope;
+    }
     if (e instanceof OtlpDecodeError) throw e;
     if (e instanceof RangeError) throw new OtlpDecodeError(`malformed protobuf: ${e.message}`);
     throw e;
@@ -385,7 +405,14 @@ function writeScopeLogs(
   }
   if (records.length === 0) return 0;
   const scope = scopeStart < 0 ? { ...NO_SCOPE, schemaUrl: url } : readScope(r, scopeStart, scopeEnd, url);
-  const suffix = Buffer.from(sharedSuffix(ctx.tenant, resource, scope, ctx.extraJson ?? ''), 'utf8');
+  // What the rows of this scope share: everything after a record's own columns.
+  let shared = scopeMembers(resource, scope);
+  if (ctx.scopes) {
+    const ref = ctx.scopes.next++;
+    ctx.scopes.sink.utf8(`{"scope_ref":${ref}${shared}}\n`);
+    shared = `,"scope_ref":${ref}`;
+  }
+  const suffix = Buffer.from(`${str('tenant_id', ctx.tenant)}${shared}${ctx.extraJson ?? ''}}\n`, 'utf8');
   for (let i = 0; i < records.length; i += 2) {
     writeLogRecord(r, records[i]!, records[i + 1]!, fallback, out);
     out.bytes(suffix);

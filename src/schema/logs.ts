@@ -21,6 +21,12 @@ export interface LogColumn {
    * before read them as NULL.
    */
   readonly since?: number;
+  /**
+   * The same for every record of one ScopeLogs: it comes from the Resource or the
+   * InstrumentationScope. The lake's buffer keeps these once per scope rather than once per row
+   * (src/lake/buffer.ts).
+   */
+  readonly perScope?: true;
   /** the field type in a tenant's OpenSearch index, and its name when it differs */
   readonly search: { readonly type: 'date_nanos' | 'keyword' | 'integer' | 'long' | 'text' | 'flat_object'; readonly field?: string };
 }
@@ -37,19 +43,19 @@ export const LOG_COLUMNS = [
   { name: 'trace_id', field: 'traceId', kind: 'string', search: { type: 'keyword' } },
   { name: 'span_id', field: 'spanId', kind: 'string', search: { type: 'keyword' } },
   { name: 'trace_flags', field: 'traceFlags', kind: 'long', since: 2, search: { type: 'long' } },
-  { name: 'service_name', field: 'serviceName', kind: 'string', search: { type: 'keyword' } },
-  { name: 'deployment_environment', field: 'deploymentEnvironment', kind: 'string', search: { type: 'keyword' } },
-  { name: 'host_name', field: 'hostName', kind: 'string', search: { type: 'keyword' } },
-  { name: 'scope_name', field: 'scopeName', kind: 'string', search: { type: 'keyword' } },
-  { name: 'scope_version', field: 'scopeVersion', kind: 'string', search: { type: 'keyword' } },
+  { name: 'service_name', field: 'serviceName', kind: 'string', perScope: true, search: { type: 'keyword' } },
+  { name: 'deployment_environment', field: 'deploymentEnvironment', kind: 'string', perScope: true, search: { type: 'keyword' } },
+  { name: 'host_name', field: 'hostName', kind: 'string', perScope: true, search: { type: 'keyword' } },
+  { name: 'scope_name', field: 'scopeName', kind: 'string', perScope: true, search: { type: 'keyword' } },
+  { name: 'scope_version', field: 'scopeVersion', kind: 'string', perScope: true, search: { type: 'keyword' } },
   { name: 'attributes', field: 'attributes', kind: 'map', required: true, search: { type: 'flat_object' } },
   { name: 'dropped_attributes_count', field: 'droppedAttributesCount', kind: 'long', since: 2, search: { type: 'long' } },
-  { name: 'resource_attributes', field: 'resourceAttributes', kind: 'map', required: true, search: { type: 'flat_object' } },
-  { name: 'resource_dropped_attributes_count', field: 'resourceDroppedAttributesCount', kind: 'long', since: 2, search: { type: 'long' } },
-  { name: 'resource_schema_url', field: 'resourceSchemaUrl', kind: 'string', since: 2, search: { type: 'keyword' } },
-  { name: 'scope_attributes', field: 'scopeAttributes', kind: 'map', required: true, since: 2, search: { type: 'flat_object' } },
-  { name: 'scope_dropped_attributes_count', field: 'scopeDroppedAttributesCount', kind: 'long', since: 2, search: { type: 'long' } },
-  { name: 'scope_schema_url', field: 'scopeSchemaUrl', kind: 'string', since: 2, search: { type: 'keyword' } },
+  { name: 'resource_attributes', field: 'resourceAttributes', kind: 'map', required: true, perScope: true, search: { type: 'flat_object' } },
+  { name: 'resource_dropped_attributes_count', field: 'resourceDroppedAttributesCount', kind: 'long', since: 2, perScope: true, search: { type: 'long' } },
+  { name: 'resource_schema_url', field: 'resourceSchemaUrl', kind: 'string', since: 2, perScope: true, search: { type: 'keyword' } },
+  { name: 'scope_attributes', field: 'scopeAttributes', kind: 'map', required: true, since: 2, perScope: true, search: { type: 'flat_object' } },
+  { name: 'scope_dropped_attributes_count', field: 'scopeDroppedAttributesCount', kind: 'long', since: 2, perScope: true, search: { type: 'long' } },
+  { name: 'scope_schema_url', field: 'scopeSchemaUrl', kind: 'string', since: 2, perScope: true, search: { type: 'keyword' } },
 ] as const satisfies readonly LogColumn[];
 
 export type LogColumnName = (typeof LOG_COLUMNS)[number]['name'];

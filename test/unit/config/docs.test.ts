@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { renderConfigurationDoc, renderEnvExample } from '../../../src/config/docs.js';
 import { configSchema } from '../../../src/config/schema.js';
-import { APPENDER_DUCKDB_THREADS } from '../../../src/lake/lake-pipeline.js';
+import { APPENDER_COMMIT_MEMORY_MB, APPENDER_DUCKDB_THREADS } from '../../../src/lake/lake-pipeline.js';
 
 const read = (f: string) => readFileSync(new URL(`../../../${f}`, import.meta.url), 'utf8');
 
@@ -17,6 +17,10 @@ describe('configuration documentation', () => {
 
   it('gives the appender’s DuckDB threads as the appender uses them', () => {
     expect(read('docs/configuration.md')).toMatch(new RegExp(`^\\| \`DUCKDB_THREADS\` \\| \\(appender: ${APPENDER_DUCKDB_THREADS};`, 'm'));
+  });
+
+  it('gives the appender’s DuckDB memory limit as the appender sets it', () => {
+    expect(read('docs/configuration.md')).toMatch(new RegExp(`^\\| \`DUCKDB_MEMORY_LIMIT_MB\` \\| \\(appender: max\\(100, \`BUFFER_SIZE_MB\`\\) \\+ ${APPENDER_COMMIT_MEMORY_MB};`, 'm'));
   });
 
   it('names every variable, with its default or what unset means', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { bufferRows, LogBuffer } from '../../../src/lake/buffer.js';
+import { bufferRows, LogBuffer, scopesTableOf } from '../../../src/lake/buffer.js';
 import { sqlString } from '../../../src/lake/session.js';
 import { encodeLogsRequest } from '../../../src/otlp/codec.js';
 import { kv } from '../../helpers/otlp.js';
@@ -107,6 +107,9 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     expect(rejected[0]!.error.message).toMatch(/json|malformed|NaN/i);
     const offsets = (await c.runAndReadAll(`SELECT DISTINCT kafka_offset FROM ${bufferRows(b.table)} ORDER BY 1`)).getRows().map((r) => r[0]);
     expect(offsets).toEqual([10n, 13n]);
+    // the refused record's scope went with its rows: each row finds its one scope, no scope is left over
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${scopesTableOf(b.table)}`)).getRows()[0]![0]).toBe(2n);
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${bufferRows(b.table)} WHERE service_name = 'svc'`)).getRows()[0]![0]).toBe(4n);
     expect(b.recordCount).toBe(4);
     expect(b.partitionRanges.get(0)).toEqual({ first: 10n, last: 13n });
   });
@@ -140,6 +143,35 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     await new LogBuffer(await db.connect(), dir).init();
     expect(readdirSync(dir).sort()).toEqual([`otel-lakehouse-${process.pid}-1.ndjson`, 'unrelated.ndjson']);
     rmSync(dir, { recursive: true });
+  });
+
+  it('keeps a scope’s columns once per scope, and gives them back on each of its rows', async () => {
+    const { b, c } = await buffer();
+    const twoScopes = encodeLogsRequest({
+      resourceLogs: [{
+        resource: { attributes: [kv('service.name', 'svc'), kv('k8s.pod.uid', 'u-1')] },
+        scopeLogs: [
+          { scope: { name: 's1' }, logRecords: [{ body: { stringValue: 'a' } }, { body: { stringValue: 'b' } }] },
+          { scope: { name: 's2', attributes: [kv('lib', 'x')] }, logRecords: [{ body: { stringValue: 'c' } }] },
+          { scope: { name: 'empty' }, logRecords: [] },
+        ],
+      }],
+    } as never);
+    b.stage(twoScopes, { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 1n });
+    b.stage(twoScopes, { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 2n });
+    expect(await b.load()).toEqual([]);
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${scopesTableOf(b.table)}`)).getRows()[0]![0]).toBe(4n);
+    const rows = (await c.runAndReadAll(
+      `SELECT kafka_offset, body, service_name, scope_name, map_keys(resource_attributes), map_keys(scope_attributes) FROM ${bufferRows(b.table)} ORDER BY kafka_offset, body`,
+    )).getRowsJson();
+    const perRecord = [['a', 'svc', 's1', ['k8s.pod.uid'], []], ['b', 'svc', 's1', ['k8s.pod.uid'], []], ['c', 'svc', 's2', ['k8s.pod.uid'], ['lib']]];
+    expect(rows).toEqual([...perRecord.map((r) => ['1', ...r]), ...perRecord.map((r) => ['2', ...r])]);
+    // a sealed buffer keeps its scopes; the next one numbers its own from the start
+    const sealed = await b.seal();
+    b.stage(twoScopes, { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 3n });
+    await b.load();
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${bufferRows(sealed.table)} WHERE scope_name IS NOT NULL`)).getRows()[0]![0]).toBe(6n);
+    expect((await c.runAndReadAll(`SELECT min(scope_ref), max(scope_ref) FROM ${scopesTableOf(b.table)}`)).getRows()[0]).toEqual([0, 1]);
   });
 
   it('takes in nothing of a request it cannot decode', async () => {

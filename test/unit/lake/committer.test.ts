@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { LakehouseError } from '../../../src/core/errors.js';
 import type { CatalogClient, SnapshotInfo } from '../../../src/lake/catalog-client.js';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { DEFAULT_FILE_LAYOUT, IcebergCommitter, MAX_PARTITIONS_PER_WRITE, planShards, shardExpression } from '../../../src/lake/committer.js';
+import { DEFAULT_FILE_LAYOUT, IcebergCommitter, MAX_PARTITIONS_PER_WRITE, planShards, shardExpression, WRITE_LIMIT_RECOVERY_COMMITS } from '../../../src/lake/committer.js';
 import { OffsetsTable } from '../../../src/lake/offsets-table.js';
 
 /**
@@ -148,6 +148,33 @@ describe('IcebergCommitter', () => {
     for (const g of groups) expect(g.reduce((n, t) => n + days.get(t)!, 0)).toBeLessThanOrEqual(MAX_PARTITIONS_PER_WRITE);
     expect(lake.statements.filter((x) => x === 'BEGIN').length).toBe(1);
     expect(lake.statements.filter((x) => x === 'COMMIT').length).toBe(1);
+  });
+
+  it('writes fewer partitions per INSERT after a commit ran out of memory, and more again once commits land', async () => {
+    const tenants: [string, number, string[]][] = ['a', 'b', 'c', 'd'].map((t) => [t, 5000, ['2025-11-22']]);
+    const lake = fakeLake(() => true, 'ok', tenants);
+    const partitionsOf = (sql: string) => [...(/WHERE "tenant_shard" IN \(([^)]*)\)/.exec(sql)?.[1] ?? "'a','b','c','d'").matchAll(/'/g)].length / 2;
+    // DuckDB runs out of memory writing more than one partition at once
+    const realRead = lake.connection.runAndReadAll.bind(lake.connection);
+    (lake.connection as unknown as { runAndReadAll: (sql: string) => Promise<unknown> }).runAndReadAll = async (sql: string) => {
+      if (sql.startsWith('INSERT INTO lake.ns.logs') && partitionsOf(sql) > 1) throw new Error('Out of Memory Error: failed to allocate data of size 864.0 KiB (94.8 MiB/95.3 MiB used)');
+      return realRead(sql);
+    };
+    const c = committer(lake);
+    let next = 0n;
+    const commit = () => c.commit(SOURCE, ranges(next, (next += 40n) - 1n), `b${next}`);
+    expect(c.partitionsPerWrite).toBe(MAX_PARTITIONS_PER_WRITE);
+    await expect(commit()).rejects.toThrow(/Out of Memory/);
+    expect(c.partitionsPerWrite).toBe(2);
+    next -= 40n;
+    await expect(commit()).rejects.toThrow(/Out of Memory/);
+    expect(c.partitionsPerWrite).toBe(1);
+    next -= 40n;
+    lake.inserts.length = 0;
+    expect((await commit()).rows).toBe(4 * 40);
+    expect(lake.inserts.map(partitionsOf)).toEqual([1, 1, 1, 1]);
+    for (let i = 1; i < WRITE_LIMIT_RECOVERY_COMMITS; i++) await commit();
+    expect(c.partitionsPerWrite).toBe(2);
   });
 
   it('writes a buffer that fits in one write with one INSERT of every row', async () => {

@@ -54,8 +54,36 @@ function ndjsonRows(bytes: Uint8Array): unknown[] {
   });
 }
 
+/**
+ * The NDJSON rows written with scope rows (the lake buffer's form), each joined to its scope by
+ * scope_ref: every scope row is named by rows, and carries exactly the `perScope` columns.
+ */
+function scopedRows(bytes: Uint8Array): unknown[] {
+  const scopes = { sink: new ByteSink(16), next: 7 };
+  const out = new ByteSink(16);
+  const n = logsRequestToNdjson(bytes, { ...CTX, scopes }, out);
+  const parse = (sink: ByteSink) => sink.view().toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const byRef = new Map(parse(scopes.sink).map((s) => [s.scope_ref, s]));
+  expect([...byRef.keys()]).toEqual(Array.from({ length: scopes.next - 7 }, (_, i) => 7 + i));
+  const perScope = new Set<string>(LOG_COLUMNS.filter((c) => 'perScope' in c).map((c) => c.name));
+  for (const s of byRef.values()) for (const k of Object.keys(s)) expect(k === 'scope_ref' || perScope.has(k), k).toBe(true);
+  const rows = parse(out);
+  expect(rows).toHaveLength(n);
+  return rows.map((row) => {
+    for (const k of Object.keys(row)) expect(perScope.has(k), k).toBe(false);
+    const { scope_ref: ref, ...own } = row;
+    expect(byRef.has(ref)).toBe(true);
+    const { scope_ref: _, ...shared } = byRef.get(ref)!;
+    const joined: Record<string, unknown> = { ...own, ...shared };
+    for (const c of LOG_COLUMNS) if (!(c.name in joined)) joined[c.name] = c.kind === 'map' ? {} : null;
+    return joined;
+  });
+}
+
 function same(bytes: Uint8Array): void {
-  expect(ndjsonRows(bytes)).toEqual(expected(mapLogsRequest(decodeLogsRequest(bytes), CTX.tenant, RECEIVED)));
+  const want = expected(mapLogsRequest(decodeLogsRequest(bytes), CTX.tenant, RECEIVED));
+  expect(ndjsonRows(bytes)).toEqual(want);
+  expect(scopedRows(bytes)).toEqual(want);
 }
 
 
@@ -148,9 +176,15 @@ describe('logsRequestToNdjson', () => {
     same(Buffer.concat([Buffer.from([0x98, 0x06, 0x01]), good]));
     const out = new ByteSink(16);
     out.ascii('kept');
-    for (const bad of [good.subarray(0, good.length - 1), Buffer.from([0x0a, 0xff, 0x01]), Buffer.from([0x08, 0x01]), Buffer.from([0x0b])]) {
+    const scopes = { sink: new ByteSink(16), next: 3 };
+    scopes.sink.ascii('scopes');
+    // a request whose first scope is good and whose second is cut short
+    const second = encodeLogsRequest({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { stringValue: 'x' } }] }, { logRecords: [{ body: { stringValue: 'y' } }] }] }] } as never);
+    for (const bad of [good.subarray(0, good.length - 1), Buffer.from([0x0a, 0xff, 0x01]), Buffer.from([0x08, 0x01]), Buffer.from([0x0b]), second.subarray(0, second.length - 1)]) {
       expect(() => logsRequestToNdjson(bad, CTX, out)).toThrow(OtlpDecodeError);
       expect(out.view().toString()).toBe('kept');
+      expect(() => logsRequestToNdjson(bad, { ...CTX, scopes }, out)).toThrow(OtlpDecodeError);
+      expect([out.view().toString(), scopes.sink.view().toString(), scopes.next]).toEqual(['kept', 'scopes', 3]);
     }
   });
 

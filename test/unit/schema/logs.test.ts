@@ -49,6 +49,13 @@ describe('the columns of `logs` have one source (src/schema/logs.ts)', () => {
     logsRequestToNdjson(encodeLogsRequest(request), { tenant: 'acme', fallbackMicros: 1n, extraJson: ',"kafka_partition":0,"kafka_offset":0' }, out);
     const row = JSON.parse(out.view().toString('utf8').split('\n')[0]!) as Record<string, unknown>;
     expect(Object.keys(row).sort()).toEqual([...names, 'kafka_partition', 'kafka_offset'].sort());
+    const scopes = { sink: new ByteSink(16), next: 0 };
+    const scoped = new ByteSink(16);
+    logsRequestToNdjson(encodeLogsRequest(request), { tenant: 'acme', fallbackMicros: 1n, extraJson: ',"kafka_partition":0,"kafka_offset":0', scopes }, scoped);
+    const perScope = LOG_COLUMNS.filter((c) => 'perScope' in c).map((c) => c.name);
+    expect(perScope).toHaveLength(11);
+    expect(Object.keys(JSON.parse(scoped.view().toString('utf8'))).sort()).toEqual([...names.filter((n) => !perScope.includes(n)), 'scope_ref', 'kafka_partition', 'kafka_offset'].sort());
+    expect(Object.keys(JSON.parse(scopes.sink.view().toString('utf8'))).sort()).toEqual(['scope_ref', ...perScope].sort());
     const plain = new ByteSink(16);
     logsRequestToNdjson(encodeLogsRequest(request), { tenant: 'acme', fallbackMicros: 1n }, plain);
     expect(Object.keys(JSON.parse(plain.view().toString('utf8'))).sort()).toEqual([...names].sort());
