@@ -52,7 +52,7 @@ describe('the columns of `logs` have one source (src/schema/logs.ts)', () => {
     const scopes = { sink: new ByteSink(16), next: 0 };
     const scoped = new ByteSink(16);
     logsRequestToNdjson(encodeLogsRequest(request), { tenant: 'acme', fallbackMicros: 1n, extraJson: ',"kafka_partition":0,"kafka_offset":0', scopes }, scoped);
-    const perScope = LOG_COLUMNS.filter((c) => 'perScope' in c).map((c) => c.name);
+    const perScope: string[] = LOG_COLUMNS.filter((c) => 'perScope' in c).map((c) => c.name);
     expect(perScope).toHaveLength(11);
     expect(Object.keys(JSON.parse(scoped.view().toString('utf8'))).sort()).toEqual([...names.filter((n) => !perScope.includes(n)), 'scope_ref', 'kafka_partition', 'kafka_offset'].sort());
     expect(Object.keys(JSON.parse(scopes.sink.view().toString('utf8'))).sort()).toEqual(['scope_ref', ...perScope].sort());
