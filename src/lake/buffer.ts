@@ -155,9 +155,10 @@ function maxRecordBytes(staged: Staged[]): number {
  * in-memory database. Each row keeps the Kafka partition and offset it came from, so a commit
  * can leave out rows that the lake already holds.
  *
- * Records are taken in as their OTLP bytes (`stage`), turned straight into NDJSON rows, and
- * each fetched batch is loaded with one `read_json` of a spool file (`load`): DuckDB parses
- * the rows in its own threads, many times cheaper than appending them value by value.
+ * Records are taken in as their OTLP bytes (`stage`), turned straight into NDJSON rows and scope
+ * rows, and each fetched batch is loaded with one `read_json` of a spool file per table, in one
+ * transaction (`load`): DuckDB parses the rows in its own threads, many times cheaper than
+ * appending them value by value.
  */
 export class LogBuffer {
   private readonly sink = new ByteSink();
