@@ -6,7 +6,7 @@
 # logs to $OTEL_LAKEHOUSE_CACHE/run/logs. The iceberg, httpfs and avro DuckDB extensions come
 # from the PyPI wheels that match the DuckDB inside @duckdb/node-api.
 #
-# usage: stack.sh install | install-peer | install-otelcol | install-browser | up [service…] | down [service…] | status | env | logs SERVICE
+# usage: stack.sh install | install-peer | install-otelcol | install-browser | up [service…] | down [service…] | pause|resume SERVICE… | status | env | logs SERVICE
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -170,6 +170,19 @@ cmd_up() {
   log "stack up in $((SECONDS - t0)) s; logs in $LOGS"
 }
 
+# pause freezes a running service (SIGSTOP to its process group) and resume lets it go on: its
+# connections stay open and its clients' requests wait unanswered, as with a broker that hangs.
+cmd_signal() { # pause|resume service…
+  local sig=STOP name pid
+  [ "$1" = resume ] && sig=CONT
+  shift
+  for name in "$@"; do
+    running "$name" || die "$name is not running"
+    pid=$(cat "$(pidfile "$name")")
+    kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid"
+  done
+}
+
 cmd_down() {
   local names=("$@") i
   if [ ${#names[@]} -eq 0 ]; then
@@ -215,6 +228,7 @@ case "${1:-}" in
   down) shift; cmd_down "$@" ;;
   status) cmd_status ;;
   env) cmd_env ;;
+  pause|resume) [ -n "${2:-}" ] || die "usage: stack.sh $1 SERVICE…"; cmd_signal "$@" ;;
   logs) [ -n "${2:-}" ] || die "usage: stack.sh logs SERVICE"; tail -n 100 "$LOGS/$2.log" ;;
   *) echo "usage: stack.sh install | install-peer | install-otelcol | install-browser | up [service…] | down [service…] | status | env | logs SERVICE" >&2; exit 2 ;;
 esac

@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import type protobuf from 'protobufjs';
-import type { Config } from '../config/schema.js';
+import { PRODUCE_SETTLE_GRACE_MS, type Config } from '../config/schema.js';
 import { LakehouseError } from '../core/errors.js';
-import type { RecordProducer } from '../kafka/producer.js';
+import type { RecordProducer, WriteOutcome } from '../kafka/producer.js';
 import { recordHeaders, type Signal } from '../kafka/record.js';
 import { PromWriteRequest } from '../otlp/codec.js';
 import { otlpJsonToMessage, OtlpJsonError } from '../otlp/json.js';
@@ -10,6 +10,7 @@ import { checkWire, WireError, type ItemReport, type ItemRules, type WireLimits 
 import { assemble, leaves, type Leaf, type SignalSpec } from '../otlp/signals.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Admission } from './admission.js';
+import { UnsettledWrites, type UnsettledWrite } from './unsettled-writes.js';
 
 export type BodyFormat = 'protobuf' | 'json';
 
@@ -51,6 +52,17 @@ export function splitToFit<T>(items: T[], limit: number, encode: (part: T[], sta
   return out;
 }
 
+/** Whether `p` settles within `ms`. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Decodes, validates and produces one request of any signal: the transport-independent part of
  * the ingester, used by the HTTP and gRPC receivers alike. Resolves only once every Kafka record
@@ -68,6 +80,7 @@ export class Ingest {
   }
 
   private readonly limits: WireLimits;
+  readonly unsettled = new UnsettledWrites();
 
   /**
    * Refuses (400) what is not a well-formed `type` message within the limits: checked on the
@@ -91,7 +104,7 @@ export class Ingest {
       // so the body is written as it came, without a decode.
       if (report.rejected === 0 && !report.undecided && body.length <= this.cfg.MAX_RECORD_BYTES) {
         if (report.items === 0) return { accepted: 0, rejected: 0 };
-        await this.produce(spec.signal, this.topics[spec.signal], [body], tenant, receivedAt);
+        await this.produce(spec.signal, this.topics[spec.signal], [body], tenant, receivedAt, body);
         this.metrics.ingesterItems.inc({ signal: spec.signal, tenant, outcome: 'accepted' }, report.accepted);
         return { accepted: report.accepted, rejected: 0 };
       }
@@ -137,7 +150,7 @@ export class Ingest {
       whole.length <= limit
         ? [whole]
         : splitToFit(valid, limit, (part) => spec.request.encode(assemble(spec, msg as unknown as Obj, part)).finish(), spec.noun);
-    await this.produce(spec.signal, this.topics[spec.signal], parts, tenant, receivedAt);
+    await this.produce(spec.signal, this.topics[spec.signal], parts, tenant, receivedAt, body);
     this.metrics.ingesterItems.inc({ signal: spec.signal, tenant, outcome: 'accepted' }, accepted);
     return rejected > 0 ? { accepted, rejected, errorMessage: `${rejected} ${spec.noun} rejected: ${firstProblem}` } : { accepted, rejected };
   }
@@ -159,32 +172,66 @@ export class Ingest {
       body.length <= limit
         ? [body]
         : splitToFit(series, limit, (part, start) => PromWriteRequest.encode({ timeseries: part, metadata: start === 0 ? msg.metadata : [] }).finish(), 'time series');
-    await this.produce('prom-rw', this.topics.metrics, parts, tenant, receivedAt);
+    await this.produce('prom-rw', this.topics.metrics, parts, tenant, receivedAt, body);
     this.metrics.ingesterItems.inc({ signal: 'prom-rw', tenant, outcome: 'accepted' }, samples);
     return { accepted: samples, rejected: 0 };
   }
 
-  private async produce(signal: Signal, topic: string, parts: Uint8Array[], tenant: string, receivedAt: number): Promise<void> {
-    const size = parts.reduce((n, p) => n + p.length, 0);
+  /**
+   * Writes a request's records in order, each acknowledged before the next is sent. A client
+   * told 503 while a record could still land, or after some had landed, sends the same body
+   * again: that retry waits for the running write and writes only what did not land (see
+   * UnsettledWrites).
+   */
+  private async produce(signal: Signal, topic: string, parts: Uint8Array[], tenant: string, receivedAt: number, body: Uint8Array): Promise<void> {
+    let key = this.unsettled.keyOf(tenant, signal, body);
+    const earlier = key === undefined ? undefined : this.unsettled.take(tenant, key);
+    if (earlier?.running) {
+      const ended = await within(earlier.running, this.cfg.PRODUCE_TIMEOUT_MS + PRODUCE_SETTLE_GRACE_MS);
+      if (!ended) {
+        this.unsettled.remember(tenant, key!, earlier);
+        throw new LakehouseError('BROKER_UNAVAILABLE', "this request's earlier write is still waiting for the broker; its outcome is unknown", { retryAfterSeconds: 5 });
+      }
+    }
+    const first = earlier?.landed ?? 0;
+    if (first === parts.length) {
+      this.metrics.ingesterRetriesSettled.inc({ signal });
+      return;
+    }
+    const size = parts.slice(first).reduce((n, p) => n + p.length, 0);
     // Held until every write has ended at the broker, even one this request gave up waiting for.
     const release = this.admission.hold(size);
-    let pending = parts.length;
+    let pending = parts.length - first;
     const settled = () => {
       if (--pending === 0) release();
     };
     const started = process.hrtime.bigint();
     let outcome = 'ok';
     try {
-      for (let i = 0; i < parts.length; i++) {
+      for (let i = first; i < parts.length; i++) {
         const part = parts[i]!;
+        let ended: WriteOutcome | undefined;
+        let onEnd: (o: WriteOutcome) => void = () => {};
+        const end = new Promise<WriteOutcome>((resolve) => (onEnd = resolve));
         try {
-          await this.producer.send(topic, [{ key: tenant, value: Buffer.from(part.buffer, part.byteOffset, part.byteLength), headers: recordHeaders(tenant, signal, receivedAt) }], settled);
+          await this.producer.send(topic, [{ key: tenant, value: Buffer.from(part.buffer, part.byteOffset, part.byteLength), headers: recordHeaders(tenant, signal, receivedAt) }], (o) => {
+            ended = o;
+            onEnd(o);
+            settled();
+          });
         } catch (e) {
           for (let j = i + 1; j < parts.length; j++) settled(); // never sent
+          if (ended === undefined || i > 0) {
+            const entry: UnsettledWrite = { landed: i, at: Date.now() };
+            if (ended === undefined) entry.running = end.then((o) => void (o === 'written' && (entry.landed = i + 1)));
+            key ??= UnsettledWrites.digest(signal, body);
+            this.unsettled.remember(tenant, key, entry);
+          }
           throw e;
         }
       }
-      this.metrics.ingesterKafkaRecords.inc({ signal }, parts.length);
+      this.metrics.ingesterKafkaRecords.inc({ signal }, parts.length - first);
+      if (earlier) this.metrics.ingesterRetriesSettled.inc({ signal });
     } catch (e) {
       outcome = 'error';
       throw e;

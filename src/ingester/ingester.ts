@@ -44,6 +44,12 @@ function exportResponse(spec: SignalSpec, result: IngestResult): Record<string, 
 }
 
 /**
+ * Kafka producers the ingester writes through, each one write at a time (see RecordProducer):
+ * requests to different brokers, or queued behind a slow one, are not held behind one write.
+ */
+const INGESTER_PRODUCERS = 4;
+
+/**
  * The ingester: OTLP/HTTP (protobuf and JSON) and OTLP/gRPC for logs, traces and metrics, and
  * Prometheus remote_write; each request is authenticated to a tenant, admitted under the
  * in-flight limits, decoded and validated, and answered only after the broker acknowledged
@@ -72,7 +78,7 @@ export class Ingester implements Component {
     this.metrics = metrics;
     this.tenants = tenantResolverFromConfig(cfg, this.log);
     const kafka = createKafka(cfg.REDPANDA_BROKERS, `${cfg.KAFKA_CLIENT_ID}-ingester`, logger);
-    this.producer = new RecordProducer(kafka, cfg.PRODUCE_TIMEOUT_MS, logger);
+    this.producer = new RecordProducer(kafka, cfg.PRODUCE_TIMEOUT_MS, logger, INGESTER_PRODUCERS);
     this.probe = new BrokerProbe(kafka);
     this.admission = new Admission(cfg.MAX_INFLIGHT_REQUESTS, cfg.MAX_INFLIGHT_BYTES, 1, (requests, bytes) => {
       metrics.ingesterInflightRequests.set(requests);

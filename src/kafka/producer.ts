@@ -31,32 +31,132 @@ export function retryWithin(budgetMs: number): { initialRetryTime: number; maxRe
 }
 
 
+/** How a write ended: acknowledged, never sent, or sent and not acknowledged (it may have landed). */
+export type WriteOutcome = 'written' | 'not-written' | 'unknown';
+
+/** One kafkajs producer (one producer id, one connection per broker), used by one write at a time. */
+interface Lane {
+  producer: Producer | undefined;
+}
+
 /**
- * Idempotent producer with acks=all. send() resolves only when the broker has acknowledged
- * every record, and rejects with BROKER_UNAVAILABLE only when the write has ended without that:
- * its retries are bounded to about 70 % of `timeoutMs` (retryWithin), and send() waits for the
- * write to end rather than answering at a fixed time. A client told 503 can therefore send
- * again without the first write landing behind its back (which would store the records twice).
- * A write still running `PRODUCE_SETTLE_GRACE_MS` past the timeout (a broker that accepted the
- * connection and went silent) is answered 503 as an unknown outcome.
+ * Idempotent producers with acks=all. send() resolves only when the broker has acknowledged
+ * every record, and rejects with BROKER_UNAVAILABLE when the write has ended without that: its
+ * retries are bounded to about 70 % of `timeoutMs` (retryWithin), and send() waits for the
+ * write to end rather than answering at a fixed time. A write still running
+ * `PRODUCE_SETTLE_GRACE_MS` past the timeout (a broker that took the request and went silent)
+ * is answered as an unknown outcome; one still waiting for its turn then is not sent at all.
+ *
+ * Writes go through `lanes` producers, each taking one write at a time. kafkajs gives a failed
+ * write's sequence numbers back to the next write on the same partition; had the failed write
+ * landed all the same (its answer lost with the connection), the broker would take that next
+ * write for a retry of it and acknowledge it without storing it. So a lane runs one write at a
+ * time, and after a write ends unacknowledged the lane's producer is replaced: the next write
+ * starts a new producer id, and at worst a client's retry stores a write twice, never loses one.
  */
 export class RecordProducer implements Component {
   readonly name = 'kafka.producer';
-  private producer: Producer | undefined;
-  private connected = false;
+  private readonly lanes: Lane[];
+  private readonly free: Lane[] = [];
+  private readonly waiting: ((lane: Lane) => void)[] = [];
+  private started = false;
   private readonly log: Logger;
 
   constructor(
     private readonly kafka: Kafka,
     private readonly timeoutMs: number,
     logger: Logger,
+    lanes = 1,
   ) {
     this.log = logger.child({ component: this.name });
+    this.lanes = Array.from({ length: lanes }, () => ({ producer: undefined }));
+    this.free.push(...this.lanes);
   }
 
   async start(): Promise<void> {
-    if (this.connected) return;
-    this.producer ??= this.kafka.producer({
+    if (this.started) return;
+    await Promise.all(this.lanes.map((lane) => this.connected(lane)));
+    this.started = true;
+    this.log.info({ producers: this.lanes.length }, 'producer connected');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await Promise.all(this.lanes.map((lane) => this.retire(lane)));
+    this.log.info('producer disconnected');
+  }
+
+  /**
+   * Produces `records` and resolves once the broker acknowledged them (acks=all). `onSettled`
+   * gets the write's outcome when the write itself ends, which after an unknown-outcome answer
+   * is later than send() rejects.
+   */
+  async send(topic: string, records: OutgoingRecord[], onSettled?: (outcome: WriteOutcome) => void): Promise<void> {
+    if (!this.started) {
+      onSettled?.('not-written');
+      throw new LakehouseError('BROKER_UNAVAILABLE', 'producer is not started', { retryAfterSeconds: 5 });
+    }
+    const w: { stage: 'queued' | 'sending' | 'abandoned' } = { stage: 'queued' };
+    // the answer may have given up on the write, or the producer stopped, while it waited
+    const givenUp = () => w.stage === 'abandoned' || !this.started;
+    const write = (async () => {
+      const lane = await this.take();
+      try {
+        if (givenUp()) return;
+        const producer = await this.connected(lane);
+        if (givenUp()) return;
+        w.stage = 'sending';
+        try {
+          await producer.send({ topic, acks: -1, timeout: this.timeoutMs, messages: records });
+        } catch (e) {
+          await this.retire(lane);
+          throw e;
+        }
+      } finally {
+        this.give(lane);
+      }
+    })();
+    void write.then(
+      () => onSettled?.(w.stage === 'sending' ? 'written' : 'not-written'),
+      () => onSettled?.(w.stage === 'sending' ? 'unknown' : 'not-written'),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), this.timeoutMs + PRODUCE_SETTLE_GRACE_MS);
+    });
+    try {
+      const outcome = await Promise.race([write.then(() => 'ended' as const), late]);
+      if (outcome === 'late') {
+        const waitMs = this.timeoutMs + PRODUCE_SETTLE_GRACE_MS;
+        if (w.stage === 'sending') throw new LakehouseError('BROKER_UNAVAILABLE', `broker did not acknowledge within ${waitMs} ms; the write's outcome is unknown`, { retryAfterSeconds: 5 });
+        w.stage = 'abandoned';
+        throw new LakehouseError('BROKER_UNAVAILABLE', `the write could not start within ${waitMs} ms (earlier writes are still waiting for the broker); it was not sent`, { retryAfterSeconds: 5 });
+      }
+      if (w.stage !== 'sending') throw new LakehouseError('BROKER_UNAVAILABLE', 'producer is stopping; the write was not sent', { retryAfterSeconds: 5 });
+    } catch (e) {
+      if (e instanceof LakehouseError) throw e;
+      throw new LakehouseError('BROKER_UNAVAILABLE', `broker did not take the write: ${(e as Error).message}`, { cause: e, retryAfterSeconds: 5 });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private take(): Promise<Lane> {
+    const lane = this.free.pop();
+    return lane ? Promise.resolve(lane) : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private give(lane: Lane): void {
+    const next = this.waiting.shift();
+    if (next) next(lane);
+    else this.free.push(lane);
+  }
+
+  /** The lane's producer, connected (a new producer id) if the lane has none. */
+  private async connected(lane: Lane): Promise<Producer> {
+    if (lane.producer) return lane.producer;
+    const producer = this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
@@ -64,53 +164,20 @@ export class RecordProducer implements Component {
       // murmur2 of the key, as the Java client does: a tenant's records share a partition.
       createPartitioner: Partitioners.DefaultPartitioner,
     });
-    this.producer.on('producer.disconnect', () => {
-      this.connected = false;
-    });
-    await this.producer.connect();
-    this.connected = true;
-    this.log.info('producer connected');
-  }
-
-  async stop(): Promise<void> {
-    if (!this.producer) return;
-    const p = this.producer;
-    this.producer = undefined;
-    this.connected = false;
-    await p.disconnect();
-    this.log.info('producer disconnected');
-  }
-
-  get isConnected(): boolean {
-    return this.connected;
-  }
-
-  /**
-   * Produces `records` and resolves once the broker acknowledged them (acks=all). `onSettled`
-   * runs when the write itself ends, which after a timeout can be later than send() rejects.
-   */
-  async send(topic: string, records: OutgoingRecord[], onSettled?: () => void): Promise<void> {
-    const producer = this.producer;
-    if (!producer) {
-      onSettled?.();
-      throw new LakehouseError('BROKER_UNAVAILABLE', 'producer is not started', { retryAfterSeconds: 5 });
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), this.timeoutMs + PRODUCE_SETTLE_GRACE_MS);
-    });
-    const write = producer.send({ topic, acks: -1, timeout: this.timeoutMs, messages: records });
-    void write.then(onSettled, onSettled);
     try {
-      const outcome = await Promise.race([write.then(() => 'written' as const), late]);
-      if (outcome === 'late') {
-        throw new LakehouseError('BROKER_UNAVAILABLE', `broker did not acknowledge within ${this.timeoutMs + PRODUCE_SETTLE_GRACE_MS} ms; the write's outcome is unknown`, { retryAfterSeconds: 5 });
-      }
+      await producer.connect();
     } catch (e) {
-      if (e instanceof LakehouseError) throw e;
-      throw new LakehouseError('BROKER_UNAVAILABLE', `broker did not take the write: ${(e as Error).message}`, { cause: e, retryAfterSeconds: 5 });
-    } finally {
-      clearTimeout(timer);
+      await producer.disconnect().catch(() => {});
+      throw e;
     }
+    lane.producer = producer;
+    return producer;
+  }
+
+  /** Drops the lane's producer; its next write connects a new one. */
+  private async retire(lane: Lane): Promise<void> {
+    const producer = lane.producer;
+    lane.producer = undefined;
+    await producer?.disconnect().catch((err: unknown) => this.log.warn({ err }, 'disconnecting a producer failed'));
   }
 }

@@ -201,6 +201,12 @@ export function createMetrics() {
       labelNames: ['signal'] as const,
       registers: [registry],
     }),
+    ingesterRetriesSettled: new Counter({
+      name: 'otel_lakehouse_ingester_retries_settled_total',
+      help: 'Retried requests whose earlier write, answered 503 while it could still land, was waited for: only records that had not landed were written again.',
+      labelNames: ['signal'] as const,
+      registers: [registry],
+    }),
     queryRequests: new Counter({
       name: 'otel_lakehouse_query_requests_total',
       help: 'Queries answered by the query service, by tenant and outcome (ok, truncated, or the refusal reason).',

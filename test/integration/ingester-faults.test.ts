@@ -31,17 +31,23 @@ async function post(url: string, seq: number, records = 1): Promise<Response> {
   });
 }
 
-/** The request sequence numbers present in the topic (seq = record seq / 1000). */
-async function seqsInTopic(kafka: Kafka, topic: string): Promise<Set<number>> {
-  const out = new Set<number>();
+/** How many log records of each request sequence number the topic holds (seq = record seq / 1000). */
+async function seqCounts(kafka: Kafka, topic: string): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
   for (const r of await readTopic(kafka, topic, 60_000)) {
     const msg = SIGNALS.logs.request.toObject(SIGNALS.logs.request.decode(r.value), { longs: Number });
     for (const l of leaves(SIGNALS.logs, msg as never)) {
       const attr = (l.item.attributes as { key: string; value: { intValue: number } }[]).find((a) => a.key === 'seq')!;
-      out.add(Math.floor(Number(attr.value.intValue) / 1000));
+      const seq = Math.floor(Number(attr.value.intValue) / 1000);
+      out.set(seq, (out.get(seq) ?? 0) + 1);
     }
   }
   return out;
+}
+
+/** The request sequence numbers present in the topic. */
+async function seqsInTopic(kafka: Kafka, topic: string): Promise<Set<number>> {
+  return new Set((await seqCounts(kafka, topic)).keys());
 }
 
 
@@ -107,6 +113,37 @@ describe('ingester under faults', () => {
       for (const s of acked) expect(present.has(s), `acknowledged request ${s}`).toBe(true);
     } finally {
       stack('up', 'kafka');
+      await ingester.stop();
+    }
+  });
+
+  it('stores once a request that a client sends again after a 503 given while its write hung at the broker', { timeout: 120_000 }, async () => {
+    const cfg = testConfig(`${id}h`, { PRODUCE_TIMEOUT_MS: '2000' });
+    const ingester = new Ingester(cfg, logger);
+    await ingester.start();
+    const url = `http://127.0.0.1:${ingester.http.boundPort}`;
+    let paused = false;
+    try {
+      expect((await post(url, 0)).status).toBe(200);
+      // the broker keeps its connections but answers nothing: the write is sent and hangs
+      stack('pause', 'kafka');
+      paused = true;
+      const first = await post(url, 1);
+      expect(first.status).toBe(503);
+      const status = RpcStatus.decode(Buffer.from(await first.arrayBuffer())) as unknown as { message: string };
+      expect(status.message).toMatch(/outcome is unknown/);
+      // the client's retry, with the same body, while the first write is still out there
+      const retry = post(url, 1);
+      await new Promise((r) => setTimeout(r, 1000));
+      stack('resume', 'kafka');
+      paused = false;
+      expect((await retry).status).toBe(200);
+      expect((await post(url, 2)).status).toBe(200);
+      expect(await seqCounts(kafka, cfg.REDPANDA_TOPIC)).toEqual(new Map([[0, 1], [1, 1], [2, 1]]));
+      const settled = (await ingester.metrics.ingesterRetriesSettled.get()).values.reduce((n, v) => n + v.value, 0);
+      expect(settled).toBe(1);
+    } finally {
+      if (paused) stack('resume', 'kafka');
       await ingester.stop();
     }
   });
