@@ -119,7 +119,7 @@ async function appenderCommits(writers) {
         const batchId = randomBytes(8).toString('hex');
         for (;;) {
           try {
-            await committer.commit(sealed.table, sealed.ranges, batchId);
+            await committer.commit(sealed.tables, sealed.ranges, batchId);
             break;
           } catch (e) {
             if (e?.code !== 'COMMIT_CONFLICT') throw e;

@@ -107,13 +107,13 @@ async function sealed(fn) {
 const columns = LOG_COLUMN_NAMES.map(sqlIdent).join(', ');
 
 await phase('load', load);
-await sealed((s) => phase('commit', () => committer.commit(s.table, s.ranges, randomBytes(8).toString('hex'))));
+await sealed((s) => phase('commit', () => committer.commit(s.tables, s.ranges, randomBytes(8).toString('hex'))));
 /** The rows of sealed buffer `s` committed one tenant per INSERT, in one transaction (no offsets). */
 async function commitPerTenant(s) {
   const c = session.connection;
   await c.run('BEGIN TRANSACTION');
   try {
-    for (let t = 0; t < tenants; t++) await c.run(`INSERT INTO ${logsTable} (${columns}, tenant_shard) SELECT ${columns}, tenant_id FROM ${bufferRows(s.table)} WHERE tenant_id = 'tenant-${t}'`);
+    for (let t = 0; t < tenants; t++) await c.run(`INSERT INTO ${logsTable} (${columns}, tenant_shard) SELECT ${columns}, tenant_id FROM ${bufferRows(s.tables)} WHERE tenant_id = 'tenant-${t}'`);
     await c.run('COMMIT');
   } catch (e) {
     await c.run('ROLLBACK').catch(() => {});
@@ -128,7 +128,7 @@ async function besideLoads(commit) {
 await load();
 await sealed((s) => phase('commit, one INSERT per tenant', () => commitPerTenant(s)));
 await load();
-await sealed((s) => phase('commit beside loads', () => besideLoads(committer.commit(s.table, s.ranges, randomBytes(8).toString('hex')))));
+await sealed((s) => phase('commit beside loads', () => besideLoads(committer.commit(s.tables, s.ranges, randomBytes(8).toString('hex')))));
 // The buffer loaded beside the commit may be partial (a load out of memory stops it): start afresh.
 await sealed(async () => {});
 await load();

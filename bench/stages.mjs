@@ -78,9 +78,9 @@ const loadAll = await stage('OTLP -> NDJSON -> DuckDB buffer (load)', async () =
 });
 results.push(loadAll);
 results.push({ ...loadAll, stage: 'DuckDB load alone (difference)', wallSeconds: round(loadAll.wallSeconds - stagedOnly.wallSeconds, 3), cpuSeconds: round(loadAll.cpuSeconds - stagedOnly.cpuSeconds, 3), recordsPerSecond: round(total / (loadAll.wallSeconds - stagedOnly.wallSeconds), 0), cpuMicrosPerRecord: round(loadAll.cpuMicrosPerRecord - stagedOnly.cpuMicrosPerRecord, 2), recordsPerCpuSecond: round(total / (loadAll.cpuSeconds - stagedOnly.cpuSeconds), 0) });
-results.push(await stage('buffer -> local Parquet file (zstd)', () => session.connection.run(`COPY (SELECT * EXCLUDE (kafka_partition, kafka_offset) FROM ${bufferRows(buffer.table)}) TO '${join(spool, 'x.parquet')}' (FORMAT parquet, COMPRESSION zstd)`)));
+results.push(await stage('buffer -> local Parquet file (zstd)', () => session.connection.run(`COPY (SELECT * EXCLUDE (kafka_partition, kafka_offset) FROM ${bufferRows(buffer.tables)}) TO '${join(spool, 'x.parquet')}' (FORMAT parquet, COMPRESSION zstd)`)));
 const sealed = await buffer.seal();
-results.push(await stage('buffer -> Iceberg commit (MinIO + catalog)', () => committer.commit(sealed.table, sealed.ranges, randomBytes(8).toString('hex'))));
+results.push(await stage('buffer -> Iceberg commit (MinIO + catalog)', () => committer.commit(sealed.tables, sealed.ranges, randomBytes(8).toString('hex'))));
 session.close();
 rmSync(spool, { recursive: true, force: true });
 

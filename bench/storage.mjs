@@ -29,7 +29,7 @@ for (let r = 0; r < total / perRequest; r++) {
   if (r % 8 === 7) await buffer.load();
 }
 await buffer.load();
-const rows = `(SELECT * EXCLUDE (kafka_partition, kafka_offset) FROM ${bufferRows(buffer.table)})`;
+const rows = `(SELECT * EXCLUDE (kafka_partition, kafka_offset) FROM ${bufferRows(buffer.tables)})`;
 
 const orders = [
   ['as buffered (arrival order)', ''],

@@ -80,7 +80,7 @@ for (let f = 0; f < flushes; f++) {
   await buffer.load();
   const sealed = await buffer.seal();
   const t0 = performance.now();
-  await committer.commit(sealed.table, sealed.ranges, randomBytes(8).toString('hex'));
+  await committer.commit(sealed.tables, sealed.ranges, randomBytes(8).toString('hex'));
   flushSeconds.push((performance.now() - t0) / 1000);
   buffer.release(sealed);
   await buffer.collect();

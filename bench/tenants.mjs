@@ -52,7 +52,7 @@ for (const tenants of counts) {
   const sealed = await buffer.seal();
   const c0 = cpu();
   const t0 = performance.now();
-  const result = await committer.commit(sealed.table, sealed.ranges, randomBytes(8).toString('hex'));
+  const result = await committer.commit(sealed.tables, sealed.ranges, randomBytes(8).toString('hex'));
   const wall = (performance.now() - t0) / 1000;
   const commitCpu = cpu() - c0;
   const [files, bytes] = (await session.connection.runAndReadAll(`SELECT count(*), sum(size) FROM read_blob('s3://${cfg.S3_BUCKET}/${cfg.ICEBERG_NAMESPACE}/logs/data/**/*.parquet')`)).getRows()[0].map(Number);

@@ -44,9 +44,10 @@ const SCOPE_COLUMNS = [['scope_ref', 'INTEGER'] as const, ...SCOPE_LEVEL.map((c)
 
 const tableColumns = (columns: readonly (readonly [string, string])[]) => `(${columns.map(([n, t]) => `${sqlIdent(n)} ${t}`).join(', ')})`;
 
-/** The scopes table of the buffer whose rows are in `table`. */
-export function scopesTableOf(table: string): string {
-  return table.replace(/buffer_logs_(\d+)$/, 'buffer_scopes_$1');
+/** The two tables of one buffer: its rows, and the scopes they name by `scope_ref`. */
+export interface BufferTables {
+  rows: string;
+  scopes: string;
 }
 
 /**
@@ -61,25 +62,25 @@ export function scopesTableOf(table: string): string {
 export const BUFFER_DATABASE = 'appender_buffer';
 
 /**
- * The rows of a buffer (`table` holds its rows) as the Iceberg table `logs` types them, each with
+ * The rows of a buffer as the Iceberg table `logs` types them, each with
  * its scope's columns, its Kafka partition and offset. The NDJSON rows leave empty maps out
  * (logs-ndjson.ts), so a NULL map here is an empty one: the table's NULL means "written before
  * the column existed". A row always finds its scope (a load writes both or neither); the join is
  * an outer one all the same, so that no row could ever be left out by it.
  */
-export function bufferRows(table: string): string {
+export function bufferRows(tables: BufferTables): string {
   return `(SELECT * EXCLUDE (scope_ref) REPLACE (${LOG_COLUMNS.filter((c) => c.kind === 'map')
     .map((c) => `coalesce(${sqlIdent(c.name)}, '{}'::JSON)::${ICEBERG_TYPE.map} AS ${sqlIdent(c.name)}`)
-    .join(', ')}) FROM ${table} LEFT JOIN ${scopesTableOf(table)} USING (scope_ref))`;
+    .join(', ')}) FROM ${tables.rows} LEFT JOIN ${tables.scopes} USING (scope_ref))`;
 }
 
 /**
- * A buffer handed over to a commit: its rows stay in their table, and its offsets count as
- * buffered, until the commit has landed and the pipeline releases it; loading goes on into a
- * fresh table meanwhile.
+ * A buffer handed over to a commit: its rows stay in their tables, and its offsets count as
+ * buffered, until the commit has landed and the pipeline releases it; loading goes on into
+ * fresh tables meanwhile.
  */
 export interface SealedBuffer {
-  readonly table: string;
+  readonly tables: BufferTables;
   readonly ranges: ReadonlyMap<number, PartitionRange>;
   readonly records: number;
   readonly bytes: number;
@@ -168,10 +169,10 @@ export class LogBuffer {
   private ranges = new Map<number, PartitionRange>();
   private readonly spoolDir: string;
   private tableSeq = 0;
-  /** The table of the buffer being loaded. */
-  private current = '';
+  /** The tables of the buffer being loaded. */
+  private current: BufferTables = { rows: '', scopes: '' };
   /** Tables of released buffers, dropped on this buffer's connection at its next load or seal. */
-  private released: string[] = [];
+  private released: BufferTables[] = [];
   /** The buffer being committed, if any: its offsets still count as buffered. */
   private sealed: SealedBuffer | undefined;
   private bytes = 0;
@@ -195,22 +196,23 @@ export class LogBuffer {
   }
 
   private async newTable(): Promise<void> {
-    const table = `${BUFFER_DATABASE}.buffer_logs_${++this.tableSeq}`;
-    await this.connection.run(`CREATE OR REPLACE TABLE ${table} ${tableColumns(ROW_COLUMNS)}`);
-    await this.connection.run(`CREATE OR REPLACE TABLE ${scopesTableOf(table)} ${tableColumns(SCOPE_COLUMNS)}`);
-    this.current = table;
+    const seq = ++this.tableSeq;
+    const tables = { rows: `${BUFFER_DATABASE}.buffer_logs_${seq}`, scopes: `${BUFFER_DATABASE}.buffer_scopes_${seq}` };
+    await this.connection.run(`CREATE OR REPLACE TABLE ${tables.rows} ${tableColumns(ROW_COLUMNS)}`);
+    await this.connection.run(`CREATE OR REPLACE TABLE ${tables.scopes} ${tableColumns(SCOPE_COLUMNS)}`);
+    this.current = tables;
   }
 
-  /** The table of the buffer being loaded. */
-  get table(): string {
+  /** The tables of the buffer being loaded. */
+  get tables(): BufferTables {
     return this.current;
   }
 
   /** Drops the tables of released buffers (an idle buffer would keep them until its next load). */
   async collect(): Promise<void> {
     while (this.released.length > 0) {
-      await this.connection.run(`DROP TABLE IF EXISTS ${this.released[0]}`);
-      await this.connection.run(`DROP TABLE IF EXISTS ${scopesTableOf(this.released[0]!)}`);
+      await this.connection.run(`DROP TABLE IF EXISTS ${this.released[0]!.rows}`);
+      await this.connection.run(`DROP TABLE IF EXISTS ${this.released[0]!.scopes}`);
       this.released.shift();
     }
   }
@@ -297,8 +299,8 @@ export class LogBuffer {
     try {
       await c.run('BEGIN TRANSACTION');
       try {
-        await this.insertJson(scopesTableOf(this.current), SCOPE_LOAD, scopes, longest, files);
-        await this.insertJson(this.current, ROW_LOAD, rows, longest, files);
+        await this.insertJson(this.current.scopes, SCOPE_LOAD, scopes, longest, files);
+        await this.insertJson(this.current.rows, ROW_LOAD, rows, longest, files);
         await c.run('COMMIT');
       } catch (e) {
         await c.run('ROLLBACK').catch(() => {});
@@ -339,11 +341,11 @@ export class LogBuffer {
     if (this.staged.length > 0) throw new Error('LogBuffer.seal: rows are staged but not loaded');
     if (this.sealed) throw new Error('LogBuffer.seal: the previous sealed buffer was not released');
     await this.collect();
-    const table = this.current;
+    const tables = this.current;
     // A new table rather than DELETE: the deleted rows' storage stays behind in DuckDB and made
     // the next loads slower (bench/stages.mjs over several flushes).
     await this.newTable();
-    const sealed: SealedBuffer = { table, ranges: this.ranges, records: this.records, bytes: this.bytes };
+    const sealed: SealedBuffer = { tables, ranges: this.ranges, records: this.records, bytes: this.bytes };
     this.sealed = sealed;
     this.scopes.next = 0;
     this.ranges = new Map();
@@ -361,7 +363,7 @@ export class LogBuffer {
   release(sealed: SealedBuffer): void {
     if (this.sealed !== sealed) throw new Error('LogBuffer.release: not the sealed buffer');
     this.sealed = undefined;
-    this.released.push(sealed.table);
+    this.released.push(sealed.tables);
   }
 
   /** The buffer being committed, if any. */

@@ -2,7 +2,7 @@ import { LAKE_TABLES, SHARED_SHARD_PREFIX, TENANT_SHARD_COLUMN } from '../schema
 import { isCommitConflict, isOutOfMemory } from './duckdb-errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.js';
-import { bufferRows, LOG_COLUMN_NAMES, type PartitionRange } from './buffer.js';
+import { bufferRows, LOG_COLUMN_NAMES, type BufferTables, type PartitionRange } from './buffer.js';
 import type { CatalogClient, SnapshotInfo, TableSnapshots } from './catalog-client.js';
 import type { OffsetsTable, PartitionOffsets } from './offsets-table.js';
 import { sqlIdent, sqlString } from './session.js';
@@ -176,10 +176,10 @@ export class IcebergCommitter {
   ) {}
 
   /**
-   * Commits the rows of buffer table `table` (as `bufferRows` reads it) at the offsets
+   * Commits the rows of the buffer in `tables` (as `bufferRows` reads them) at the offsets
    * `ranges` covers, per Kafka partition, with those offsets.
    */
-  async commit(table: string, ranges: ReadonlyMap<number, PartitionRange>, batchId: string): Promise<CommitResult> {
+  async commit(tables: BufferTables, ranges: ReadonlyMap<number, PartitionRange>, batchId: string): Promise<CommitResult> {
     const c = this.connection;
     const committed = new Map<number, bigint>();
     const alreadyCommitted: number[] = [];
@@ -218,12 +218,12 @@ export class IcebergCommitter {
       }
       rows = 0;
       const where = conditions.join(' OR ');
-      const shards = await this.shards(table, where);
+      const shards = await this.shards(tables.rows, where);
       const shardOf = shardExpression(shards);
       const groups = writeGroups(shards, this.writeLimit);
       widest = Math.max(...groups.map((g) => g.reduce((n, shard) => n + shard.days.size, 0)));
       for (const group of groups) {
-        const rowsOf = `SELECT ${COLUMN_LIST}, ${shardOf} AS ${sqlIdent(TENANT_SHARD_COLUMN)} FROM ${bufferRows(table)} WHERE (${where})`;
+        const rowsOf = `SELECT ${COLUMN_LIST}, ${shardOf} AS ${sqlIdent(TENANT_SHARD_COLUMN)} FROM ${bufferRows(tables)} WHERE (${where})`;
         const only = `SELECT * FROM (${rowsOf}) WHERE ${sqlIdent(TENANT_SHARD_COLUMN)} IN (${group.map((g) => sqlString(g.value)).join(', ')})`;
         const inserted = await c.runAndReadAll(
           `INSERT INTO ${this.logsTable} (${COLUMN_LIST}, ${sqlIdent(TENANT_SHARD_COLUMN)}) ${groups.length === 1 ? rowsOf : only}`,

@@ -332,7 +332,7 @@ export class LakePipeline extends ConsumerPipeline {
     const result = await retry(
       async () => {
         try {
-          return await this.committer!.commit(sealed.table, sealed.ranges, batchId);
+          return await this.committer!.commit(sealed.tables, sealed.ranges, batchId);
         } catch (e) {
           // An unknown outcome may have landed, and DuckDB deletes the data files of a commit it
           // saw fail: roll back a snapshot left without its files, else look before writing again.
@@ -457,7 +457,7 @@ export class LakePipeline extends ConsumerPipeline {
   private async commitByPartition(sealed: SealedBuffer, batchId: string): Promise<CommitResult> {
     const total: CommitResult = { rows: 0, committed: new Map(), alreadyCommitted: [] };
     for (const [partition, range] of sealed.ranges) {
-      const part = await this.committer!.commit(sealed.table, new Map([[partition, range]]), `${batchId}-p${partition}`);
+      const part = await this.committer!.commit(sealed.tables, new Map([[partition, range]]), `${batchId}-p${partition}`);
       total.rows += part.rows;
       for (const [p, next] of part.committed) total.committed.set(p, next);
       total.alreadyCommitted.push(...part.alreadyCommitted);

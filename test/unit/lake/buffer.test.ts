@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { bufferRows, LogBuffer, scopesTableOf } from '../../../src/lake/buffer.js';
+import { bufferRows, LogBuffer } from '../../../src/lake/buffer.js';
 import { sqlString } from '../../../src/lake/session.js';
 import { encodeLogsRequest } from '../../../src/otlp/codec.js';
 import { kv } from '../../helpers/otlp.js';
@@ -43,7 +43,7 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     expect(b.stage(request(tricky, 'line "one"\n'), { tenant: 'acme', fallbackMicros: 5n, partition: 3, offset: 41n })).toBe(2);
     expect(await b.load()).toEqual([]);
     const r = await c.runAndReadAll(
-      `SELECT epoch_us("timestamp"), tenant_id, severity, body, service_name, attributes, resource_attributes, kafka_partition, kafka_offset FROM ${bufferRows(b.table)} ORDER BY body NULLS LAST`,
+      `SELECT epoch_us("timestamp"), tenant_id, severity, body, service_name, attributes, resource_attributes, kafka_partition, kafka_offset FROM ${bufferRows(b.tables)} ORDER BY body NULLS LAST`,
     );
     const rows = r.getRowsJson() as unknown as [string, string, string, string, string, { key: string; value: string }[], { key: string; value: string }[], number, string][];
     expect(rows[0]!.slice(0, 5)).toEqual([String(TIME / 1000n), 'acme', 'INFO', 'line "one"\n', 'svc']);
@@ -55,19 +55,19 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     // the empty record: receive time, no body, an empty map
     expect([rows[1]![0], rows[1]![3], rows[1]![5]]).toEqual(['5', null, []]);
     // read_json reads a member the row leaves out as NULL, and the commit reads a map left out as empty
-    const unset = await c.runAndReadAll(`SELECT observed_timestamp, severity_number, event_name, body_type, trace_id, trace_flags, dropped_attributes_count, scope_schema_url, scope_attributes FROM ${bufferRows(b.table)} WHERE body IS NULL`);
+    const unset = await c.runAndReadAll(`SELECT observed_timestamp, severity_number, event_name, body_type, trace_id, trace_flags, dropped_attributes_count, scope_schema_url, scope_attributes FROM ${bufferRows(b.tables)} WHERE body IS NULL`);
     expect(unset.getRowsJson()).toEqual([[null, null, null, null, null, null, null, null, []]]);
     expect(b.recordCount).toBe(2);
     expect(b.byteSize).toBeGreaterThan(0);
     expect(b.partitionRanges.get(3)).toEqual({ first: 41n, last: 41n });
     // the rows are MAPs as the commit reads them
-    const types = (await c.runAndReadAll(`SELECT typeof(attributes), typeof(resource_attributes) FROM ${bufferRows(b.table)} LIMIT 1`)).getRows()[0];
+    const types = (await c.runAndReadAll(`SELECT typeof(attributes), typeof(resource_attributes) FROM ${bufferRows(b.tables)} LIMIT 1`)).getRows()[0];
     expect(types).toEqual(['MAP(VARCHAR, VARCHAR)', 'MAP(VARCHAR, VARCHAR)']);
     const sealed = await b.seal();
     expect(sealed.records).toBe(2);
     expect(sealed.ranges.get(3)).toEqual({ first: 41n, last: 41n });
-    expect((await c.runAndReadAll(`SELECT count(*) FROM ${bufferRows(sealed.table)}`)).getRows()[0]![0]).toBe(2n);
-    expect((await c.runAndReadAll(`SELECT count(*) FROM ${bufferRows(b.table)}`)).getRows()[0]![0]).toBe(0n);
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${bufferRows(sealed.tables)}`)).getRows()[0]![0]).toBe(2n);
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${bufferRows(b.tables)}`)).getRows()[0]![0]).toBe(0n);
     expect(b.isEmpty).toBe(true);
   });
 
@@ -82,15 +82,15 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     b.stage(request([['a', '2']]), { tenant: 't', fallbackMicros: 5n, partition: 1, offset: 20n });
     expect(b.lastOffset(1)).toBe(20n);
     await b.load();
-    expect((await c.runAndReadAll(`SELECT kafka_offset FROM ${bufferRows(sealed.table)}`)).getRows().map((r) => r[0])).toEqual([10n, 10n]);
-    expect((await c.runAndReadAll(`SELECT kafka_offset FROM ${bufferRows(b.table)}`)).getRows().map((r) => r[0])).toEqual([20n, 20n]);
+    expect((await c.runAndReadAll(`SELECT kafka_offset FROM ${bufferRows(sealed.tables)}`)).getRows().map((r) => r[0])).toEqual([10n, 10n]);
+    expect((await c.runAndReadAll(`SELECT kafka_offset FROM ${bufferRows(b.tables)}`)).getRows().map((r) => r[0])).toEqual([20n, 20n]);
     expect(b.pending).toBe(sealed);
     b.release(sealed);
     expect(b.pending).toBeUndefined();
     expect(b.lastOffset(0)).toBeUndefined();
     expect(b.lastOffset(1)).toBe(20n);
     await b.collect();
-    await expect(c.run(`SELECT 1 FROM ${sealed.table}`)).rejects.toThrow(/does not exist/);
+    await expect(c.run(`SELECT 1 FROM ${sealed.tables.rows}`)).rejects.toThrow(/does not exist/);
     const next = await b.seal();
     expect([...next.ranges]).toEqual([[1, { first: 20n, last: 20n }]]);
   });
@@ -105,11 +105,11 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     const rejected = await b.load();
     expect(rejected.map((r) => r.offset)).toEqual([11n]);
     expect(rejected[0]!.error.message).toMatch(/json|malformed|NaN/i);
-    const offsets = (await c.runAndReadAll(`SELECT DISTINCT kafka_offset FROM ${bufferRows(b.table)} ORDER BY 1`)).getRows().map((r) => r[0]);
+    const offsets = (await c.runAndReadAll(`SELECT DISTINCT kafka_offset FROM ${bufferRows(b.tables)} ORDER BY 1`)).getRows().map((r) => r[0]);
     expect(offsets).toEqual([10n, 13n]);
     // the refused record's scope went with its rows: each row finds its one scope, no scope is left over
-    expect((await c.runAndReadAll(`SELECT count(*) FROM ${scopesTableOf(b.table)}`)).getRows()[0]![0]).toBe(2n);
-    expect((await c.runAndReadAll(`SELECT count(*) FROM ${bufferRows(b.table)} WHERE service_name = 'svc'`)).getRows()[0]![0]).toBe(4n);
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${b.tables.scopes}`)).getRows()[0]![0]).toBe(2n);
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${bufferRows(b.tables)} WHERE service_name = 'svc'`)).getRows()[0]![0]).toBe(4n);
     expect(b.recordCount).toBe(4);
     expect(b.partitionRanges.get(0)).toEqual({ first: 10n, last: 13n });
   });
@@ -129,7 +129,7 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     const { b, c } = await buffer();
     b.stage(request([['k', '1'], ['other', 'x'], ['k', '2']]), { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 1n });
     expect(await b.load()).toEqual([]);
-    const rows = (await c.runAndReadAll(`SELECT map_keys(attributes), map_values(attributes) FROM ${bufferRows(b.table)} WHERE body IS NOT NULL`)).getRowsJson();
+    const rows = (await c.runAndReadAll(`SELECT map_keys(attributes), map_values(attributes) FROM ${bufferRows(b.tables)} WHERE body IS NOT NULL`)).getRowsJson();
     expect(rows).toEqual([[['k', 'other'], ['2', 'x']]]);
   });
 
@@ -160,9 +160,9 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     b.stage(twoScopes, { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 1n });
     b.stage(twoScopes, { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 2n });
     expect(await b.load()).toEqual([]);
-    expect((await c.runAndReadAll(`SELECT count(*) FROM ${scopesTableOf(b.table)}`)).getRows()[0]![0]).toBe(4n);
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${b.tables.scopes}`)).getRows()[0]![0]).toBe(4n);
     const rows = (await c.runAndReadAll(
-      `SELECT kafka_offset, body, service_name, scope_name, map_keys(resource_attributes), map_keys(scope_attributes) FROM ${bufferRows(b.table)} ORDER BY kafka_offset, body`,
+      `SELECT kafka_offset, body, service_name, scope_name, map_keys(resource_attributes), map_keys(scope_attributes) FROM ${bufferRows(b.tables)} ORDER BY kafka_offset, body`,
     )).getRowsJson();
     const perRecord = [['a', 'svc', 's1', ['k8s.pod.uid'], []], ['b', 'svc', 's1', ['k8s.pod.uid'], []], ['c', 'svc', 's2', ['k8s.pod.uid'], ['lib']]];
     expect(rows).toEqual([...perRecord.map((r) => ['1', ...r]), ...perRecord.map((r) => ['2', ...r])]);
@@ -170,8 +170,8 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     const sealed = await b.seal();
     b.stage(twoScopes, { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 3n });
     await b.load();
-    expect((await c.runAndReadAll(`SELECT count(*) FROM ${bufferRows(sealed.table)} WHERE scope_name IS NOT NULL`)).getRows()[0]![0]).toBe(6n);
-    expect((await c.runAndReadAll(`SELECT min(scope_ref), max(scope_ref) FROM ${scopesTableOf(b.table)}`)).getRows()[0]).toEqual([0, 1]);
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${bufferRows(sealed.tables)} WHERE scope_name IS NOT NULL`)).getRows()[0]![0]).toBe(6n);
+    expect((await c.runAndReadAll(`SELECT min(scope_ref), max(scope_ref) FROM ${b.tables.scopes}`)).getRows()[0]).toEqual([0, 1]);
   });
 
   it('takes in nothing of a request it cannot decode', async () => {

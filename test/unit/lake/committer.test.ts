@@ -62,7 +62,7 @@ function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' =
   return { connection: connection as unknown as DuckDBConnection, catalog: catalog as unknown as CatalogClient, snapshots, statements, inserts, addSnapshot, batches: () => [...snapshots.values()].map((s) => s.batch).filter(Boolean) };
 }
 
-const SOURCE = 'appender_buffer.buffer_logs_1';
+const SOURCE = { rows: 'appender_buffer.buffer_logs_1', scopes: 'appender_buffer.buffer_scopes_1' };
 const ranges = (first: bigint, last: bigint) => new Map([[0, { first, last }]]);
 const committer = (lake: ReturnType<typeof fakeLake>) =>
   new IcebergCommitter(lake.connection, 'lake.ns.logs', new OffsetsTable('lake.ns.appender_offsets', 'g', 't'), lake.catalog, 'ns');
