@@ -81,6 +81,16 @@ cmd_engine() {
       exit 3
     fi
   fi
+  # The compose tests: podman-compose runs docker-compose.yml, and Debian's docker-compose checks
+  # the file as Docker's users will read it (`config`).
+  if ! command -v podman-compose >/dev/null 2>&1 || ! command -v docker-compose >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      log "installing podman-compose and docker-compose with apt-get (first time only)"
+      mkdir -p "$DIR"
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman-compose docker-compose; } \
+        >>"$DIR/apt.log" 2>&1 || log "apt-get could not install podman-compose and docker-compose (log: $DIR/apt.log)"
+    fi
+  fi
   local e
   e=$(engine_cmd)
   mkdir -p "$DIR"
