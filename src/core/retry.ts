@@ -12,6 +12,17 @@ export function backoffDelay(attempt: number, opts: BackoffOptions, random: () =
   return Math.max(opts.initialMs / 2, Math.floor(random() * ceiling));
 }
 
+/** Whether `p` settles within `ms`: true once it resolves, false past `ms`; rejects as `p` does. */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Resolves after `ms`, or early (without error) when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type protobuf from 'protobufjs';
 import { PRODUCE_SETTLE_GRACE_MS, type Config } from '../config/schema.js';
 import { LakehouseError } from '../core/errors.js';
+import { settlesWithin } from '../core/retry.js';
 import type { RecordProducer, WriteOutcome } from '../kafka/producer.js';
 import { recordHeaders, type Signal } from '../kafka/record.js';
 import { PromWriteRequest } from '../otlp/codec.js';
@@ -50,17 +51,6 @@ export function splitToFit<T>(items: T[], limit: number, encode: (part: T[], sta
   };
   if (items.length > 0) visit(0, items.length);
   return out;
-}
-
-/** Whether `p` settles within `ms`. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -187,7 +177,7 @@ export class Ingest {
     let key = this.unsettled.keyOf(tenant, signal, body);
     const earlier = key === undefined ? undefined : this.unsettled.take(tenant, key);
     if (earlier?.running) {
-      const ended = await within(earlier.running, this.cfg.PRODUCE_TIMEOUT_MS + PRODUCE_SETTLE_GRACE_MS);
+      const ended = await settlesWithin(earlier.running, this.cfg.PRODUCE_TIMEOUT_MS + PRODUCE_SETTLE_GRACE_MS);
       if (!ended) {
         this.unsettled.remember(tenant, key!, earlier);
         throw new LakehouseError('BROKER_UNAVAILABLE', "this request's earlier write is still waiting for the broker; its outcome is unknown", { retryAfterSeconds: 5 });

@@ -2,6 +2,7 @@ import './crc32c.js'; // before kafkajs: see crc32c.ts
 import { Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
 import { PRODUCE_SETTLE_GRACE_MS } from '../config/schema.js';
 import { LakehouseError } from '../core/errors.js';
+import { settlesWithin } from '../core/retry.js';
 import type { Component } from '../core/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -121,14 +122,9 @@ export class RecordProducer implements Component {
       () => onSettled?.(w.stage === 'sending' ? 'written' : 'not-written'),
       () => onSettled?.(w.stage === 'sending' ? 'unknown' : 'not-written'),
     );
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), this.timeoutMs + PRODUCE_SETTLE_GRACE_MS);
-    });
+    const waitMs = this.timeoutMs + PRODUCE_SETTLE_GRACE_MS;
     try {
-      const outcome = await Promise.race([write.then(() => 'ended' as const), late]);
-      if (outcome === 'late') {
-        const waitMs = this.timeoutMs + PRODUCE_SETTLE_GRACE_MS;
+      if (!(await settlesWithin(write, waitMs))) {
         if (w.stage === 'sending') throw new LakehouseError('BROKER_UNAVAILABLE', `broker did not acknowledge within ${waitMs} ms; the write's outcome is unknown`, { retryAfterSeconds: 5 });
         w.stage = 'abandoned';
         throw new LakehouseError('BROKER_UNAVAILABLE', `the write could not start within ${waitMs} ms (earlier writes are still waiting for the broker); it was not sent`, { retryAfterSeconds: 5 });
@@ -137,8 +133,6 @@ export class RecordProducer implements Component {
     } catch (e) {
       if (e instanceof LakehouseError) throw e;
       throw new LakehouseError('BROKER_UNAVAILABLE', `broker did not take the write: ${(e as Error).message}`, { cause: e, retryAfterSeconds: 5 });
-    } finally {
-      clearTimeout(timer);
     }
   }
 
