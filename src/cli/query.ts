@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
-import { formatResult, QueryError, runQuery, type OutputFormat } from '../lake/query.js';
+import { formatResult, QueryError, runQuery, type OutputFormat } from '../query/query.js';
 
 const USAGE = `usage: npm run query -- [--tenant T] [--format table|json|csv] "<SQL>" | --file query.sql
 

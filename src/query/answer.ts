@@ -1,5 +1,5 @@
 import { LakehouseError } from '../core/errors.js';
-import { csvCell } from '../lake/query.js';
+import { csvCell } from './query.js';
 
 /** The formats an answer comes in, by the media type that asks for each. */
 export const ANSWER_FORMATS = {

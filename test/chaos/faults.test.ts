@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../helpers/prng.js';
 import { loadConfig } from '../../src/config/load.js';
-import { runQuery } from '../../src/lake/query.js';
+import { runQuery } from '../../src/query/query.js';
 import { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest } from '../../src/otlp/codec.js';
 import { runId, stackEnv, stack } from '../helpers/stack.js';
 import { TempoReceiver } from '../helpers/tempo-receiver.js';

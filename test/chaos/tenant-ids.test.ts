@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { dlqTopic, ensureTopics, topicWithDlq } from '../../src/kafka/topics.js';
 import { recordHeaders } from '../../src/kafka/record.js';
-import { runQuery } from '../../src/lake/query.js';
+import { runQuery } from '../../src/query/query.js';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { readTopic } from '../helpers/kafka.js';

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../src/config/schema.js';
-import { runQuery } from '../../src/lake/query.js';
+import { runQuery } from '../../src/query/query.js';
 import { sqlIdent } from '../../src/lake/session.js';
 import { LOG_COLUMNS } from '../../src/schema/logs.js';
 import { TENANT_SHARD_COLUMN } from '../../src/schema/tables.js';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../../src/config/schema.js';
 import { recordHeaders } from '../../src/kafka/record.js';
-import { runQuery } from '../../src/lake/query.js';
+import { runQuery } from '../../src/query/query.js';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
 import { logsRequest, type SampleLog } from './otlp.js';
 import { stackEnv } from './stack.js';

@@ -4,7 +4,7 @@ import type { Config } from '../../src/config/schema.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { recordHeaders } from '../../src/kafka/record.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
-import { runQuery } from '../../src/lake/query.js';
+import { runQuery } from '../../src/query/query.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { seqLogRecord } from '../helpers/otlp.js';
 import { runId, testConfig, waitFor } from '../helpers/stack.js';

@@ -4,7 +4,7 @@ import { Ingester } from '../../src/ingester/ingester.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
 import { readdirSync, readFileSync } from 'node:fs';
-import { runQuery, type QueryResult } from '../../src/lake/query.js';
+import { runQuery, type QueryResult } from '../../src/query/query.js';
 import { decodeLogsRequest, encodeLogsRequest, ExportLogsServiceRequest, type AnyValue, type KeyValue, type LogsRequest } from '../../src/otlp/codec.js';
 import { mapLogsRequest } from '../../src/otlp/logs-mapping.js';
 import { LOG_COLUMNS, type LogRow } from '../../src/schema/logs.js';

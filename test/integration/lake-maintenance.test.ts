@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
-import { runQuery } from '../../src/lake/query.js';
+import { runQuery } from '../../src/query/query.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace, sqlString, type LakeSession } from '../../src/lake/session.js';
 import { SHARED_REGROUP } from '../../src/maintainer/iceberg-tasks.js';
 import { maintainOnce } from '../helpers/lake.js';

@@ -4,7 +4,7 @@ import { recordHeaders } from '../../src/kafka/record.js';
 import { ensureTopics, topicWithDlq } from '../../src/kafka/topics.js';
 import { DEFAULT_FILE_LAYOUT, MAX_PARTITIONS_PER_WRITE } from '../../src/lake/committer.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
-import { runQuery } from '../../src/lake/query.js';
+import { runQuery } from '../../src/query/query.js';
 import { openLakeSession, sqlString } from '../../src/lake/session.js';
 import { LAKE_TABLES } from '../../src/schema/tables.js';
 import { CatalogClient } from '../../src/lake/catalog-client.js';

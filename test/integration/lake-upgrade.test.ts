@@ -6,7 +6,7 @@ import { createKafka } from '../../src/kafka/client.js';
 import { ensureTopics, topicWithDlq } from '../../src/kafka/topics.js';
 import { CatalogClient } from '../../src/lake/catalog-client.js';
 import { isCommitConflict } from '../../src/lake/duckdb-errors.js';
-import { runQuery } from '../../src/lake/query.js';
+import { runQuery } from '../../src/query/query.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace, readSqlFile, sqlIdent, type LakeSession } from '../../src/lake/session.js';
 import { LOG_COLUMNS } from '../../src/schema/logs.js';
 import { LAKE_LOG_COLUMNS, LAKE_TABLES, TENANT_SHARD_COLUMN } from '../../src/schema/tables.js';

@@ -13,7 +13,7 @@ import { Ingester } from '../../src/ingester/ingester.js';
 import { createKafka } from '../../src/kafka/client.js';
 import type { Pipeline } from '../../src/kafka/consumer-pipeline.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
-import { runQuery } from '../../src/lake/query.js';
+import { runQuery } from '../../src/query/query.js';
 import { HotPathPipeline } from '../../src/sinks/hot-path-pipeline.js';
 import { LokiSink } from '../../src/sinks/loki/sink.js';
 import { OpenSearchSink } from '../../src/sinks/opensearch/sink.js';

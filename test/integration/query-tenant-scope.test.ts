@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { QueryError, runQuery } from '../../src/lake/query.js';
+import { QueryError, runQuery } from '../../src/query/query.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace } from '../../src/lake/session.js';
 import { hostileQueries } from '../helpers/hostile-queries.js';
 import { runId, testConfig } from '../helpers/stack.js';

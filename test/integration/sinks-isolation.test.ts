@@ -1,7 +1,7 @@
 import { afterAll, expect, it } from 'vitest';
 import { Ingester } from '../../src/ingester/ingester.js';
 import { Appender } from '../../src/appender/appender.js';
-import { runQuery } from '../../src/lake/query.js';
+import { runQuery } from '../../src/query/query.js';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { kv } from '../helpers/otlp.js';

@@ -4,7 +4,7 @@ import type { Config } from '../../src/config/schema.js';
 import { Ingester } from '../../src/ingester/ingester.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
-import { runQuery } from '../../src/lake/query.js';
+import { runQuery } from '../../src/query/query.js';
 import { openLakeSession, sqlString } from '../../src/lake/session.js';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
 import { createLogger } from '../../src/telemetry/logger.js';

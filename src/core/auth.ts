@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../config/load.js';
-import { LakehouseError } from '../core/errors.js';
+import { LakehouseError } from './errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { checkTenant, parseTenantTokens, readTenantsFile } from '../config/tenants.js';
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { LakehouseError } from '../core/errors.js';
+import { LakehouseError } from './errors.js';
 
 const gunzipAsync = promisify(gunzip);
 

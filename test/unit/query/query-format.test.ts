@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatResult } from '../../../src/lake/query.js';
+import { formatResult } from '../../../src/query/query.js';
 
 const result = { columns: ['a', 'b'], rows: [[1, 'x,"y"'], [null, { k: 'v' }]] };
 

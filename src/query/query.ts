@@ -1,9 +1,9 @@
 import { LAKE_TABLES, TENANT_SHARD_COLUMN } from '../schema/tables.js';
-import { isNotSelect } from './duckdb-errors.js';
+import { isNotSelect } from '../lake/duckdb-errors.js';
 import { DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
 import { TENANT_ID_PATTERN, type Config } from '../config/schema.js';
-import { CatalogClient } from './catalog-client.js';
-import { openLakeSession, qualifiedNamespace, sqlString } from './session.js';
+import { CatalogClient } from '../lake/catalog-client.js';
+import { openLakeSession, qualifiedNamespace, sqlString } from '../lake/session.js';
 
 export type OutputFormat = 'table' | 'json' | 'csv';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tenantResolverFromConfig } from '../../../src/ingester/auth.js';
+import { tenantResolverFromConfig } from '../../../src/core/auth.js';
 import { parseTenantTokens, sha256Hex } from '../../../src/config/tenants.js';
 
 describe('tenant resolution', () => {
