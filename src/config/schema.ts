@@ -170,7 +170,11 @@ const query = {
   QUERY_HOST: doc(z.string().default('0.0.0.0'), 'bind address of the query service (`POST /v1/query`, the page at `/`, /metrics, /healthz, /readyz)'),
   QUERY_HTTP_PORT: doc(int(0, 65_535).default(8090), 'port of the query service'),
   QUERY_TIMEOUT: doc(duration.prefault('30s'), 'longest a query may run, from its start on DuckDB to its last row sent; 504 beyond'),
-  QUERY_MEMORY_LIMIT_MB: doc(int(64).default(512), 'DuckDB memory of one query (each query runs alone in its own DuckDB); past it the query spills to `LAKE_SPOOL_DIR`, then fails with 422'),
+  QUERY_MEMORY_LIMIT_MB: doc(
+    int(64).default(512),
+    'DuckDB memory of one query, twice: the sandbox that runs the tenant’s SQL over its rows, and the trusted scan that hands them over (docs/querying.md); past it a query spills to `LAKE_SPOOL_DIR`, then fails with 422',
+  ),
+  QUERY_SPILL_LIMIT_MB: doc(int(0).default(2048), 'most a query may spill to `LAKE_SPOOL_DIR` past its memory, in each of its two DuckDB instances; 422 beyond'),
   QUERY_MAX_ROWS: doc(int(1).default(10_000), 'most rows one answer returns; more are cut off and the answer says it was truncated'),
   QUERY_MAX_BYTES: doc(int(1024).default(16 * 1024 * 1024), 'most bytes one answer returns (as encoded); the rows beyond are cut off and the answer says it was truncated'),
   QUERY_MAX_SQL_BYTES: doc(int(64).default(64 * 1024), 'largest request body (the SQL, or the JSON holding it); 413 beyond'),

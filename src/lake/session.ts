@@ -50,6 +50,8 @@ export interface SessionOptions {
   memoryLimitMb?: number | undefined;
   /** where DuckDB spills when over its memory limit (its default is `.tmp` in the working directory) */
   tempDirectory?: string | undefined;
+  /** most DuckDB may spill to tempDirectory (max_temp_directory_size); unset leaves DuckDB's default */
+  spillLimitMb?: number | undefined;
   threads?: number | undefined;
   /** compute Iceberg's day/month/year partition values by arithmetic in UTC (see utc-transforms.ts): for writers */
   utcPartitionTransforms?: boolean | undefined;
@@ -69,6 +71,7 @@ export async function openLakeSession(cfg: Config, opts: SessionOptions = {}): P
   const memoryLimit = opts.memoryLimitMb ?? cfg.DUCKDB_MEMORY_LIMIT_MB;
   if (memoryLimit) options.memory_limit = `${memoryLimit}MB`;
   if (opts.tempDirectory) options.temp_directory = opts.tempDirectory;
+  if (opts.spillLimitMb !== undefined) options.max_temp_directory_size = `${opts.spillLimitMb}MB`;
   const threads = opts.threads ?? cfg.DUCKDB_THREADS;
   if (threads) options.threads = String(threads);
   // DuckDB's allocator keeps freed pages of a query for seconds: hand them back after each task,

@@ -35,6 +35,7 @@ export class EnginePool {
       const session = await openLakeSession(this.cfg, {
         memoryLimitMb: this.cfg.QUERY_MEMORY_LIMIT_MB,
         tempDirectory,
+        spillLimitMb: this.cfg.QUERY_SPILL_LIMIT_MB,
         threads: this.cfg.DUCKDB_THREADS,
       });
       try {

@@ -11,11 +11,14 @@ import { authenticate, tenantResolverFromConfig, type TenantResolver } from '../
 import { readBody } from '../core/body.js';
 import { catalogReachable } from '../lake/catalog-client.js';
 import { httpStatusOf, isOutOfMemory, isTransientLakeError } from '../lake/duckdb-errors.js';
-import { assertTenantSafe, createLogsView, plain, QueryError } from './query.js';
+import { plain, QueryError } from './query.js';
+import { BOTH_WALLS, confine, viewColumns, type Confined, type Walls } from './tenant-query.js';
+import type { ViewColumn } from './scan.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { ANSWER_FORMATS, encoderFor, negotiateFormat, type AnswerFormat, type Column, type Truncation } from './answer.js';
 import { EnginePool, type Engine } from './engines.js';
+import { SandboxPool } from './sandbox.js';
 import { QUERY_PAGE } from './page.js';
 
 const examplesDir = fileURLToPath(new URL('../../sql/examples/', import.meta.url));
@@ -100,22 +103,29 @@ export class QueryService implements Component {
   private readonly tenants: TenantResolver;
   private readonly admission: QueryAdmission;
   private readonly engines: EnginePool;
+  private readonly sandboxes: SandboxPool;
   private readonly log: Logger;
   private readonly localDirs: string[];
   /** The running queries' interrupts, for a shutdown that cannot wait for them. */
   private readonly running = new Set<() => void>();
   private draining = false;
 
+  /** The logs view's columns, described on a trusted engine and kept a short while. */
+  private columns: { at: number; value: Promise<ViewColumn[]> } | undefined;
+
   constructor(
     private readonly cfg: Config,
     logger: Logger,
     metrics: Metrics = createMetrics(),
+    /** both walls, always, but in the tests that take one away to show the other holds */
+    private readonly walls: Walls = BOTH_WALLS,
   ) {
     this.log = logger.child({ component: 'query-service' });
     this.metrics = metrics;
     this.tenants = tenantResolverFromConfig(cfg, this.log);
     this.admission = new QueryAdmission(cfg.QUERY_MAX_INFLIGHT, cfg.QUERY_MAX_INFLIGHT_PER_TENANT);
     this.engines = new EnginePool(cfg);
+    this.sandboxes = new SandboxPool(cfg, cfg.QUERY_MAX_INFLIGHT);
     this.localDirs = [cfg.LAKE_SPOOL_DIR, tmpdir(), cfg.DUCKDB_EXTENSION_DIRECTORY, process.cwd()].filter((d): d is string => !!d);
     const examples = JSON.stringify(readExamples());
     this.http = new HttpServer('query.http', cfg.QUERY_HOST, cfg.QUERY_HTTP_PORT, logger)
@@ -159,6 +169,7 @@ export class QueryService implements Component {
     } finally {
       clearTimeout(cutOff);
       this.engines.close();
+      this.sandboxes.close();
     }
   }
 
@@ -238,14 +249,16 @@ export class QueryService implements Component {
     }
     let reuse = true;
     const connection = await engine.session.instance.connect();
-    // Why the query was stopped, if it was: DuckDB is interrupted, and a wait for a slow
-    // client to read (see stream) ends too.
+    let confined: Confined | undefined;
+    // Why the query was stopped, if it was: DuckDB is interrupted (the trusted scan and the
+    // sandbox), and a wait for a slow client to read (see stream) ends too.
     let stoppedBy: 'timeout' | 'shutdown' | 'client' | undefined;
     let wake!: () => void;
     const stoppedSignal = new Promise<void>((resolve) => (wake = resolve));
     const stop = (why: 'timeout' | 'shutdown' | 'client') => {
       stoppedBy ??= why;
       connection.interrupt();
+      confined?.interrupt();
       wake();
     };
     const timer = setTimeout(() => stop('timeout'), this.cfg.QUERY_TIMEOUT);
@@ -256,8 +269,11 @@ export class QueryService implements Component {
       if (!res.writableFinished) stop('client');
     };
     res.on('close', onClose);
+    const stopped = () => stoppedBy !== undefined;
     try {
-      return await this.stream(connection, tenant, sql, format, res, { stopped: () => stoppedBy !== undefined, signal: stoppedSignal });
+      confined = await confine(connection, this.cfg, tenant, sql, this.walls, await this.viewColumns(connection), this.sandboxes, stopped);
+      if (stopped()) throw new Error('stopped');
+      return await this.stream(confined.connection, sql, format, res, { stopped, signal: stoppedSignal });
     } catch (e) {
       if (stoppedBy === 'timeout') {
         throw new LakehouseError('QUERY_TIMEOUT', `the query ran longer than QUERY_TIMEOUT (${this.cfg.QUERY_TIMEOUT / 1000} s) and was stopped`);
@@ -267,21 +283,35 @@ export class QueryService implements Component {
         throw new LakehouseError('SHUTTING_DOWN', 'the query service is shutting down and stopped the query; retry it', { retryAfterSeconds: 1 });
       }
       const err = this.queryError(e);
-      if (err.code === 'INTERNAL') reuse = false;
+      if (err.code === 'INTERNAL') {
+        reuse = false;
+        confined?.discard();
+      }
       throw err;
     } finally {
       clearTimeout(timer);
       this.running.delete(shutdown);
       res.off('close', onClose);
+      confined?.close();
       connection.closeSync();
       this.engines.release(engine, reuse);
     }
   }
 
-  private async stream(connection: DuckDBConnection, tenant: string, sql: string, format: AnswerFormat, res: ServerResponse, stop: { stopped: () => boolean; signal: Promise<void> }): Promise<Outcome> {
-    await createLogsView(connection, this.cfg, tenant);
-    const statements = await assertTenantSafe(connection, sql);
-    if (statements !== 1) throw new QueryError(`send one SELECT statement per request, not ${statements}`, 'refused');
+  /** The view's columns, described again after a minute so that a column added by an upgrade shows. */
+  private viewColumns(trusted: DuckDBConnection): Promise<ViewColumn[]> {
+    const now = Date.now();
+    if (!this.columns || now - this.columns.at > 60_000) {
+      const value = viewColumns(trusted, this.cfg);
+      this.columns = { at: now, value };
+      value.catch(() => {
+        if (this.columns?.value === value) this.columns = undefined;
+      });
+    }
+    return this.columns.value;
+  }
+
+  private async stream(connection: DuckDBConnection, sql: string, format: AnswerFormat, res: ServerResponse, stop: { stopped: () => boolean; signal: Promise<void> }): Promise<Outcome> {
     const result = await connection.stream(sql);
     const typeIds = result.columnTypes().map((t) => t.typeId);
     const columns: Column[] = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));

@@ -1,43 +1,18 @@
-import { LAKE_TABLES, TENANT_SHARD_COLUMN } from '../schema/tables.js';
-import { isNotSelect } from '../lake/duckdb-errors.js';
-import { DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBTypeId } from '@duckdb/node-api';
 import { TENANT_ID_PATTERN, type Config } from '../config/schema.js';
-import { CatalogClient } from '../lake/catalog-client.js';
-import { openLakeSession, qualifiedNamespace, sqlString } from '../lake/session.js';
+import { openLakeSession } from '../lake/session.js';
+import { QueryError } from './query-error.js';
+import { createLogsView, lockDown } from './lake-view.js';
+import { freshSandboxes } from './sandbox.js';
+import { BOTH_WALLS, confine, viewColumns, type Confined, type Walls } from './tenant-query.js';
+
+export { QueryError, createLogsView, lockDown };
 
 export type OutputFormat = 'table' | 'json' | 'csv';
 
 export interface QueryResult {
   columns: string[];
   rows: unknown[][];
-}
-
-/**
- * Thrown for a query the user wrote wrong: `invalid` when DuckDB cannot parse or run it (the
- * message is DuckDB's), `refused` when the tenant confinement does not allow it.
- */
-export class QueryError extends Error {
-  override name = 'QueryError';
-  constructor(
-    message: string,
-    readonly reason: 'invalid' | 'refused' = 'invalid',
-  ) {
-    super(message);
-  }
-}
-
-/**
- * Creates the `logs` view: every row, or one tenant's rows when `tenant` is given. The layout
- * column is left out: it says which files a row went into, and in a shared file it names
- * another tenant (TENANT_SHARD_COLUMN).
- */
-export async function createLogsView(connection: DuckDBConnection, cfg: Config, tenant?: string): Promise<void> {
-  let where = '';
-  if (tenant !== undefined) {
-    if (!TENANT_ID_PATTERN.test(tenant)) throw new QueryError(`tenant '${tenant}' does not match ${TENANT_ID_PATTERN}`);
-    where = ` WHERE tenant_id = ${sqlString(tenant)}`;
-  }
-  await connection.run(`CREATE OR REPLACE TEMP VIEW logs AS SELECT COLUMNS(c -> c <> ${sqlString(TENANT_SHARD_COLUMN)}) FROM ${qualifiedNamespace(cfg)}.${LAKE_TABLES.logs.name}${where}`);
 }
 
 export function plain(v: unknown, typeId: DuckDBTypeId | undefined): unknown {
@@ -48,92 +23,27 @@ export function plain(v: unknown, typeId: DuckDBTypeId | undefined): unknown {
   return v;
 }
 
-/** Kinds of FROM items a tenant-scoped query may use (BASE_TABLE only for `logs` and its CTEs). */
-const TABLE_REF_TYPES_ALLOWED = new Set(['BASE_TABLE', 'SUBQUERY', 'JOIN', 'EXPRESSION_LIST', 'EMPTY', 'TABLE_FUNCTION']);
-/** Table functions that read only their arguments. */
-const TABLE_FUNCTIONS_ALLOWED = new Set(['unnest', 'range', 'generate_series']);
-/** Scalar functions that read settings, variables or the catalog rather than rows. */
-const FUNCTIONS_REFUSED = new Set(['current_setting', 'getvariable', 'current_database', 'current_schema', 'current_schemas', 'current_query']);
-
-/**
- * Checks that `sql` is one or more SELECTs that read nothing but the view `logs` (and CTEs of
- * its own): no table functions (read_parquet, iceberg_scan, query, duckdb_secrets, …), no
- * other table or schema, no statement other than SELECT (ATTACH, COPY, SET, PRAGMA, …). It
- * walks DuckDB's own parse tree (json_serialize_sql), so what is checked is what will run.
- */
-export async function assertTenantSafe(connection: DuckDBConnection, sql: string): Promise<number> {
-  const reader = await connection.runAndReadAll(`SELECT json_serialize_sql(${sqlString(sql)})`);
-  const tree = JSON.parse(String(reader.getRows()[0]?.[0])) as { error: boolean; error_message?: string; error_type?: string; statements?: unknown[] };
-  if (tree.error) {
-    if (isNotSelect(tree.error_message ?? '')) {
-      throw new QueryError('only SELECT statements over the view logs can run', 'refused');
-    }
-    throw new QueryError(tree.error_message ?? 'the query could not be parsed');
-  }
-  const ctes = new Set<string>();
-  const refs: { type: string; catalog: string; schema: string; table: string; fn: string }[] = [];
-  const functions: string[] = [];
-  const visit = (node: unknown): void => {
-    if (Array.isArray(node)) {
-      for (const n of node) visit(n);
-      return;
-    }
-    if (!node || typeof node !== 'object') return;
-    const o = node as Record<string, unknown>;
-    if (o.cte_map && typeof o.cte_map === 'object') {
-      for (const entry of ((o.cte_map as { map?: { key: string }[] }).map ?? [])) ctes.add(entry.key.toLowerCase());
-    }
-    // A FROM item (TableRef): a type and a query location, and no expression class.
-    if (typeof o.type === 'string' && 'query_location' in o && !('class' in o)) {
-      const fn = (o.function as { function_name?: string } | undefined)?.function_name ?? '';
-      refs.push({ type: o.type, catalog: String(o.catalog_name ?? ''), schema: String(o.schema_name ?? ''), table: String(o.table_name ?? '').toLowerCase(), fn: fn.toLowerCase() });
-    }
-    if (o.class === 'FUNCTION' && typeof o.function_name === 'string') functions.push(o.function_name.toLowerCase());
-    for (const v of Object.values(o)) visit(v);
-  };
-  visit(tree.statements);
-  for (const r of refs) {
-    if (!TABLE_REF_TYPES_ALLOWED.has(r.type)) throw new QueryError(`queries read only the view logs: ${r.type} is not allowed`, 'refused');
-    if (r.type === 'TABLE_FUNCTION' && !TABLE_FUNCTIONS_ALLOWED.has(r.fn)) {
-      throw new QueryError(`queries read only the view logs: the table function ${r.fn || '(unknown)'}() is not allowed`, 'refused');
-    }
-    if (r.type === 'BASE_TABLE' && (r.catalog || r.schema || (r.table !== 'logs' && !ctes.has(r.table)))) {
-      const name = [r.catalog, r.schema, r.table].filter(Boolean).join('.');
-      throw new QueryError(`queries read only the view logs, not ${name}`, 'refused');
-    }
-  }
-  const refused = functions.find((f) => FUNCTIONS_REFUSED.has(f));
-  if (refused) throw new QueryError(`the function ${refused}() is not allowed`, 'refused');
-  return Array.isArray(tree.statements) ? tree.statements.length : 0;
-}
-
-/**
- * After the view is built: no file or network access outside the logs table's own files, and
- * no way to change that (defence in depth behind assertTenantSafe).
- */
-export async function lockDown(connection: DuckDBConnection, cfg: Config): Promise<void> {
-  const location = await new CatalogClient(cfg).tableLocation(cfg.ICEBERG_NAMESPACE, LAKE_TABLES.logs.name);
-  await connection.run(`SET allowed_directories = [${sqlString(location.replace(/\/?$/, '/'))}]`);
-  await connection.run('SET enable_external_access = false');
-  await connection.run('SET lock_configuration = true');
-}
-
 /**
  * Runs `sql` on a fresh lake session with the `logs` view, returning JSON-safe values. With
- * `tenant`, the view holds that tenant's rows only and the query may read nothing else (see
- * assertTenantSafe and lockDown).
+ * `tenant`, it runs confined to that tenant's rows behind both walls of the query service
+ * (tenant-query.ts); `walls` takes one away, for the tests only.
  */
-export async function runQuery(cfg: Config, sql: string, tenant?: string): Promise<QueryResult> {
+export async function runQuery(cfg: Config, sql: string, tenant?: string, walls: Walls = BOTH_WALLS): Promise<QueryResult> {
   const session = await openLakeSession(cfg);
+  let confined: Confined | undefined;
   try {
-    await createLogsView(session.connection, cfg, tenant);
-    if (tenant !== undefined) {
-      await assertTenantSafe(session.connection, sql);
-      await lockDown(session.connection, cfg);
+    let connection = session.connection;
+    if (tenant === undefined) {
+      await createLogsView(connection, cfg);
+    } else {
+      if (!TENANT_ID_PATTERN.test(tenant)) throw new QueryError(`tenant '${tenant}' does not match ${TENANT_ID_PATTERN}`);
+      await lockDown(connection, cfg);
+      confined = await confine(connection, cfg, tenant, sql, walls, await viewColumns(connection, cfg), freshSandboxes(cfg));
+      connection = confined.connection;
     }
     let reader;
     try {
-      reader = await session.connection.runAndReadAll(sql);
+      reader = await connection.runAndReadAll(sql);
     } catch (e) {
       throw new QueryError((e as Error).message);
     }
@@ -143,6 +53,7 @@ export async function runQuery(cfg: Config, sql: string, tenant?: string): Promi
       rows: reader.getRowsJson().map((r) => r.map((v, i) => plain(v, types[i]))),
     };
   } finally {
+    confined?.close();
     session.close();
   }
 }
