@@ -12,13 +12,13 @@ import { readBody } from '../core/body.js';
 import { catalogReachable } from '../lake/catalog-client.js';
 import { httpStatusOf, isOutOfMemory, isTransientLakeError } from '../lake/duckdb-errors.js';
 import { plain, QueryError } from './query.js';
-import { BOTH_WALLS, confine, viewColumns, type Confined, type Walls } from './tenant-query.js';
+import { BOTH_WALLS, confine, sandboxSource, viewColumns, type Confined, type Walls } from './tenant-query.js';
 import type { ViewColumn } from './scan.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { ANSWER_FORMATS, encoderFor, negotiateFormat, type AnswerFormat, type Column, type Truncation } from './answer.js';
 import { EnginePool, type Engine } from './engines.js';
-import { SandboxPool } from './sandbox.js';
+import type { SandboxPool } from './sandbox.js';
 import { QUERY_PAGE } from './page.js';
 
 const examplesDir = fileURLToPath(new URL('../../sql/examples/', import.meta.url));
@@ -125,7 +125,7 @@ export class QueryService implements Component {
     this.tenants = tenantResolverFromConfig(cfg, this.log);
     this.admission = new QueryAdmission(cfg.QUERY_MAX_INFLIGHT, cfg.QUERY_MAX_INFLIGHT_PER_TENANT);
     this.engines = new EnginePool(cfg);
-    this.sandboxes = new SandboxPool(cfg, cfg.QUERY_MAX_INFLIGHT);
+    this.sandboxes = sandboxSource(cfg, walls, cfg.QUERY_MAX_INFLIGHT);
     this.localDirs = [cfg.LAKE_SPOOL_DIR, tmpdir(), cfg.DUCKDB_EXTENSION_DIRECTORY, process.cwd()].filter((d): d is string => !!d);
     const examples = JSON.stringify(readExamples());
     this.http = new HttpServer('query.http', cfg.QUERY_HOST, cfg.QUERY_HTTP_PORT, logger)

@@ -1,10 +1,11 @@
-import { DuckDBTypeId } from '@duckdb/node-api';
+import { DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
 import { TENANT_ID_PATTERN, type Config } from '../config/schema.js';
 import { openLakeSession } from '../lake/session.js';
 import { QueryError } from './query-error.js';
 import { createLogsView, lockDown } from './lake-view.js';
-import { freshSandboxes } from './sandbox.js';
-import { BOTH_WALLS, confine, viewColumns, type Confined, type Walls } from './tenant-query.js';
+import type { SandboxSource } from './sandbox.js';
+import type { ViewColumn } from './scan.js';
+import { BOTH_WALLS, confine, sandboxSource, viewColumns, type Prepared, type Walls } from './tenant-query.js';
 
 export { QueryError, createLogsView, lockDown };
 
@@ -30,32 +31,55 @@ export function plain(v: unknown, typeId: DuckDBTypeId | undefined): unknown {
  */
 export async function runQuery(cfg: Config, sql: string, tenant?: string, walls: Walls = BOTH_WALLS): Promise<QueryResult> {
   const session = await openLakeSession(cfg);
-  let confined: Confined | undefined;
   try {
-    let connection = session.connection;
     if (tenant === undefined) {
-      await createLogsView(connection, cfg);
-    } else {
-      if (!TENANT_ID_PATTERN.test(tenant)) throw new QueryError(`tenant '${tenant}' does not match ${TENANT_ID_PATTERN}`);
-      await lockDown(connection, cfg);
-      confined = await confine(connection, cfg, tenant, sql, walls, await viewColumns(connection, cfg), freshSandboxes(cfg));
-      connection = confined.connection;
+      await createLogsView(session.connection, cfg);
+      return await readAll(session.connection, sql);
     }
-    let reader;
-    try {
-      reader = await connection.runAndReadAll(sql);
-    } catch (e) {
-      throw new QueryError((e as Error).message);
-    }
-    const types = reader.columnTypes().map((t) => t.typeId);
-    return {
-      columns: reader.columnNames(),
-      rows: reader.getRowsJson().map((r) => r.map((v, i) => plain(v, types[i]))),
-    };
+    if (!TENANT_ID_PATTERN.test(tenant)) throw new QueryError(`tenant '${tenant}' does not match ${TENANT_ID_PATTERN}`);
+    await lockDown(session.connection, cfg);
+    return await runConfined(session.connection, cfg, tenant, sql, walls, sandboxSource(cfg, walls, 0));
   } finally {
-    confined?.close();
     session.close();
   }
+}
+
+/**
+ * Runs a tenant's `sql` behind the walls: `trusted` is a locked-down lake session (lockDown)
+ * that only runs the hand-over scan; the SQL runs on an instance from `sandboxes`.
+ */
+export async function runConfined(
+  trusted: DuckDBConnection,
+  cfg: Config,
+  tenant: string,
+  sql: string,
+  walls: Walls,
+  sandboxes: SandboxSource,
+  columns?: ViewColumn[],
+): Promise<QueryResult & { prepared: Prepared | undefined }> {
+  const confined = await confine(trusted, cfg, tenant, sql, walls, columns ?? (await viewColumns(trusted, cfg)), sandboxes);
+  try {
+    return { ...(await readAll(confined.connection, sql)), prepared: confined.prepared };
+  } catch (e) {
+    if (!(e instanceof QueryError)) confined.discard();
+    throw e;
+  } finally {
+    confined.close();
+  }
+}
+
+async function readAll(connection: DuckDBConnection, sql: string): Promise<QueryResult> {
+  let reader;
+  try {
+    reader = await connection.runAndReadAll(sql);
+  } catch (e) {
+    throw new QueryError((e as Error).message);
+  }
+  const types = reader.columnTypes().map((t) => t.typeId);
+  return {
+    columns: reader.columnNames(),
+    rows: reader.getRowsJson().map((r) => r.map((v, i) => plain(v, types[i]))),
+  };
 }
 
 function cell(v: unknown): string {

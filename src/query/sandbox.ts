@@ -15,6 +15,8 @@ import type { Config } from '../config/schema.js';
  * (tenant-query.ts), into a temporary table of the query's own connection. Whatever SQL reaches
  * it, even past the first wall, finds no other tenant's row, no file, no secret and no location.
  */
+export const SANDBOX_DISABLED_OPTIMIZERS = 'statistics_propagation,late_materialization';
+
 export interface SandboxInstance {
   instance: DuckDBInstance;
   close(): void;
@@ -34,7 +36,7 @@ export async function openSandbox(cfg: Config): Promise<SandboxInstance> {
     // an empty result, so it is off in the sandbox for the plan checked and the plan run alike.
     // DuckDB 1.5 cannot serialize the optimized plan of `… ORDER BY … LIMIT` with late
     // materialization on (a column binding error); over rows in memory it saves little.
-    disabled_optimizers: 'statistics_propagation,late_materialization',
+    disabled_optimizers: SANDBOX_DISABLED_OPTIMIZERS,
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
     allow_community_extensions: 'false',
@@ -77,11 +79,6 @@ export interface SandboxSource {
   release(tenant: string, sandbox: SandboxInstance, reuse: boolean): void;
 }
 
-/** A new instance for each query, closed after it: for the query CLI. */
-export function freshSandboxes(cfg: Config): SandboxSource {
-  return { acquire: () => openSandbox(cfg), release: (_tenant, s) => s.close() };
-}
-
 /**
  * Sandbox instances kept between queries, each for one tenant only: opening one costs about
  * 25–30 ms, most of a tenant + day query. An instance is never handed to another tenant, so
@@ -95,13 +92,14 @@ export class SandboxPool implements SandboxSource {
   constructor(
     private readonly cfg: Config,
     private readonly maxIdle: number,
+    private readonly open: (cfg: Config) => Promise<SandboxInstance> = openSandbox,
   ) {}
 
   async acquire(tenant: string): Promise<SandboxInstance> {
     if (this.closed) throw new Error('the query sandboxes are closed');
     const i = this.idle.findIndex((e) => e.tenant === tenant);
     if (i >= 0) return this.idle.splice(i, 1)[0]!.sandbox;
-    return openSandbox(this.cfg);
+    return this.open(this.cfg);
   }
 
   release(tenant: string, sandbox: SandboxInstance, reuse: boolean): void {

@@ -1,11 +1,10 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { TENANT_ID_PATTERN, type Config } from '../config/schema.js';
 import { LAKE_TABLES, TENANT_SHARD_COLUMN } from '../schema/tables.js';
-import { qualifiedNamespace, sqlIdent, sqlString } from '../lake/session.js';
+import { openLakeSession, qualifiedNamespace, sqlIdent, sqlString } from '../lake/session.js';
 import { assertOneSelect, judgePlan, operatorsOf, planOf, type GetNode, type PlanNode, type ScanRule } from './confinement.js';
-import { createLogsView } from './lake-view.js';
 import { QueryError } from './query-error.js';
-import type { SandboxSource } from './sandbox.js';
+import { SANDBOX_DISABLED_OPTIMIZERS, SandboxPool, openSandbox, type SandboxInstance, type SandboxSource } from './sandbox.js';
 import { scanNeeds, type ScanNeeds, type ViewColumn } from './scan.js';
 
 /**
@@ -15,7 +14,9 @@ import { scanNeeds, type ScanNeeds, type ViewColumn } from './scan.js';
  *   2. the sandbox (sandbox.ts): the statement runs in a DuckDB that holds only the tenant's
  *      rows, handed over by a trusted scan whose tenant filter no SQL of the tenant's touches.
  * Both are always on in the product. `Walls` exists so that the tests can take each one away
- * and show that the other still holds.
+ * and show that the other still holds: without the plan check any statement runs in the
+ * sandbox; without the sandbox the statement runs, checked, in a DuckDB with the trusted
+ * engine's whole reach (openExposedEngine).
  */
 export interface Walls {
   plan: boolean;
@@ -23,6 +24,11 @@ export interface Walls {
 }
 
 export const BOTH_WALLS: Walls = { plan: true, sandbox: true };
+
+/** Where a query's SQL runs: the sandbox, or (the second wall taken away, in tests) an exposed engine. */
+export function sandboxSource(cfg: Config, walls: Walls, maxIdle: number): SandboxPool {
+  return new SandboxPool(cfg, maxIdle, walls.sandbox ? openSandbox : openExposedEngine);
+}
 
 /** The temp table of the sandbox that holds the rows handed over, behind the view `logs`. */
 export const ROWS_TABLE = 'logs_rows';
@@ -157,29 +163,6 @@ export interface Confined {
 }
 
 /**
- * The iceberg scan of the logs table with the tenant's filter pushed into it: the one scan a
- * tenant's plan may hold when it runs on the trusted engine itself (the sandbox taken away, in
- * the tests). The tenant filter must be an equality on tenant_id with the tenant's id.
- */
-export function lakeScan(cfg: Config, tenant: string | undefined): ScanRule {
-  return (get) => {
-    if (get.name !== ICEBERG_SCAN_FUNCTION) return false;
-    const table = JSON.stringify(get.function_data ?? {});
-    if (!table.includes(`"${cfg.ICEBERG_NAMESPACE}"`) || !table.includes(`"${LAKE_TABLES.logs.name}"`)) return false;
-    // the bound plan has the view's filter above the scan; the optimized one must have it in it
-    return tenant === undefined || (get.table_filters?.filters ?? []).some(({ value }) => isTenantEquality(value, tenant));
-  };
-}
-
-/** The iceberg extension's scan, as a plan names it. */
-const ICEBERG_SCAN_FUNCTION = 'iceberg_scan';
-
-function isTenantEquality(f: import('./confinement.js').TableFilter, tenant: string): boolean {
-  if (f.filter_type === 'CONJUNCTION_AND') return (f.child_filters ?? []).some((c) => isTenantEquality(c, tenant));
-  return f.filter_type === 'CONSTANT_COMPARISON' && f.comparison_type === 'COMPARE_EQUAL' && f.constant?.type.id === 'VARCHAR' && f.constant.value === tenant;
-}
-
-/**
  * Puts up the walls around `sql` for `tenant` and gives the connection to run it on. `trusted`
  * is a locked-down lake session (lockDown); with the sandbox it only runs the trusted scan.
  */
@@ -194,39 +177,47 @@ export async function confine(
   stopped: () => boolean = () => false,
 ): Promise<Confined> {
   if (!TENANT_ID_PATTERN.test(tenant)) throw new QueryError(`tenant '${tenant}' does not match ${TENANT_ID_PATTERN}`);
-  if (walls.sandbox) {
-    const sandbox = await sandboxes.acquire(tenant);
-    let connection: DuckDBConnection | undefined;
-    let reuse = true;
-    const close = () => {
-      connection?.closeSync();
-      sandboxes.release(tenant, sandbox, reuse);
+  const source = sandboxes;
+  const sandbox = await source.acquire(tenant);
+  let connection: DuckDBConnection | undefined;
+  let reuse = true;
+  const close = () => {
+    connection?.closeSync();
+    source.release(tenant, sandbox, reuse);
+  };
+  try {
+    // the query's own connection: its temp table and view go with it
+    connection = await sandbox.instance.connect();
+    const prepared = await prepareInSandbox(trusted, connection, cfg, tenant, sql, walls, columns, stopped);
+    const conn = connection;
+    return {
+      connection: conn,
+      prepared,
+      interrupt: () => conn.interrupt(),
+      close,
+      discard: () => {
+        reuse = false;
+      },
     };
-    try {
-      // the query's own connection: its temp table and view go with it
-      connection = await sandbox.instance.connect();
-      const prepared = await prepareInSandbox(trusted, connection, cfg, tenant, sql, walls, columns, stopped);
-      const conn = connection;
-      return {
-        connection: conn,
-        prepared,
-        interrupt: () => conn.interrupt(),
-        close,
-        discard: () => {
-          reuse = false;
-        },
-      };
-    } catch (e) {
-      if (!(e instanceof QueryError)) reuse = false;
-      close();
-      throw e;
-    }
+  } catch (e) {
+    if (!(e instanceof QueryError)) reuse = false;
+    close();
+    throw e;
   }
-  await createLogsView(trusted, cfg, tenant);
-  if (walls.plan) {
-    await assertOneSelect(trusted, sql);
-    judgePlan(await planOf(trusted, sql, false), lakeScan(cfg, undefined));
-    judgePlan(await planOf(trusted, sql, true), lakeScan(cfg, tenant));
+}
+
+/**
+ * For the tests that take the second wall away: the tenant's rows are handed over as always, but
+ * into a DuckDB with all the reach of the trusted engine (the S3 secret, the catalog attached,
+ * external access, nothing locked), so that the plan check alone must stop every way out.
+ */
+export async function openExposedEngine(cfg: Config): Promise<SandboxInstance> {
+  const session = await openLakeSession(cfg);
+  try {
+    await session.connection.run(`SET disabled_optimizers = '${SANDBOX_DISABLED_OPTIMIZERS}'`);
+  } catch (e) {
+    session.close();
+    throw e;
   }
-  return { connection: trusted, interrupt: () => undefined, close: () => undefined, discard: () => undefined };
+  return { instance: session.instance, close: () => session.close() };
 }

@@ -2,8 +2,9 @@ import type { Config } from '../../src/config/schema.js';
 
 /**
  * Queries that each try to read another tenant's rows, the warehouse's files, the settings or
- * the secrets, or to lift the restriction: a tenant's query must be refused, with a message,
- * for every one of them (the query CLI's --tenant and the query service alike).
+ * the secrets, or to lift the restriction, written by hand: a tenant's query must be refused,
+ * with a message, or answered with the tenant's own rows alone (the query CLI's --tenant and
+ * the query service alike). The generated corpus (confinement-corpus.ts) tries thousands more.
  */
 export function hostileQueries(cfg: Config): string[] {
   const bare = cfg.ICEBERG_NAMESPACE;
@@ -43,5 +44,8 @@ export function hostileQueries(cfg: Config): string[] {
     'INSTALL httpfs',
     `LOAD '/tmp/evil.duckdb_extension'`,
     `EXPORT DATABASE '/tmp/leak'`,
+    // a CTE of the same name in an inner scope does not make the outer name a CTE
+    `SELECT (WITH "s3://${cfg.S3_BUCKET}/${bare}/logs/data/**/*.parquet" AS (SELECT 1) SELECT 1) x, tenant_id, count(*) FROM "s3://${cfg.S3_BUCKET}/${bare}/logs/data/**/*.parquet" GROUP BY ALL`,
+    `SELECT (WITH pg_settings AS (SELECT 1) SELECT 1) x, setting FROM pg_settings WHERE name = 'allowed_directories'`,
   ];
 }
