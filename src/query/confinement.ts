@@ -119,8 +119,8 @@ interface PlanAnswer {
   plans?: PlanNode[];
 }
 
-/** DuckDB's error prefixes that mean a mistake in the query rather than a way out of it. */
-const QUERY_MISTAKE = /^(Parser|Binder|Catalog|Conversion|Invalid Input|Out of Range|Not implemented|Syntax|Mismatch Type|Invalid type) Error:/i;
+/** DuckDB's error types (json_serialize_plan's error_type) that mean a mistake in the query. */
+const QUERY_MISTAKES = new Set(['parser', 'binder', 'catalog', 'conversion', 'invalid_input', 'out_of_range', 'syntax', 'mismatch_type', 'invalid_type']);
 
 /**
  * The one statement of `sql`, parsed by DuckDB: refused when it is not a single SELECT. A
@@ -145,9 +145,14 @@ export async function planOf(connection: DuckDBConnection, sql: string, optimize
   const answer = JSON.parse(String(reader.getRows()[0]?.[0])) as PlanAnswer;
   if (answer.error) {
     const message = answer.error_message ?? 'the query could not be planned';
+    const type = (answer.error_type ?? '').toLowerCase();
     // A permission error is DuckDB's own wall answering (a file, a setting): a refusal.
-    if (/^Permission Error:/i.test(message)) throw new QueryError(message, 'refused');
-    if (QUERY_MISTAKE.test(message)) throw new QueryError(message);
+    if (type === 'permission') throw new QueryError(`Permission Error: ${message}`, 'refused');
+    // Only logs exists for a tenant: a name DuckDB cannot find is something beyond it.
+    if ((type === 'binder' || type === 'catalog') && /^(Catalog|Schema|Table|Table Function)\b.*does not exist/i.test(message)) {
+      throw new QueryError(`queries read only the view logs: ${message.split('\n', 1)[0]}`, 'refused');
+    }
+    if (QUERY_MISTAKES.has(type)) throw new QueryError(`${type[0]!.toUpperCase()}${type.slice(1).replaceAll('_', ' ')} Error: ${message}`);
     throw new QueryError(`the query's plan could not be checked (${message.split('\n', 1)[0]})`, 'refused');
   }
   if (answer.plans?.length !== 1) throw new QueryError(`send one SELECT statement, not ${answer.plans?.length ?? 0}`, 'refused');

@@ -27,7 +27,7 @@ const cfg = testConfig(runId(), {
   QUERY_TIMEOUT: '20s',
 });
 /** The corpus's size behind both walls; each wall alone gets a third of it. CONFINEMENT_CORPUS=12000 runs the whole. */
-const SIZE = Number(process.env.CONFINEMENT_CORPUS ?? 2400);
+const SIZE = Number(process.env.CONFINEMENT_CORPUS ?? 3000);
 const SEED = process.env.TEST_SEED ? Number(process.env.TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
 
 let admin: LakeSession;
