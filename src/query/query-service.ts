@@ -125,7 +125,7 @@ export class QueryService implements Component {
     this.tenants = tenantResolverFromConfig(cfg, this.log);
     this.admission = new QueryAdmission(cfg.QUERY_MAX_INFLIGHT, cfg.QUERY_MAX_INFLIGHT_PER_TENANT);
     this.engines = new EnginePool(cfg);
-    this.sandboxes = sandboxSource(cfg, walls, cfg.QUERY_MAX_INFLIGHT);
+    this.sandboxes = sandboxSource(cfg, walls, cfg.QUERY_IDLE_SANDBOXES);
     this.localDirs = [cfg.LAKE_SPOOL_DIR, tmpdir(), cfg.DUCKDB_EXTENSION_DIRECTORY, process.cwd()].filter((d): d is string => !!d);
     const examples = JSON.stringify(readExamples());
     this.http = new HttpServer('query.http', cfg.QUERY_HOST, cfg.QUERY_HTTP_PORT, logger)

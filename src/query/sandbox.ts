@@ -79,26 +79,35 @@ export interface SandboxSource {
   release(tenant: string, sandbox: SandboxInstance, reuse: boolean): void;
 }
 
+/** How long an idle sandbox instance is kept. */
+export const SANDBOX_IDLE_MS = 5 * 60_000;
+
 /**
- * Sandbox instances kept between queries, each for one tenant only: opening one costs about
- * 25–30 ms, most of a tenant + day query. An instance is never handed to another tenant, so
- * whatever a query could leave in it (nothing, behind the plan check) stays with its tenant.
- * At most `maxIdle` are kept, the least recently used closed first.
+ * Sandbox instances kept between queries, each for one tenant only: opening one costs 25–30 ms,
+ * most of a tenant + day query. An instance is never handed to another tenant, so whatever a
+ * query could leave in it (nothing, behind the plan check) stays with its tenant. At most
+ * `maxIdle` are kept, the least recently used closed first, none longer than SANDBOX_IDLE_MS.
  */
 export class SandboxPool implements SandboxSource {
-  private readonly idle: { tenant: string; sandbox: SandboxInstance }[] = [];
+  private readonly idle: { tenant: string; sandbox: SandboxInstance; since: number }[] = [];
+  private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
   constructor(
     private readonly cfg: Config,
     private readonly maxIdle: number,
     private readonly open: (cfg: Config) => Promise<SandboxInstance> = openSandbox,
-  ) {}
+  ) {
+    this.sweeper = setInterval(() => this.sweep(Date.now() - SANDBOX_IDLE_MS), 30_000);
+    this.sweeper.unref();
+  }
 
   async acquire(tenant: string): Promise<SandboxInstance> {
     if (this.closed) throw new Error('the query sandboxes are closed');
-    const i = this.idle.findIndex((e) => e.tenant === tenant);
-    if (i >= 0) return this.idle.splice(i, 1)[0]!.sandbox;
+    // the most recently used of this tenant's
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      if (this.idle[i]!.tenant === tenant) return this.idle.splice(i, 1)[0]!.sandbox;
+    }
     return this.open(this.cfg);
   }
 
@@ -107,8 +116,13 @@ export class SandboxPool implements SandboxSource {
       sandbox.close();
       return;
     }
-    this.idle.push({ tenant, sandbox });
+    this.idle.push({ tenant, sandbox, since: Date.now() });
     while (this.idle.length > this.maxIdle) this.idle.shift()!.sandbox.close();
+  }
+
+  /** Closes the instances idle since before `cutOff` (ms since the epoch). */
+  sweep(cutOff: number): void {
+    while (this.idle.length > 0 && this.idle[0]!.since < cutOff) this.idle.shift()!.sandbox.close();
   }
 
   get size(): number {
@@ -117,6 +131,7 @@ export class SandboxPool implements SandboxSource {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.sweeper);
     for (const e of this.idle.splice(0)) e.sandbox.close();
   }
 }
