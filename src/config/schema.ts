@@ -178,7 +178,10 @@ const query = {
     int(0, 10_000).default(32),
     'sandbox DuckDB instances kept between queries, each for one tenant only, for 5 minutes at most (about 3 MB each; opening one costs 25–30 ms of a query)',
   ),
-  QUERY_SPILL_LIMIT_MB: doc(int(0).default(2048), 'most a query may spill to `LAKE_SPOOL_DIR` past its memory, in each of its two DuckDB instances; 422 beyond'),
+  QUERY_SPILL_LIMIT_MB: doc(
+    int(0).default(2048),
+    'most one query may spill to `LAKE_SPOOL_DIR` past its memory, both its DuckDB instances together, measured on disk every 20 ms while it runs; the query is stopped and answered 422 beyond',
+  ),
   QUERY_MAX_ROWS: doc(int(1).default(10_000), 'most rows one answer returns; more are cut off and the answer says it was truncated'),
   QUERY_MAX_BYTES: doc(int(1024).default(16 * 1024 * 1024), 'most bytes one answer returns (as encoded); the rows beyond are cut off and the answer says it was truncated'),
   QUERY_MAX_SQL_BYTES: doc(int(64).default(64 * 1024), 'largest request body (the SQL, or the JSON holding it); 413 beyond'),

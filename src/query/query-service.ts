@@ -11,14 +11,14 @@ import { authenticate, tenantResolverFromConfig, type TenantResolver } from '../
 import { readBody } from '../core/body.js';
 import { catalogReachable } from '../lake/catalog-client.js';
 import { httpStatusOf, isOutOfMemory, isTransientLakeError } from '../lake/duckdb-errors.js';
-import { plain, QueryError } from './query.js';
+import { plain, QueryError, spillMessage } from './query.js';
 import { BOTH_WALLS, confine, sandboxSource, viewColumns, type Confined, type Walls } from './tenant-query.js';
 import type { ViewColumn } from './scan.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { ANSWER_FORMATS, encoderFor, negotiateFormat, type AnswerFormat, type Column, type Truncation } from './answer.js';
 import { EnginePool, type Engine } from './engines.js';
-import type { SandboxPool } from './sandbox.js';
+import { SpillWatch, type SandboxPool } from './sandbox.js';
 import { QUERY_PAGE } from './page.js';
 
 const examplesDir = fileURLToPath(new URL('../../sql/examples/', import.meta.url));
@@ -252,16 +252,19 @@ export class QueryService implements Component {
     let confined: Confined | undefined;
     // Why the query was stopped, if it was: DuckDB is interrupted (the trusted scan and the
     // sandbox), and a wait for a slow client to read (see stream) ends too.
-    let stoppedBy: 'timeout' | 'shutdown' | 'client' | undefined;
+    let stoppedBy: 'timeout' | 'shutdown' | 'client' | 'spill' | undefined;
     let wake!: () => void;
     const stoppedSignal = new Promise<void>((resolve) => (wake = resolve));
-    const stop = (why: 'timeout' | 'shutdown' | 'client') => {
+    const stop = (why: 'timeout' | 'shutdown' | 'client' | 'spill') => {
       stoppedBy ??= why;
       connection.interrupt();
       confined?.interrupt();
       wake();
     };
     const timer = setTimeout(() => stop('timeout'), this.cfg.QUERY_TIMEOUT);
+    // the query's spill, in both its instances, within QUERY_SPILL_LIMIT_MB
+    const spill = new SpillWatch(this.cfg.QUERY_SPILL_LIMIT_MB * 1024 * 1024, () => stop('spill'));
+    spill.add(engine.tempDirectory);
     const shutdown = () => stop('shutdown');
     this.running.add(shutdown);
     // a client that goes away stops its query
@@ -271,13 +274,14 @@ export class QueryService implements Component {
     res.on('close', onClose);
     const stopped = () => stoppedBy !== undefined;
     try {
-      confined = await confine(connection, this.cfg, tenant, sql, this.walls, await this.viewColumns(connection), this.sandboxes, stopped);
+      confined = await confine(connection, this.cfg, tenant, sql, this.walls, await this.viewColumns(connection), this.sandboxes, stopped, spill);
       if (stopped()) throw new Error('stopped');
       return await this.stream(confined.connection, sql, format, res, { stopped, signal: stoppedSignal });
     } catch (e) {
       if (stoppedBy === 'timeout') {
         throw new LakehouseError('QUERY_TIMEOUT', `the query ran longer than QUERY_TIMEOUT (${this.cfg.QUERY_TIMEOUT / 1000} s) and was stopped`);
       }
+      if (stoppedBy === 'spill') throw new LakehouseError('QUERY_OUT_OF_MEMORY', spillMessage(this.cfg));
       if (stoppedBy === 'client') throw new LakehouseError('CLIENT_CLOSED', 'the client closed the connection before the answer was complete');
       if (stoppedBy === 'shutdown') {
         throw new LakehouseError('SHUTTING_DOWN', 'the query service is shutting down and stopped the query; retry it', { retryAfterSeconds: 1 });
@@ -290,6 +294,7 @@ export class QueryService implements Component {
       throw err;
     } finally {
       clearTimeout(timer);
+      spill.stop();
       this.running.delete(shutdown);
       res.off('close', onClose);
       confined?.close();
@@ -378,7 +383,7 @@ export class QueryService implements Component {
     if (e instanceof QueryError) return new LakehouseError(e.reason === 'refused' ? 'QUERY_REFUSED' : 'QUERY_INVALID', scrubMessage(e.message, this.localDirs));
     const message = (e as Error)?.message ?? String(e);
     if (isOutOfMemory(e)) {
-      return new LakehouseError('QUERY_OUT_OF_MEMORY', `the query needs more memory than QUERY_MEMORY_LIMIT_MB (${this.cfg.QUERY_MEMORY_LIMIT_MB} MB) gives one query; narrow it (a day, a service) or aggregate`);
+      return new LakehouseError('QUERY_OUT_OF_MEMORY', `the query needs more memory than QUERY_MEMORY_LIMIT_MB (${this.cfg.QUERY_MEMORY_LIMIT_MB} MB) and QUERY_SPILL_LIMIT_MB (${this.cfg.QUERY_SPILL_LIMIT_MB} MB) give one query; narrow the rows it reads (a day, a service) or aggregate`);
     }
     if (/^Permission Error:/i.test(message)) return new LakehouseError('QUERY_REFUSED', scrubMessage(message, this.localDirs));
     if (QUERY_MISTAKE.test(message)) return new LakehouseError('QUERY_INVALID', scrubMessage(message, this.localDirs));

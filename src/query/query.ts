@@ -3,9 +3,9 @@ import { TENANT_ID_PATTERN, type Config } from '../config/schema.js';
 import { openLakeSession } from '../lake/session.js';
 import { QueryError } from './query-error.js';
 import { createLogsView, lockDown } from './lake-view.js';
-import type { SandboxSource } from './sandbox.js';
+import { SpillWatch, type SandboxSource } from './sandbox.js';
 import type { ViewColumn } from './scan.js';
-import { BOTH_WALLS, confine, sandboxSource, viewColumns, type Prepared, type Walls } from './tenant-query.js';
+import { BOTH_WALLS, confine, sandboxSource, viewColumns, type Confined, type Prepared, type Walls } from './tenant-query.js';
 
 export { QueryError, createLogsView, lockDown };
 
@@ -57,15 +57,29 @@ export async function runConfined(
   sandboxes: SandboxSource,
   columns?: ViewColumn[],
 ): Promise<QueryResult & { prepared: Prepared | undefined }> {
-  const confined = await confine(trusted, cfg, tenant, sql, walls, columns ?? (await viewColumns(trusted, cfg)), sandboxes);
+  let confined: Confined | undefined;
+  const spill = new SpillWatch(cfg.QUERY_SPILL_LIMIT_MB * MIB, () => {
+    trusted.interrupt();
+    confined?.interrupt();
+  });
   try {
+    confined = await confine(trusted, cfg, tenant, sql, walls, columns ?? (await viewColumns(trusted, cfg)), sandboxes, () => spill.hasExceeded, spill);
     return { ...(await readAll(confined.connection, sql)), prepared: confined.prepared };
   } catch (e) {
-    if (!(e instanceof QueryError)) confined.discard();
+    if (spill.hasExceeded) throw new QueryError(spillMessage(cfg));
+    if (!(e instanceof QueryError)) confined?.discard();
     throw e;
   } finally {
-    confined.close();
+    spill.stop();
+    confined?.close();
   }
+}
+
+const MIB = 1024 * 1024;
+
+/** What a query that spilled past its quota is told. */
+export function spillMessage(cfg: Config): string {
+  return `the query spilled more than QUERY_SPILL_LIMIT_MB (${cfg.QUERY_SPILL_LIMIT_MB} MB) to disk past QUERY_MEMORY_LIMIT_MB (${cfg.QUERY_MEMORY_LIMIT_MB} MB) and was stopped; narrow the rows it reads (a day, a service) or aggregate`;
 }
 
 async function readAll(connection: DuckDBConnection, sql: string): Promise<QueryResult> {

@@ -4,7 +4,7 @@ import { LAKE_TABLES, TENANT_SHARD_COLUMN } from '../schema/tables.js';
 import { openLakeSession, qualifiedNamespace, sqlIdent, sqlString } from '../lake/session.js';
 import { assertOneSelect, judgePlan, operatorsOf, planOf, type GetNode, type PlanNode, type ScanRule } from './confinement.js';
 import { QueryError } from './query-error.js';
-import { SANDBOX_DISABLED_OPTIMIZERS, SandboxPool, openSandbox, type SandboxInstance, type SandboxSource } from './sandbox.js';
+import { SANDBOX_DISABLED_OPTIMIZERS, SandboxPool, openSandbox, type SandboxInstance, type SandboxSource, type SpillWatch } from './sandbox.js';
 import { scanNeeds, type ScanNeeds, type ViewColumn } from './scan.js';
 
 /**
@@ -175,10 +175,12 @@ export async function confine(
   columns: ViewColumn[],
   sandboxes: SandboxSource,
   stopped: () => boolean = () => false,
+  spill?: SpillWatch,
 ): Promise<Confined> {
   if (!TENANT_ID_PATTERN.test(tenant)) throw new QueryError(`tenant '${tenant}' does not match ${TENANT_ID_PATTERN}`);
   const source = sandboxes;
   const sandbox = await source.acquire(tenant);
+  spill?.add(sandbox.tempDirectory);
   let connection: DuckDBConnection | undefined;
   let reuse = true;
   const close = () => {

@@ -216,7 +216,13 @@ export function generateCorpus(cat: Catalogue, cfg: Config, size: number, seed: 
     () => `SELECT * FROM range(3) r, logs LIMIT 3`,
   ];
 
-  const out: string[] = [];
+  // Every table function, catalog macro and relation the engine knows, once each in the plainest
+  // shape, then shapes and targets drawn at random.
+  const out: string[] = [
+    ...cat.tableFunctions.map((f) => `SELECT * FROM ${f.name}(${f.parameters.map((p, i) => argFor(f.types[i] ?? 'VARCHAR', p)).join(', ')})`),
+    ...cat.introspection.map((f) => `SELECT ${f}(${pick(["'allowed_directories'", '1', "'x'"])}) AS v`),
+    ...cat.relations.map(([db, schema, name]) => `SELECT * FROM ${quote(db)}.${quote(schema)}.${quote(name)}`),
+  ].slice(0, size);
   while (out.length < size) out.push(pick(shapes)());
   return out;
 }

@@ -168,3 +168,50 @@ describe('tenant confinement against a generated corpus', () => {
     }
   }, 300_000);
 });
+
+describe('the hand-over within the query limits', () => {
+  // One tenant with 1,000,000 rows of 96-byte bodies of hex (about 100 MB as a DuckDB column,
+  // little to stream): a query that reads them all cannot hold them within 64 MB and no spill.
+  const big = testConfig(runId(), {
+    QUERY_HOST: '127.0.0.1',
+    QUERY_HTTP_PORT: '0',
+    TENANT_TOKENS: `${A}=${tokens[A]}`,
+    QUERY_MEMORY_LIMIT_MB: '64',
+    QUERY_SPILL_LIMIT_MB: '0',
+  });
+
+  beforeAll(async () => {
+    const s = await openLakeSession(big, { memoryLimitMb: 1024 });
+    try {
+      await ensureLakeTables(s.connection, big);
+      await s.connection.run(
+        `INSERT INTO ${qualifiedNamespace(big)}.logs ("timestamp", tenant_id, body, attributes, resource_attributes, tenant_shard) ` +
+          `SELECT TIMESTAMPTZ '2026-11-22 10:00:00+00' + INTERVAL (i) SECOND, '${A}', md5(i::VARCHAR) || md5((i + 1)::VARCHAR) || md5((i + 2)::VARCHAR), MAP {}, MAP {}, '${A}' FROM range(1000000) r(i)`,
+      );
+    } finally {
+      s.close();
+    }
+  }, 120_000);
+
+  it('answers 422 naming the limits when the rows a query reads do not fit, hands over only what a narrow query reads, and keeps serving', async () => {
+    const service = await startQueryService(big);
+    try {
+      const all = await postQuery(service.url, tokens[A], 'SELECT count(DISTINCT body) FROM logs');
+      expect(all.status, all.text).toBe(422);
+      expect(all.json()).toMatchObject({ error: 'QUERY_OUT_OF_MEMORY' });
+      expect(all.json().message).toMatch(/QUERY_SPILL_LIMIT_MB \(0 MB\)/);
+      // the same rows, narrowed by time, by a limit, or to a small column, fit
+      for (const sql of [
+        `SELECT count(DISTINCT body) FROM logs WHERE "timestamp" < TIMESTAMPTZ '2026-11-22 10:05:00+00'`,
+        'SELECT body FROM logs ORDER BY "timestamp" DESC LIMIT 10',
+        'SELECT body FROM logs LIMIT 10',
+        'SELECT count(*), min("timestamp") FROM logs',
+      ]) {
+        const r = await postQuery(service.url, tokens[A], sql);
+        expect(r.status, `${sql}: ${r.text}`).toBe(200);
+      }
+    } finally {
+      await service.service.stop();
+    }
+  }, 300_000);
+});
