@@ -11,6 +11,8 @@ import type { GetNode, PlanNode, SerializedValue, TableFilter } from './confinem
  * never guessed.
  */
 export interface ScanNeeds {
+  /** false when the statement reads no row of logs at all (`SELECT 1`): nothing is handed over */
+  reads: boolean;
   /** indexes into the view's columns; empty when the statement reads rows but no column (count(*)) */
   columns: number[];
   /** SQL over the table's columns that every row the statement reads satisfies; undefined: none */
@@ -192,7 +194,8 @@ function limitOf(plan: PlanNode, get: GetNode, columns: ViewColumn[]): ScanNeeds
  */
 export function scanNeeds(plan: PlanNode, gets: GetNode[], boundScans: number, columns: ViewColumn[]): ScanNeeds {
   const all = columns.map((_, i) => i);
-  if (gets.length === 0 || gets.length !== boundScans) return { columns: boundScans === 0 ? [] : all, predicate: undefined };
+  if (boundScans === 0) return { reads: false, columns: [], predicate: undefined };
+  if (gets.length !== boundScans) return { reads: true, columns: all, predicate: undefined };
   const used = new Set<number>();
   for (const g of gets) for (const c of g.column_indexes ?? []) if (c.index >= 0 && c.index < columns.length) used.add(c.index);
   const predicates = gets.map((g) => scanPredicate(g, columns));
@@ -202,7 +205,7 @@ export function scanNeeds(plan: PlanNode, gets: GetNode[], boundScans: number, c
       ? predicates[0]!.sql
       : predicates.map((p) => `(${p.sql})`).join(' OR ')
     : undefined;
-  const needs: ScanNeeds = { columns: [...used].sort((a, b) => a - b), predicate };
+  const needs: ScanNeeds = { reads: true, columns: [...used].sort((a, b) => a - b), predicate };
   if (gets.length === 1 && predicates[0]!.exact) {
     const limit = limitOf(plan, gets[0]!, columns);
     if (limit) needs.limit = limit;

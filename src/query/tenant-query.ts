@@ -83,7 +83,7 @@ export async function prepareInSandbox(
   stopped: () => boolean = () => false,
 ): Promise<Prepared> {
   await sandbox.run(`CREATE TEMP TABLE logs (${columnList(columns)})`);
-  let needs: ScanNeeds = { columns: columns.map((_, i) => i), predicate: undefined };
+  let needs: ScanNeeds = { reads: true, columns: columns.map((_, i) => i), predicate: undefined };
   if (walls.plan) await assertOneSelect(sandbox, sql);
   const isLogs = sandboxScan('logs');
   try {
@@ -104,7 +104,7 @@ export async function prepareInSandbox(
   await sandbox.run('DROP TABLE temp.main.logs');
   const kept = needs.columns.map((i) => columns[i]!);
   await sandbox.run(`CREATE TEMP TABLE ${ROWS_TABLE} (${kept.length > 0 ? columnList(kept) : 'present BOOLEAN'})`);
-  const rowsHandedOver = await handOver(trusted, sandbox, trustedScanSql(cfg, tenant, columns, needs), stopped);
+  const rowsHandedOver = needs.reads ? await handOver(trusted, sandbox, trustedScanSql(cfg, tenant, columns, needs), stopped) : 0;
   // The view keeps every column; those the statement does not read are NULL.
   const keptSet = new Set(needs.columns);
   const viewSelect = columns.map((c, i) => (keptSet.has(i) ? sqlIdent(c.name) : `CAST(NULL AS ${c.type}) AS ${sqlIdent(c.name)}`)).join(', ');

@@ -157,6 +157,15 @@ describe('the hand-over to the sandbox', () => {
       expect(w.prepared?.needs.limit).toEqual({ rows: 5, orderBy: '"timestamp" DESC NULLS LAST' });
       expect(w.prepared?.rowsHandedOver).toBe(5);
       w.close();
+      // a statement that reads no row of logs gets none
+      const none = await confine(c, cfg, 'acme', 'SELECT 1 AS one, (SELECT 2) AS two', BOTH_WALLS, columns, sandboxes);
+      expect(none.prepared).toMatchObject({ needs: { reads: false }, rowsHandedOver: 0 });
+      expect((await none.connection.runAndReadAll('SELECT 1 AS one, (SELECT 2) AS two')).getRowsJson()).toEqual([[1, 2]]);
+      none.close();
+      // count(*) reads rows but no column
+      const count = await confine(c, cfg, 'acme', 'SELECT count(*) FROM logs', BOTH_WALLS, columns, sandboxes);
+      expect(count.prepared).toMatchObject({ needs: { reads: true, columns: [] }, rowsHandedOver: 1000 });
+      count.close();
     } finally {
       c.closeSync();
     }
