@@ -85,6 +85,8 @@ export function scrubMessage(message: string, localDirs: string[]): string {
 const QUERY_MISTAKE = /^(Parser|Binder|Catalog|Conversion|Invalid Input|Out of Range|Not implemented|Syntax|Constraint|Mismatch Type|Invalid type|Dependency|Sequence) Error:/i;
 
 interface Outcome {
+  /** rows of the tenant's logs handed to the sandbox */
+  rowsRead?: number;
   rows: number;
   bytes: number;
   truncated: Truncation | undefined;
@@ -230,10 +232,11 @@ export class QueryService implements Component {
       if (tenant !== 'unknown') {
         this.metrics.queryDuration.observe({ tenant }, seconds);
         this.metrics.queryRows.inc({ tenant }, result.rows);
+        if (result.rowsRead !== undefined) this.metrics.queryRowsRead.inc({ tenant }, result.rowsRead);
         this.metrics.queryBytes.inc({ tenant }, result.bytes);
       }
       this.log.info(
-        { tenant, outcome, durationMs: Math.round(seconds * 1000), rows: result.rows, bytes: result.bytes, ...(result.truncated ? { truncatedBy: result.truncated } : {}), ...(this.log.isLevelEnabled('debug') ? { sql } : {}) },
+        { tenant, outcome, durationMs: Math.round(seconds * 1000), rowsRead: result.rowsRead, rows: result.rows, bytes: result.bytes, ...(result.truncated ? { truncatedBy: result.truncated } : {}), ...(this.log.isLevelEnabled('debug') ? { sql } : {}) },
         'query',
       );
     }
@@ -276,7 +279,8 @@ export class QueryService implements Component {
     try {
       confined = await confine(connection, this.cfg, tenant, sql, this.walls, await this.viewColumns(connection), this.sandboxes, stopped, spill);
       if (stopped()) throw new Error('stopped');
-      return await this.stream(confined.connection, sql, format, res, { stopped, signal: stoppedSignal });
+      const outcome = await this.stream(confined.connection, sql, format, res, { stopped, signal: stoppedSignal });
+      return { ...outcome, rowsRead: confined.prepared?.rowsHandedOver };
     } catch (e) {
       if (stoppedBy === 'timeout') {
         throw new LakehouseError('QUERY_TIMEOUT', `the query ran longer than QUERY_TIMEOUT (${this.cfg.QUERY_TIMEOUT / 1000} s) and was stopped`);

@@ -226,6 +226,12 @@ export function createMetrics() {
       labelNames: ['tenant'] as const,
       registers: [registry],
     }),
+    queryRowsRead: new Counter({
+      name: 'otel_lakehouse_query_rows_read_total',
+      help: 'Rows of the tenant\'s logs handed to the sandbox that runs its queries (what the queries read after the pushed-down filters), by tenant.',
+      labelNames: ['tenant'] as const,
+      registers: [registry],
+    }),
     queryBytes: new Counter({
       name: 'otel_lakehouse_query_bytes_returned_total',
       help: 'Answer bytes returned by queries (as encoded, before any compression), by tenant.',

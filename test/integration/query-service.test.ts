@@ -265,9 +265,11 @@ describe('the query service', () => {
     expect(metrics).toMatch(/otel_lakehouse_query_duration_seconds_count\{tenant="acme"\} [1-9]/);
     expect(metrics).toMatch(/otel_lakehouse_query_rows_returned_total\{tenant="acme"\} [1-9]/);
     expect(metrics).toMatch(/otel_lakehouse_query_bytes_returned_total\{tenant="acme"\} [1-9]/);
+    expect(metrics).toMatch(/otel_lakehouse_query_rows_read_total\{tenant="acme"\} [1-9]/);
 
     const queryLines = small.logLines().filter((l) => l.msg === 'query');
     expect(queryLines.length).toBeGreaterThan(10);
+    expect(queryLines.some((l) => l.outcome === 'ok' && typeof l.rowsRead === 'number' && l.rowsRead > 0)).toBe(true);
     for (const l of queryLines) {
       expect(l).toHaveProperty('tenant');
       expect(l).toHaveProperty('outcome');
