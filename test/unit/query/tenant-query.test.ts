@@ -171,6 +171,25 @@ describe('the hand-over to the sandbox', () => {
     }
   });
 
+  it('writes the statement\'s constants into the trusted scan as values, never as SQL', async () => {
+    for (const sql of [
+      `SELECT count(*) FROM logs WHERE service_name = 'x'' OR tenant_id <> ''acme'`,
+      `SELECT count(*) FROM logs WHERE body LIKE '%'') OR (true OR ''%'`,
+      `SELECT count(*) FROM logs WHERE service_name IN ('api'') OR true --', 'nope')`,
+    ]) {
+      const c = await instance.connect();
+      try {
+        const w = await confine(c, cfg, 'acme', sql, BOTH_WALLS, columns, sandboxes);
+        expect(w.prepared?.needs.predicate, sql).toBeDefined();
+        expect(w.prepared?.rowsHandedOver, sql).toBe(0);
+        expect((await w.connection.runAndReadAll(sql)).getRowsJson(), sql).toEqual([['0']]);
+        w.close();
+      } finally {
+        c.closeSync();
+      }
+    }
+  });
+
   it('refuses what the plan check refuses before handing anything over', async () => {
     for (const sql of ['SELECT * FROM duckdb_settings()', `SELECT current_setting('memory_limit')`, 'SELECT 1; SELECT 2', 'CREATE TABLE t (i INT)', `SELECT * FROM read_csv('/etc/passwd')`]) {
       const c = await instance.connect();
