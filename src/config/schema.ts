@@ -29,6 +29,11 @@ export const PRODUCE_SETTLE_GRACE_MS = 5000;
 
 export const DEFAULT_MAX_MESSAGE_DEPTH = 64;
 
+/** How long the query service keeps an idle sandbox instance (QUERY_IDLE_SANDBOXES). */
+export const QUERY_SANDBOX_IDLE_MS = 5 * 60_000;
+/** How often the query service measures a running query's spill on disk (QUERY_SPILL_LIMIT_MB). */
+export const QUERY_SPILL_WATCH_MS = 20;
+
 /** What the documentation says about a setting: its meaning, and what an unset optional one means. */
 export interface SettingDoc {
   description: string;
@@ -176,11 +181,11 @@ const query = {
   ),
   QUERY_IDLE_SANDBOXES: doc(
     int(0, 10_000).default(32),
-    'sandbox DuckDB instances kept between queries, each for one tenant only, for 5 minutes at most (about 3 MB each; opening one costs 25–30 ms of a query)',
+    `sandbox DuckDB instances kept between queries, each for one tenant only, for ${QUERY_SANDBOX_IDLE_MS / 60_000} minutes at most (about 3 MB each; opening one costs 25–30 ms of a query)`,
   ),
   QUERY_SPILL_LIMIT_MB: doc(
     int(0).default(2048),
-    'most one query may spill to `LAKE_SPOOL_DIR` past its memory, both its DuckDB instances together, measured on disk every 20 ms while it runs; the query is stopped and answered 422 beyond',
+    `most one query may spill to \`LAKE_SPOOL_DIR\` past its memory, both its DuckDB instances together, measured on disk every ${QUERY_SPILL_WATCH_MS} ms while it runs; the query is stopped and answered 422 beyond`,
   ),
   QUERY_MAX_ROWS: doc(int(1).default(10_000), 'most rows one answer returns; more are cut off and the answer says it was truncated'),
   QUERY_MAX_BYTES: doc(int(1024).default(16 * 1024 * 1024), 'most bytes one answer returns (as encoded); the rows beyond are cut off and the answer says it was truncated'),

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { Config } from '../config/schema.js';
+import { QUERY_SANDBOX_IDLE_MS, QUERY_SPILL_WATCH_MS, type Config } from '../config/schema.js';
 
 /**
  * The second wall of a tenant's query: the DuckDB that runs the tenant's SQL has nothing but the
@@ -84,14 +84,11 @@ export interface SandboxSource {
   release(tenant: string, sandbox: SandboxInstance, reuse: boolean): void;
 }
 
-/** How long an idle sandbox instance is kept. */
-export const SANDBOX_IDLE_MS = 5 * 60_000;
-
 /**
  * Sandbox instances kept between queries, each for one tenant only: opening one costs 25–30 ms,
  * most of a tenant + day query. An instance is never handed to another tenant, so whatever a
  * query could leave in it (nothing, behind the plan check) stays with its tenant. At most
- * `maxIdle` are kept, the least recently used closed first, none longer than SANDBOX_IDLE_MS.
+ * `maxIdle` are kept, the least recently used closed first, none longer than QUERY_SANDBOX_IDLE_MS.
  */
 export class SandboxPool implements SandboxSource {
   private readonly idle: { tenant: string; sandbox: SandboxInstance; since: number }[] = [];
@@ -103,7 +100,7 @@ export class SandboxPool implements SandboxSource {
     private readonly maxIdle: number,
     private readonly open: (cfg: Config) => Promise<SandboxInstance> = openSandbox,
   ) {
-    this.sweeper = setInterval(() => this.sweep(Date.now() - SANDBOX_IDLE_MS), 30_000);
+    this.sweeper = setInterval(() => this.sweep(Date.now() - QUERY_SANDBOX_IDLE_MS), 30_000);
     this.sweeper.unref();
   }
 
@@ -143,7 +140,7 @@ export class SandboxPool implements SandboxSource {
 
 /**
  * The spill quota of one query, held outside DuckDB: the bytes on disk of the query's temp
- * directories are read every SPILL_WATCH_MS while the query runs, and past `limitBytes` the
+ * directories are read every QUERY_SPILL_WATCH_MS while the query runs, and past `limitBytes` the
  * query is stopped (`onExceeded`). DuckDB 1.5 does not hold its own max_temp_directory_size.
  */
 export class SpillWatch {
@@ -156,7 +153,7 @@ export class SpillWatch {
     readonly limitBytes: number,
     private readonly onExceeded: (bytes: number) => void,
   ) {
-    this.timer = setInterval(() => this.check(), SPILL_WATCH_MS);
+    this.timer = setInterval(() => this.check(), QUERY_SPILL_WATCH_MS);
     this.timer.unref();
   }
 
@@ -184,9 +181,6 @@ export class SpillWatch {
     clearInterval(this.timer);
   }
 }
-
-/** How often a running query's spill is measured. */
-export const SPILL_WATCH_MS = 20;
 
 /** Bytes a directory's files take on disk (DuckDB's temp files, which it may leave sparse). */
 export function diskBytes(dir: string): number {
