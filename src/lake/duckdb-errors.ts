@@ -54,3 +54,21 @@ export function isMissingObject(e: unknown): boolean {
 export function isNotSelect(parseError: string): boolean {
   return /Only SELECT statements/i.test(parseError);
 }
+
+/**
+ * DuckDB's kinds of error that name a mistake in the query rather than a fault of the engine,
+ * as DuckDB writes them before "Error:" in a message.
+ */
+const QUERY_MISTAKE_KINDS = ['Parser', 'Binder', 'Catalog', 'Conversion', 'Invalid Input', 'Out of Range', 'Not implemented', 'Syntax', 'Constraint', 'Mismatch Type', 'Invalid type', 'Dependency', 'Sequence'];
+const QUERY_MISTAKE_MESSAGE = new RegExp(`^(${QUERY_MISTAKE_KINDS.join('|')}) Error:`, 'i');
+const QUERY_MISTAKE_TYPES = new Set(QUERY_MISTAKE_KINDS.map((k) => k.toLowerCase().replaceAll(' ', '_')));
+
+/** A DuckDB error message that names a mistake in the query (a wrong column, a syntax error, …). */
+export function isQueryMistake(e: unknown): boolean {
+  return QUERY_MISTAKE_MESSAGE.test(message(e));
+}
+
+/** The same, for the error_type of json_serialize_sql/json_serialize_plan (`binder`, `invalid_input`, …). */
+export function isQueryMistakeType(errorType: string): boolean {
+  return QUERY_MISTAKE_TYPES.has(errorType.toLowerCase());
+}

@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { isNotSelect } from '../lake/duckdb-errors.js';
+import { isNotSelect, isQueryMistakeType } from '../lake/duckdb-errors.js';
 import { sqlString } from '../lake/session.js';
 import { QueryError } from './query-error.js';
 
@@ -119,9 +119,6 @@ interface PlanAnswer {
   plans?: PlanNode[];
 }
 
-/** DuckDB's error types (json_serialize_plan's error_type) that mean a mistake in the query. */
-const QUERY_MISTAKES = new Set(['parser', 'binder', 'catalog', 'conversion', 'invalid_input', 'out_of_range', 'syntax', 'mismatch_type', 'invalid_type']);
-
 /**
  * The one statement of `sql`, parsed by DuckDB: refused when it is not a single SELECT. A
  * parse error is the tenant's mistake and is answered as such.
@@ -152,7 +149,8 @@ export async function planOf(connection: DuckDBConnection, sql: string, optimize
     if ((type === 'binder' || type === 'catalog') && /^(Catalog|Schema|Table|Table Function)\b.*does not exist/i.test(message)) {
       throw new QueryError(`queries read only the view logs: ${message.split('\n', 1)[0]}`, 'refused');
     }
-    if (QUERY_MISTAKES.has(type)) throw new QueryError(`${type[0]!.toUpperCase()}${type.slice(1).replaceAll('_', ' ')} Error: ${message}`);
+    // "not implemented" here is the serializer's (an iceberg scan it cannot write), not the query's
+    if (type !== 'not_implemented' && isQueryMistakeType(type)) throw new QueryError(`${type[0]!.toUpperCase()}${type.slice(1).replaceAll('_', ' ')} Error: ${message}`);
     throw new QueryError(`the query's plan could not be checked (${message.split('\n', 1)[0]})`, 'refused');
   }
   if (answer.plans?.length !== 1) throw new QueryError(`send one SELECT statement, not ${answer.plans?.length ?? 0}`, 'refused');
@@ -218,4 +216,9 @@ export function judgePlan(plan: PlanNode, allowed: ScanRule): GetNode[] {
   const refused = functionsCalled(plan).find((f) => FUNCTIONS_REFUSED.has(f));
   if (refused) throw new QueryError(`the function ${refused}() is not allowed`, 'refused');
   return scans;
+}
+
+/** The scans of a plan that `rule` accepts, without judging the rest (the plan check is off). */
+export function scansOf(plan: PlanNode, rule: ScanRule): GetNode[] {
+  return operatorsOf(plan).filter((n): n is GetNode => n.type === 'LOGICAL_GET' && rule(n as GetNode));
 }

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { lockDown } from './query.js';
+import { lockDown } from './lake-view.js';
 import { openLakeSession, type LakeSession } from '../lake/session.js';
 
 export interface Engine {

@@ -10,7 +10,7 @@ import type { Component } from '../core/lifecycle.js';
 import { authenticate, tenantResolverFromConfig, type TenantResolver } from '../core/auth.js';
 import { readBody } from '../core/body.js';
 import { catalogReachable } from '../lake/catalog-client.js';
-import { httpStatusOf, isOutOfMemory, isTransientLakeError } from '../lake/duckdb-errors.js';
+import { httpStatusOf, isOutOfMemory, isQueryMistake, isTransientLakeError } from '../lake/duckdb-errors.js';
 import { plain, QueryError, spillMessage } from './query.js';
 import { BOTH_WALLS, confine, sandboxSource, viewColumns, type Confined, type Walls } from './tenant-query.js';
 import type { ViewColumn } from './scan.js';
@@ -80,9 +80,6 @@ export function scrubMessage(message: string, localDirs: string[]): string {
   for (const dir of localDirs) if (dir.length > 1) out = out.replaceAll(dir, '<local file>');
   return out;
 }
-
-/** DuckDB's errors that name a mistake in the query (its prefix, as DuckDB writes it). */
-const QUERY_MISTAKE = /^(Parser|Binder|Catalog|Conversion|Invalid Input|Out of Range|Not implemented|Syntax|Constraint|Mismatch Type|Invalid type|Dependency|Sequence) Error:/i;
 
 interface Outcome {
   /** rows of the tenant's logs handed to the sandbox */
@@ -390,7 +387,7 @@ export class QueryService implements Component {
       return new LakehouseError('QUERY_OUT_OF_MEMORY', `the query needs more memory than QUERY_MEMORY_LIMIT_MB (${this.cfg.QUERY_MEMORY_LIMIT_MB} MB) and QUERY_SPILL_LIMIT_MB (${this.cfg.QUERY_SPILL_LIMIT_MB} MB) give one query; narrow the rows it reads (a day, a service) or aggregate`);
     }
     if (/^Permission Error:/i.test(message)) return new LakehouseError('QUERY_REFUSED', scrubMessage(message, this.localDirs));
-    if (QUERY_MISTAKE.test(message)) return new LakehouseError('QUERY_INVALID', scrubMessage(message, this.localDirs));
+    if (isQueryMistake(e)) return new LakehouseError('QUERY_INVALID', scrubMessage(message, this.localDirs));
     if (/^(IO|HTTP) Error:/i.test(message) || isTransientLakeError(e)) return this.lakeError(e);
     return asLakehouseError(e);
   }

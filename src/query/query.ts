@@ -38,7 +38,12 @@ export async function runQuery(cfg: Config, sql: string, tenant?: string, walls:
     }
     if (!TENANT_ID_PATTERN.test(tenant)) throw new QueryError(`tenant '${tenant}' does not match ${TENANT_ID_PATTERN}`);
     await lockDown(session.connection, cfg);
-    return await runConfined(session.connection, cfg, tenant, sql, walls, sandboxSource(cfg, walls, 0));
+    const sandboxes = sandboxSource(cfg, walls, 0);
+    try {
+      return await runConfined(session.connection, cfg, tenant, sql, walls, sandboxes);
+    } finally {
+      sandboxes.close();
+    }
   } finally {
     session.close();
   }

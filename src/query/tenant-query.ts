@@ -2,7 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { TENANT_ID_PATTERN, type Config } from '../config/schema.js';
 import { LAKE_TABLES, TENANT_SHARD_COLUMN } from '../schema/tables.js';
 import { openLakeSession, qualifiedNamespace, sqlIdent, sqlString } from '../lake/session.js';
-import { assertOneSelect, judgePlan, operatorsOf, planOf, type GetNode, type PlanNode, type ScanRule } from './confinement.js';
+import { assertOneSelect, judgePlan, planOf, scansOf, type PlanNode, type ScanRule } from './confinement.js';
 import { QueryError } from './query-error.js';
 import { SANDBOX_DISABLED_OPTIMIZERS, SandboxPool, openSandbox, type SandboxInstance, type SandboxSource, type SpillWatch } from './sandbox.js';
 import { scanNeeds, type ScanNeeds, type ViewColumn } from './scan.js';
@@ -146,11 +146,6 @@ async function optimizedPlan(sandbox: DuckDBConnection, sql: string): Promise<Pl
   }
 }
 
-/** The scans of a plan that `rule` accepts, without judging the rest (the plan check is off). */
-function scansOf(plan: PlanNode, rule: ScanRule): GetNode[] {
-  return operatorsOf(plan).filter((n): n is GetNode => n.type === 'LOGICAL_GET' && rule(n as GetNode));
-}
-
 /** Where a tenant's statement is to run, once both walls are up. */
 export interface Confined {
   connection: DuckDBConnection;
@@ -178,14 +173,13 @@ export async function confine(
   spill?: SpillWatch,
 ): Promise<Confined> {
   if (!TENANT_ID_PATTERN.test(tenant)) throw new QueryError(`tenant '${tenant}' does not match ${TENANT_ID_PATTERN}`);
-  const source = sandboxes;
-  const sandbox = await source.acquire(tenant);
+  const sandbox = await sandboxes.acquire(tenant);
   spill?.add(sandbox.tempDirectory);
   let connection: DuckDBConnection | undefined;
   let reuse = true;
   const close = () => {
     connection?.closeSync();
-    source.release(tenant, sandbox, reuse);
+    sandboxes.release(tenant, sandbox, reuse);
   };
   try {
     // the query's own connection: its temp table and view go with it
