@@ -83,5 +83,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (cfg.AUTH_MODE === 'none' && !cfg.DEFAULT_TENANT) {
     throw new ConfigError(['DEFAULT_TENANT: required when AUTH_MODE=none']);
   }
+  // a gRPC call reserves twice its largest message from the in-flight bytes (grpc-server.ts)
+  const inflight = Math.min(cfg.MAX_INFLIGHT_BYTES, cfg.TENANT_MAX_INFLIGHT_BYTES);
+  if (2 * cfg.GRPC_MAX_MESSAGE_BYTES > inflight) {
+    throw new ConfigError([`GRPC_MAX_MESSAGE_BYTES: ${cfg.GRPC_MAX_MESSAGE_BYTES} leaves no gRPC call room: twice it must fit in MAX_INFLIGHT_BYTES and TENANT_MAX_INFLIGHT_BYTES (${inflight})`]);
+  }
   return Object.freeze(cfg);
 }

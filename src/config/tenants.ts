@@ -37,9 +37,25 @@ export function parseTenantTokens(spec: string): Record<string, string[]> {
 /** A tenant's retention in the tenants file: days, or `forever`; absent: RETENTION_DAYS applies. */
 export type RetentionOverride = number | 'forever';
 
+/**
+ * The per-tenant limits a tenants-file entry may set, by key, each with the setting that is its
+ * default for every tenant not given one.
+ */
+export const TENANT_LIMIT_KEYS = {
+  ingestion_rate_bytes: 'TENANT_INGESTION_RATE_BYTES',
+  ingestion_burst_bytes: 'TENANT_INGESTION_BURST_BYTES',
+  ingestion_rate_records: 'TENANT_INGESTION_RATE_RECORDS',
+  ingestion_burst_records: 'TENANT_INGESTION_BURST_RECORDS',
+  max_inflight_bytes: 'TENANT_MAX_INFLIGHT_BYTES',
+  query_max_inflight: 'QUERY_MAX_INFLIGHT_PER_TENANT',
+} as const;
+export type TenantLimitKey = keyof typeof TENANT_LIMIT_KEYS;
+export type TenantLimitOverrides = Partial<Record<TenantLimitKey, number>>;
+
 export interface TenantsFile {
   digests: Record<string, string[]>;
   retention: Record<string, RetentionOverride>;
+  limits: Record<string, TenantLimitOverrides>;
 }
 
 /**
@@ -56,7 +72,7 @@ export function readTenantsFileEntries(path: string): TenantsFile {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([`TENANTS_FILE ${path}: expected an object of tenant -> list of token digests`]);
   }
-  const out: TenantsFile = { digests: {}, retention: {} };
+  const out: TenantsFile = { digests: {}, retention: {}, limits: {} };
   const isDigestList = (v: unknown): v is string[] => Array.isArray(v) && v.every((d) => typeof d === 'string');
   for (const [tenant, entry] of Object.entries(raw)) {
     if (isDigestList(entry)) {
@@ -67,11 +83,23 @@ export function readTenantsFileEntries(path: string): TenantsFile {
       throw new ConfigError([`TENANTS_FILE ${path}: tenant '${tenant}' must map to a list of digests or to { tokens, retention_days }`]);
     }
     const { tokens, retention_days: days, ...rest } = entry as Record<string, unknown>;
+    const limits: TenantLimitOverrides = {};
+    for (const [key, v] of Object.entries(rest)) {
+      if (!(key in TENANT_LIMIT_KEYS)) continue;
+      delete rest[key];
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+        throw new ConfigError([`TENANTS_FILE ${path}: tenant '${tenant}': ${key} must be a whole number of at least 1, not ${JSON.stringify(v)}`]);
+      }
+      limits[key as TenantLimitKey] = v;
+    }
     const unknown = Object.keys(rest);
-    if (unknown.length > 0) throw new ConfigError([`TENANTS_FILE ${path}: tenant '${tenant}' has unknown key(s) ${unknown.join(', ')} (expected tokens, retention_days)`]);
+    if (unknown.length > 0) {
+      throw new ConfigError([`TENANTS_FILE ${path}: tenant '${tenant}' has unknown key(s) ${unknown.join(', ')} (expected tokens, retention_days, ${Object.keys(TENANT_LIMIT_KEYS).join(', ')})`]);
+    }
     if (!isDigestList(tokens)) throw new ConfigError([`TENANTS_FILE ${path}: tenant '${tenant}': tokens must be a list of digests`]);
     out.digests[tenant] = tokens;
     if (days !== undefined) out.retention[tenant] = parseRetentionDays(days, `TENANTS_FILE ${path}: tenant '${tenant}': retention_days`);
+    if (Object.keys(limits).length > 0) out.limits[tenant] = limits;
   }
   return out;
 }
@@ -89,3 +117,19 @@ export function readTenantsFile(path: string): Record<string, string[]> {
   return readTenantsFileEntries(path).digests;
 }
 
+
+/** One tenant's limits: the settings' values, with its tenants-file entry's overrides. */
+export type TenantLimits = Record<TenantLimitKey, number>;
+
+/**
+ * The limits of every tenant, resolved once from the settings and TENANTS_FILE; a tenant the
+ * file does not list (or TENANT_TOKENS' tenants) gets the settings' values.
+ */
+export function tenantLimitsFromConfig(
+  cfg: { TENANTS_FILE?: string | undefined } & Record<(typeof TENANT_LIMIT_KEYS)[TenantLimitKey], number>,
+): (tenant: string) => TenantLimits {
+  const defaults = Object.fromEntries(Object.entries(TENANT_LIMIT_KEYS).map(([key, setting]) => [key, cfg[setting]])) as TenantLimits;
+  const overrides = cfg.TENANTS_FILE ? readTenantsFileEntries(cfg.TENANTS_FILE).limits : {};
+  const resolved = new Map<string, TenantLimits>(Object.entries(overrides).map(([t, o]) => [t, { ...defaults, ...o }]));
+  return (tenant) => resolved.get(tenant) ?? defaults;
+}

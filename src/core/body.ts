@@ -1,12 +1,17 @@
 import type { IncomingMessage } from 'node:http';
-import { gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
+import { createGunzip } from 'node:zlib';
 import { LakehouseError } from './errors.js';
 
-const gunzipAsync = promisify(gunzip);
+/** Called with each chunk's size before the chunk is kept; throws to refuse it. */
+export type Charge = (bytes: number) => void;
 
-/** Reads the request body, refusing (413) more than `limit` bytes on the wire. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+const noCharge: Charge = () => {};
+
+/**
+ * Reads the request body, refusing (413) more than `limit` bytes on the wire. Each chunk is
+ * charged before it is kept, so a refusal stops the read with nothing more held.
+ */
+export function readBody(req: IncomingMessage, limit: number, charge: Charge = noCharge): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
@@ -16,15 +21,20 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
+    const fail = (e: unknown) => {
+      failed = true;
+      chunks.length = 0;
+      req.resume();
+      reject(e);
+    };
     req.on('data', (c: Buffer) => {
       if (failed) return;
       size += c.length;
-      if (size > limit) {
-        failed = true;
-        chunks.length = 0;
-        req.resume();
-        reject(new LakehouseError('PAYLOAD_TOO_LARGE', `body exceeds the limit of ${limit} bytes`));
-        return;
+      if (size > limit) return fail(new LakehouseError('PAYLOAD_TOO_LARGE', `body exceeds the limit of ${limit} bytes`));
+      try {
+        charge(c.length);
+      } catch (e) {
+        return fail(e);
       }
       chunks.push(c);
     });
@@ -33,18 +43,49 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** Undoes Content-Encoding (gzip or identity); the decompressed size is capped by `limit` too. */
-export async function decodeContentEncoding(body: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
+/**
+ * Undoes Content-Encoding (gzip or identity). gzip is inflated as a stream, each output chunk
+ * charged before it is kept and the total capped by `limit` (413), so a small bomb is stopped
+ * while it inflates rather than after.
+ */
+export function decodeContentEncoding(body: Buffer, encoding: string | undefined, limit: number, charge: Charge = noCharge): Promise<Buffer> {
   const enc = (encoding ?? 'identity').trim().toLowerCase();
-  if (enc === '' || enc === 'identity') return body;
-  if (enc !== 'gzip') throw new LakehouseError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding '${enc}' is not supported (use gzip or identity)`);
-  try {
-    return await gunzipAsync(body, { maxOutputLength: limit });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new LakehouseError('PAYLOAD_TOO_LARGE', `gzip body decompresses to more than ${limit} bytes`);
-    }
-    throw new LakehouseError('BAD_REQUEST', `gzip body could not be decompressed: ${(e as Error).message}`);
-  }
+  if (enc === '' || enc === 'identity') return Promise.resolve(body);
+  if (enc !== 'gzip') return Promise.reject(new LakehouseError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding '${enc}' is not supported (use gzip or identity)`));
+  return gunzipCharged(body, limit, charge);
+}
+
+/** Inflates a gzip buffer as a stream against `limit` and `charge` (see decodeContentEncoding). */
+export function gunzipCharged(body: Buffer, limit: number, charge: Charge): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const gunzip = createGunzip();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const fail = (e: unknown) => {
+      if (done) return;
+      done = true;
+      chunks.length = 0;
+      gunzip.destroy();
+      reject(e);
+    };
+    gunzip.on('data', (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > limit) return fail(new LakehouseError('PAYLOAD_TOO_LARGE', `gzip body decompresses to more than ${limit} bytes`));
+      try {
+        charge(c.length);
+      } catch (e) {
+        return fail(e);
+      }
+      chunks.push(c);
+    });
+    gunzip.on('error', (e) => fail(new LakehouseError('BAD_REQUEST', `gzip body could not be decompressed: ${e.message}`)));
+    gunzip.on('end', () => {
+      if (done) return;
+      done = true;
+      resolve(Buffer.concat(chunks, size));
+    });
+    gunzip.end(body);
+  });
 }

@@ -21,6 +21,8 @@ export const ErrorCodes = {
   // nginx's 499: the client closed the connection before its answer was complete
   CLIENT_CLOSED: { kind: 'permanent', status: 499, grpc: 'CANCELLED', outcome: 'cancelled' },
   OVERLOADED: { kind: 'transient', status: 429, grpc: 'RESOURCE_EXHAUSTED', outcome: 'overloaded' },
+  // a tenant over its own ingestion rate or in-flight share; the others are not
+  TENANT_LIMITED: { kind: 'transient', status: 429, grpc: 'RESOURCE_EXHAUSTED', outcome: 'limited' },
   BROKER_UNAVAILABLE: { kind: 'transient', status: 503, grpc: 'UNAVAILABLE', outcome: 'unavailable' },
   SHUTTING_DOWN: { kind: 'transient', status: 503, grpc: 'UNAVAILABLE', outcome: 'unavailable' },
   CATALOG_UNAVAILABLE: { kind: 'transient', status: 503, grpc: 'UNAVAILABLE', outcome: 'unavailable' },

@@ -3,10 +3,27 @@ import { asLakehouseError } from '../core/errors.js';
 import type { Component } from '../core/lifecycle.js';
 import { SIGNALS, type SignalSpec } from '../otlp/signals.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { Lease } from './admission.js';
 import type { IngestResult } from './ingest.js';
 
-/** Handles one decoded gRPC Export call: returns the response message bytes. */
-export type GrpcExport = (spec: SignalSpec, body: Buffer, authorization: string | undefined) => Promise<{ result: IngestResult; response: Buffer }>;
+/** Admits a call from its `authorization` header alone (throws to refuse it); its lease is ended by the server. */
+export type GrpcAdmit = (authorization: string | undefined) => Lease;
+
+/** Handles one gRPC Export call's message: returns the response message bytes. */
+export type GrpcExport = (spec: SignalSpec, body: Buffer, lease: Lease) => Promise<{ result: IngestResult; response: Buffer }>;
+
+/** What the admitting interceptor hands the method handler in place of the bare message. */
+interface AdmittedMessage {
+  body: Buffer;
+  lease: Lease;
+}
+
+export interface GrpcLimits {
+  /** largest message, compressed and inflated (grpc-js enforces both) */
+  maxMessageBytes: number;
+  /** calls open at once on one connection */
+  maxConcurrentStreams: number;
+}
 
 const passthrough = (b: Buffer) => b;
 
@@ -18,6 +35,11 @@ export function grpcStatus(e: unknown): grpc.status {
 /**
  * OTLP/gRPC: the three Export services. Messages arrive as raw bytes (gzip already undone by
  * grpc-js) and go through the same ingest path as OTLP/HTTP protobuf.
+ *
+ * A call is admitted by an interceptor from its headers, before grpc-js reads its message: a
+ * call without a valid token, or over its tenant's or the ingester's limits, is answered at once
+ * and its message is never taken off the connection (grpc-js reads it only once the handler
+ * asks for it).
  */
 export class GrpcServer implements Component {
   readonly name = 'ingester.grpc';
@@ -28,7 +50,8 @@ export class GrpcServer implements Component {
   constructor(
     private readonly host: string,
     private readonly requestedPort: number,
-    private readonly maxMessageBytes: number,
+    private readonly limits: GrpcLimits,
+    private readonly admit: GrpcAdmit,
     private readonly handle: GrpcExport,
     logger: Logger,
   ) {
@@ -42,8 +65,10 @@ export class GrpcServer implements Component {
   async start(): Promise<void> {
     if (this.server) return;
     const server = new grpc.Server({
-      'grpc.max_receive_message_length': this.maxMessageBytes,
+      'grpc.max_receive_message_length': this.limits.maxMessageBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
+      'grpc.max_concurrent_streams': this.limits.maxConcurrentStreams,
+      interceptors: [(_method, call) => this.admitting(call)],
     });
     for (const spec of Object.values(SIGNALS)) {
       const [, service, method] = /^\/(.+)\/(\w+)$/.exec(spec.grpcMethod)!;
@@ -59,9 +84,9 @@ export class GrpcServer implements Component {
         },
       };
       server.addService(definition, {
-        [method!]: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-          const auth = call.metadata.get('authorization')[0];
-          this.handle(spec, call.request, typeof auth === 'string' ? auth : auth?.toString())
+        [method!]: (call: grpc.ServerUnaryCall<AdmittedMessage, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+          const { body, lease } = call.request;
+          this.handle(spec, body, lease)
             .then(({ response }) => callback(null, response))
             .catch((e) => {
               const err = asLakehouseError(e);
@@ -76,6 +101,35 @@ export class GrpcServer implements Component {
     );
     this.server = server;
     this.log.info({ host: this.host, port: this.port }, 'listening');
+  }
+
+  /** The interceptor that admits a call from its metadata (see the class comment). */
+  private admitting(call: grpc.ServerInterceptingCallInterface): grpc.ServerInterceptingCall {
+    let lease: Lease | undefined;
+    const end = () => lease?.end();
+    return new grpc.ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, nextMetadata) => {
+            const auth = metadata.get('authorization')[0];
+            try {
+              lease = this.admit(typeof auth === 'string' ? auth : auth?.toString());
+            } catch (e) {
+              const err = asLakehouseError(e);
+              if (err.code === 'INTERNAL') this.log.error({ err: e }, 'admitting a call failed');
+              call.sendStatus({ code: grpcStatus(err), details: err.message });
+              return;
+            }
+            nextMetadata(metadata);
+          },
+          onReceiveMessage: (message: Buffer, nextMessage) => nextMessage({ body: message, lease: lease! } satisfies AdmittedMessage),
+          onCancel: end,
+        }),
+      sendStatus: (status, nextStatus) => {
+        end();
+        nextStatus(status);
+      },
+    });
   }
 
   /** Stops taking calls and lets the running ones finish. */

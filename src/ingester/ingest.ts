@@ -10,7 +10,8 @@ import { otlpJsonToMessage, OtlpJsonError } from '../otlp/json.js';
 import { checkWire, WireError, type ItemReport, type ItemRules, type WireLimits } from '../otlp/wire-check.js';
 import { assemble, leaves, type Leaf, type SignalSpec } from '../otlp/signals.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import type { Admission } from './admission.js';
+import type { Lease } from './admission.js';
+import { jsonDecodeCost, protobufDecodeCost } from './decode-cost.js';
 import { UnsettledWrites, type UnsettledWrite } from './unsettled-writes.js';
 
 export type BodyFormat = 'protobuf' | 'json';
@@ -62,7 +63,6 @@ export class Ingest {
   constructor(
     private readonly cfg: Config,
     private readonly producer: RecordProducer,
-    private readonly admission: Admission,
     private readonly metrics: Metrics,
     readonly topics: Topics,
   ) {
@@ -85,7 +85,13 @@ export class Ingest {
     }
   }
 
-  async otlp(spec: SignalSpec, format: BodyFormat, body: Buffer, tenant: string, receivedAt: number): Promise<IngestResult> {
+  /**
+   * One OTLP request of the lease's tenant. Its body is charged to the lease already; what
+   * decoding it will hold is charged before the decode, and its records are taken from the
+   * tenant's rate before anything is written.
+   */
+  async otlp(spec: SignalSpec, format: BodyFormat, body: Buffer, lease: Lease, receivedAt: number): Promise<IngestResult> {
+    const tenant = lease.tenant;
     let msg: protobuf.Message;
     let encoded: Uint8Array | undefined;
     if (format === 'protobuf') {
@@ -94,11 +100,16 @@ export class Ingest {
       // so the body is written as it came, without a decode.
       if (report.rejected === 0 && !report.undecided && body.length <= this.cfg.MAX_RECORD_BYTES) {
         if (report.items === 0) return { accepted: 0, rejected: 0 };
-        await this.produce(spec.signal, this.topics[spec.signal], [body], tenant, receivedAt, body);
+        lease.rate('records', report.accepted);
+        await this.produce(spec.signal, this.topics[spec.signal], [body], lease, receivedAt, body);
         this.metrics.ingesterItems.inc({ signal: spec.signal, tenant, outcome: 'accepted' }, report.accepted);
         return { accepted: report.accepted, rejected: 0 };
       }
-    } else if (!isUtf8(body)) throw new LakehouseError('DECODE_FAILED', 'JSON body is not valid UTF-8');
+      lease.grow(protobufDecodeCost(report, body.length), 'decoding this request');
+    } else {
+      if (!isUtf8(body)) throw new LakehouseError('DECODE_FAILED', 'JSON body is not valid UTF-8');
+      lease.grow(jsonDecodeCost(body), 'decoding this JSON request');
+    }
     try {
       if (format === 'json') {
         msg = otlpJsonToMessage(spec.request, body.toString('utf8'));
@@ -131,6 +142,7 @@ export class Ingest {
       if (rejected > 0) throw new LakehouseError('BAD_REQUEST', `all ${rejected} ${spec.noun} are invalid: ${firstProblem}`);
       return { accepted: 0, rejected: 0 }; // an empty request: nothing to write
     }
+    lease.rate('records', accepted);
     const limit = this.cfg.MAX_RECORD_BYTES;
     const whole =
       rejected === 0
@@ -140,15 +152,16 @@ export class Ingest {
       whole.length <= limit
         ? [whole]
         : splitToFit(valid, limit, (part) => spec.request.encode(assemble(spec, msg as unknown as Obj, part)).finish(), spec.noun);
-    await this.produce(spec.signal, this.topics[spec.signal], parts, tenant, receivedAt, body);
+    await this.produce(spec.signal, this.topics[spec.signal], parts, lease, receivedAt, body);
     this.metrics.ingesterItems.inc({ signal: spec.signal, tenant, outcome: 'accepted' }, accepted);
     return rejected > 0 ? { accepted, rejected, errorMessage: `${rejected} ${spec.noun} rejected: ${firstProblem}` } : { accepted, rejected };
   }
 
   /** A Prometheus remote_write 1.0 request (already snappy-decompressed). */
-  async promRemoteWrite(body: Buffer, tenant: string, receivedAt: number): Promise<IngestResult> {
+  async promRemoteWrite(body: Buffer, lease: Lease, receivedAt: number): Promise<IngestResult> {
     let msg: { timeseries?: { samples?: unknown[] }[]; metadata?: unknown[] };
-    this.check(PromWriteRequest, body, 'prometheus WriteRequest');
+    const report = this.check(PromWriteRequest, body, 'prometheus WriteRequest');
+    lease.grow(protobufDecodeCost(report, body.length), 'decoding this request');
     try {
       msg = PromWriteRequest.decode(body) as never;
     } catch (e) {
@@ -157,13 +170,14 @@ export class Ingest {
     const series = msg.timeseries ?? [];
     const samples = series.reduce((n, ts) => n + (ts.samples?.length ?? 0), 0);
     if (series.length === 0 && (msg.metadata?.length ?? 0) === 0) return { accepted: 0, rejected: 0 };
+    lease.rate('records', samples);
     const limit = this.cfg.MAX_RECORD_BYTES;
     const parts =
       body.length <= limit
         ? [body]
         : splitToFit(series, limit, (part, start) => PromWriteRequest.encode({ timeseries: part, metadata: start === 0 ? msg.metadata : [] }).finish(), 'time series');
-    await this.produce('prom-rw', this.topics.metrics, parts, tenant, receivedAt, body);
-    this.metrics.ingesterItems.inc({ signal: 'prom-rw', tenant, outcome: 'accepted' }, samples);
+    await this.produce('prom-rw', this.topics.metrics, parts, lease, receivedAt, body);
+    this.metrics.ingesterItems.inc({ signal: 'prom-rw', tenant: lease.tenant, outcome: 'accepted' }, samples);
     return { accepted: samples, rejected: 0 };
   }
 
@@ -173,7 +187,8 @@ export class Ingest {
    * again: that retry waits for the running write and writes only what did not land (see
    * UnsettledWrites).
    */
-  private async produce(signal: Signal, topic: string, parts: Uint8Array[], tenant: string, receivedAt: number, body: Uint8Array): Promise<void> {
+  private async produce(signal: Signal, topic: string, parts: Uint8Array[], lease: Lease, receivedAt: number, body: Uint8Array): Promise<void> {
+    const tenant = lease.tenant;
     let key = this.unsettled.keyOf(tenant, signal, body);
     const earlier = key === undefined ? undefined : this.unsettled.take(tenant, key);
     if (earlier?.running) {
@@ -190,7 +205,7 @@ export class Ingest {
     }
     const size = parts.slice(first).reduce((n, p) => n + p.length, 0);
     // Held until every write has ended at the broker, even one this request gave up waiting for.
-    const release = this.admission.hold(size);
+    const release = lease.pin(size);
     let pending = parts.length - first;
     const settled = () => {
       if (--pending === 0) release();

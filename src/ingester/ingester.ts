@@ -10,7 +10,8 @@ import { RpcStatus } from '../otlp/codec.js';
 import { SIGNALS, type SignalSpec } from '../otlp/signals.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
-import { Admission } from './admission.js';
+import { Admission, type Lease } from './admission.js';
+import { tenantLimitsFromConfig } from '../config/tenants.js';
 import { authenticate, tenantResolverFromConfig, type TenantResolver } from '../core/auth.js';
 import { decodeContentEncoding, readBody } from '../core/body.js';
 import { GrpcServer } from './grpc-server.js';
@@ -80,12 +81,14 @@ export class Ingester implements Component {
     const kafka = createKafka(cfg.REDPANDA_BROKERS, `${cfg.KAFKA_CLIENT_ID}-ingester`, logger);
     this.producer = new RecordProducer(kafka, cfg.PRODUCE_TIMEOUT_MS, logger, INGESTER_PRODUCERS);
     this.probe = new BrokerProbe(kafka);
-    this.admission = new Admission(cfg.MAX_INFLIGHT_REQUESTS, cfg.MAX_INFLIGHT_BYTES, 1, (requests, bytes) => {
+    const limits = { maxRequests: cfg.MAX_INFLIGHT_REQUESTS, maxBytes: cfg.MAX_INFLIGHT_BYTES, tenant: tenantLimitsFromConfig(cfg) };
+    this.admission = new Admission(limits, (requests, bytes, tenant, tenantBytes) => {
       metrics.ingesterInflightRequests.set(requests);
       metrics.ingesterInflightBytes.set(bytes);
+      metrics.ingesterTenantInflightBytes.set({ tenant }, tenantBytes);
     });
     const topics = { logs: cfg.REDPANDA_TOPIC, traces: cfg.REDPANDA_TRACES_TOPIC, metrics: cfg.REDPANDA_METRICS_TOPIC };
-    this.ingest = new Ingest(cfg, this.producer, this.admission, metrics, topics);
+    this.ingest = new Ingest(cfg, this.producer, metrics, topics);
 
     this.http = new HttpServer('ingester.http', cfg.INGESTER_HOST, cfg.INGESTER_HTTP_PORT, logger);
     for (const spec of Object.values(SIGNALS)) this.http.route('POST', spec.path, (req, res) => this.handleOtlpHttp(spec, req, res));
@@ -94,7 +97,14 @@ export class Ingester implements Component {
       .route('GET', '/healthz', async (_req, res) => sendJson(res, 200, { status: 'ok' }))
       .route('GET', '/readyz', (_req, res) => this.handleReady(res))
       .route('GET', '/metrics', (_req, res) => sendMetrics(res, metrics.registry));
-    this.grpc = new GrpcServer(cfg.INGESTER_HOST, cfg.INGESTER_GRPC_PORT, cfg.MAX_BODY_BYTES, (spec, body, auth) => this.handleOtlpGrpc(spec, body, auth), logger);
+    this.grpc = new GrpcServer(
+      cfg.INGESTER_HOST,
+      cfg.INGESTER_GRPC_PORT,
+      { maxMessageBytes: cfg.GRPC_MAX_MESSAGE_BYTES, maxConcurrentStreams: cfg.GRPC_MAX_CONCURRENT_STREAMS },
+      (auth) => this.admitGrpc(auth),
+      (spec, body, lease) => this.handleOtlpGrpc(spec, body, lease),
+      logger,
+    );
 
     // Downstream first: topics and producer before the servers take requests; stopped in
     // reverse, so the servers finish their requests before the producer disconnects.
@@ -136,19 +146,33 @@ export class Ingester implements Component {
     this.metrics.ingesterRequests.inc({ signal, transport, tenant, outcome });
   }
 
+  /**
+   * A request's body, read and inflated against its lease and its tenant's rate: the token and
+   * the headers are judged before a byte of it is read, and every chunk is charged before it is
+   * kept (see Admission).
+   */
+  private async httpBody(req: IncomingMessage, lease: Lease): Promise<Buffer> {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared)) lease.rate('bytes', declared, true);
+    const raw = await readBody(req, this.cfg.MAX_BODY_BYTES, (n) => lease.grow(n, 'this request body'));
+    return raw;
+  }
+
   private async handleOtlpHttp(spec: SignalSpec, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAt = Date.now();
     let tenant = 'unknown';
     let format: BodyFormat | undefined;
-    let release: (() => void) | undefined;
+    let lease: Lease | undefined;
     try {
       tenant = authenticate(this.tenants, req.headers.authorization);
       format = bodyFormat(req, spec.path);
-      release = this.admission.enter();
-      const raw = await readBody(req, this.cfg.MAX_BODY_BYTES);
+      lease = this.admission.enter(tenant);
+      const raw = await this.httpBody(req, lease);
       this.metrics.ingesterBodyBytes.inc({ signal: spec.signal }, raw.length);
-      const body = await decodeContentEncoding(raw, req.headers['content-encoding'], this.cfg.MAX_BODY_BYTES);
-      const result = await this.ingest.otlp(spec, format, body, tenant, receivedAt);
+      const grow = lease.grow.bind(lease);
+      const body = await decodeContentEncoding(raw, req.headers['content-encoding'], this.cfg.MAX_BODY_BYTES, (n) => grow(n, 'this request, inflated,'));
+      lease.rate('bytes', body.length);
+      const result = await this.ingest.otlp(spec, format, body, lease, receivedAt);
       const response = exportResponse(spec, result);
       if (format === 'json') {
         sendJson(res, 200, spec.response.toObject(spec.response.fromObject(response), { longs: String }));
@@ -163,7 +187,7 @@ export class Ingester implements Component {
       this.count(spec.signal, 'http', tenant, outcomeOf(e));
       this.sendOtlpError(res, e, format);
     } finally {
-      release?.();
+      lease?.end();
     }
   }
 
@@ -172,15 +196,38 @@ export class Ingester implements Component {
     sendError(res, e, this.log, format === 'protobuf' ? (code, message) => RpcStatus.encode({ code, message }).finish() : undefined);
   }
 
-  private async handleOtlpGrpc(spec: SignalSpec, body: Buffer, authorization: string | undefined): Promise<{ result: IngestResult; response: Buffer }> {
-    const receivedAt = Date.now();
+  /**
+   * A gRPC call, from its headers alone, before its message is read: the token decides the
+   * tenant, and the largest message grpc-js may hold for it (compressed and inflated) is
+   * reserved from the tenant's and the ingester's in-flight bytes.
+   */
+  private admitGrpc(authorization: string | undefined): Lease {
     let tenant = 'unknown';
-    let release: (() => void) | undefined;
     try {
       tenant = authenticate(this.tenants, authorization);
-      release = this.admission.enter();
+      const lease = this.admission.enter(tenant);
+      try {
+        lease.grow(2 * this.cfg.GRPC_MAX_MESSAGE_BYTES, 'a gRPC call (its message, compressed and inflated, at GRPC_MAX_MESSAGE_BYTES)');
+      } catch (e) {
+        lease.end();
+        throw e;
+      }
+      return lease;
+    } catch (e) {
+      this.count('unknown', 'grpc', tenant, outcomeOf(e));
+      throw e;
+    }
+  }
+
+  private async handleOtlpGrpc(spec: SignalSpec, body: Buffer, lease: Lease): Promise<{ result: IngestResult; response: Buffer }> {
+    const receivedAt = Date.now();
+    const tenant = lease.tenant;
+    try {
+      // grpc-js has let go of the compressed message: what remains is the message itself
+      lease.shrinkTo(body.length);
+      lease.rate('bytes', body.length);
       this.metrics.ingesterBodyBytes.inc({ signal: spec.signal }, body.length);
-      const result = await this.ingest.otlp(spec, 'protobuf', body, tenant, receivedAt);
+      const result = await this.ingest.otlp(spec, 'protobuf', body, lease, receivedAt);
       const response = Buffer.from(spec.response.encode(spec.response.fromObject(exportResponse(spec, result))).finish());
       this.count(spec.signal, 'grpc', tenant, result.rejected > 0 ? 'partial' : 'accepted');
       return { result, response };
@@ -188,7 +235,7 @@ export class Ingester implements Component {
       this.count(spec.signal, 'grpc', tenant, outcomeOf(e));
       throw e;
     } finally {
-      release?.();
+      lease.end();
     }
   }
 
@@ -196,17 +243,20 @@ export class Ingester implements Component {
   private async handleRemoteWrite(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAt = Date.now();
     let tenant = 'unknown';
-    let release: (() => void) | undefined;
+    let lease: Lease | undefined;
     try {
       tenant = authenticate(this.tenants, req.headers.authorization);
       const type = mediaType(req);
       if (type !== PROTOBUF) throw new LakehouseError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${type || '(none)'}' is not supported on /api/v1/write; use ${PROTOBUF}`);
       const encoding = (req.headers['content-encoding'] ?? 'snappy').toLowerCase();
       if (encoding !== 'snappy') throw new LakehouseError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding '${encoding}' is not supported on /api/v1/write; remote_write 1.0 uses snappy`);
-      release = this.admission.enter();
-      const raw = await readBody(req, this.cfg.MAX_BODY_BYTES);
+      lease = this.admission.enter(tenant);
+      const raw = await this.httpBody(req, lease);
       this.metrics.ingesterBodyBytes.inc({ signal: 'prom-rw' }, raw.length);
-      await this.ingest.promRemoteWrite(unsnappy(raw, this.cfg.MAX_BODY_BYTES), tenant, receivedAt);
+      const grow = lease.grow.bind(lease);
+      const body = unsnappy(raw, this.cfg.MAX_BODY_BYTES, (n) => grow(n, 'this request, inflated,'));
+      lease.rate('bytes', body.length);
+      await this.ingest.promRemoteWrite(body, lease, receivedAt);
       res.writeHead(204);
       res.end();
       this.count('prom-rw', 'http', tenant, 'accepted');
@@ -215,7 +265,7 @@ export class Ingester implements Component {
       this.count('prom-rw', 'http', tenant, outcomeOf(e));
       this.sendOtlpError(res, e, undefined);
     } finally {
-      release?.();
+      lease?.end();
     }
   }
 }

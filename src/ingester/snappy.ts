@@ -12,11 +12,16 @@ export function snappyDeclaredLength(block: Buffer): number {
   return -1;
 }
 
-/** Undoes remote_write's snappy block compression, refusing (413) a block that declares more than `limit` bytes. */
-export function unsnappy(block: Buffer, limit: number): Buffer {
+/**
+ * Undoes remote_write's snappy block compression, refusing (413) a block that declares more than
+ * `limit` bytes; what it declares is charged first.
+ */
+export function unsnappy(block: Buffer, limit: number, charge: (bytes: number) => void = () => {}): Buffer {
   const declared = snappyDeclaredLength(block);
   if (declared < 0) throw new LakehouseError('BAD_REQUEST', 'body is not snappy block-compressed: no length header');
   if (declared > limit) throw new LakehouseError('PAYLOAD_TOO_LARGE', `snappy body declares ${declared} bytes, over the limit of ${limit} bytes`);
+  // the block allocates what it declares before a byte is inflated
+  charge(declared);
   try {
     return snappy.uncompressSync(block, { asBuffer: true }) as Buffer;
   } catch (e) {

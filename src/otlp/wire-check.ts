@@ -57,6 +57,10 @@ export interface ItemReport {
   firstProblem?: string;
   /** the walk could not judge the items exactly (e.g. a oneof set twice): decode instead */
   undecided: boolean;
+  /** messages in the request, the request itself included: what a decode allocates objects for */
+  messages: number;
+  /** fields read, of all messages */
+  fields: number;
 }
 
 const enum Kind {
@@ -131,7 +135,7 @@ function ruleOf(type: protobuf.Type): MessageRule {
 }
 
 class Walker extends WireReader {
-  readonly report: ItemReport = { items: 0, accepted: 0, rejected: 0, undecided: false };
+  readonly report: ItemReport = { items: 0, accepted: 0, rejected: 0, undecided: false, messages: 0, fields: 0 };
   private readonly itemRule: MessageRule | undefined;
   constructor(
     buf: Uint8Array,
@@ -169,6 +173,7 @@ class Walker extends WireReader {
 
   message(rule: MessageRule, end: number, depth: number): void {
     if (depth > this.limits.maxDepth) this.fail(`nested deeper than ${this.limits.maxDepth} messages`);
+    this.report.messages++;
     const fields = rule.byId;
     let keyValues = 0;
     const item = rule === this.itemRule ? this.itemRules : undefined;
@@ -178,6 +183,7 @@ class Walker extends WireReader {
     let weightFieldsSeen = 0;
     while (this.pos < end) {
       const tag = this.varintNumber(end);
+      this.report.fields++;
       const id = Math.floor(tag / 8);
       const wire = tag & 7;
       if (id === 0 || id > 0x1fffffff) this.fail(`invalid field number ${id}`);
@@ -261,10 +267,16 @@ class Walker extends WireReader {
   }
 
   packed(wire: Kind, stop: number, field: string): void {
+    // each packed value decodes to an array element (a Long object for 64-bit integers)
     if (wire === Kind.Varint) {
-      while (this.pos < stop) this.varintNumber(stop, field);
+      while (this.pos < stop) {
+        this.varintNumber(stop, field);
+        this.report.fields++;
+      }
     } else if ((stop - this.pos) % (wire === Kind.Fixed64 ? 8 : 4) !== 0) {
       this.fail('packed fixed-width values of a partial length', field);
+    } else {
+      this.report.fields += (stop - this.pos) / (wire === Kind.Fixed64 ? 8 : 4);
     }
   }
 }

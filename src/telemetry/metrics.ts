@@ -35,7 +35,13 @@ export function createMetrics() {
     }),
     ingesterInflightBytes: new Gauge({
       name: 'otel_lakehouse_ingester_inflight_bytes',
-      help: 'Decoded request bytes held by requests being handled now, including writes still pending at the broker.',
+      help: 'Bytes charged to the requests being handled now (read, inflated, estimated for decoding), including writes still pending at the broker.',
+      registers: [registry],
+    }),
+    ingesterTenantInflightBytes: new Gauge({
+      name: 'otel_lakehouse_ingester_tenant_inflight_bytes',
+      help: 'The same, by tenant.',
+      labelNames: ['tenant'] as const,
       registers: [registry],
     }),
     ingesterProduceSeconds: new Histogram({

@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { LakehouseError } from '../../../src/core/errors.js';
-import { Admission } from '../../../src/ingester/admission.js';
 import { splitToFit } from '../../../src/ingester/ingest.js';
 import { snappyDeclaredLength } from '../../../src/ingester/snappy.js';
 import { otlpJsonToMessage } from '../../../src/otlp/json.js';
@@ -75,23 +73,6 @@ describe('otlpJsonToMessage', () => {
     expect(bad({ body: { boolValue: 'yes' } })).toThrow(/body.boolValue: expected true or false/);
     expect(bad({ body: { bytesValue: '!!' } })).toThrow(/body.bytesValue: is not a base64 string/);
     expect(() => otlpJsonToMessage(SIGNALS.logs.request, JSON.stringify({ resourceLogs: [{ unknownField: { a: [1] } }] }))).not.toThrow();
-  });
-});
-
-describe('Admission', () => {
-  it('refuses past the request and byte limits and frees on release', () => {
-    const a = new Admission(2, 100);
-    const r1 = a.enter();
-    const r2 = a.enter();
-    expect(() => a.enter()).toThrow(LakehouseError);
-    r1();
-    r1(); // idempotent
-    a.enter();
-    r2();
-    const h = a.hold(80);
-    expect(() => a.hold(30)).toThrow(/too many bytes in flight/);
-    h();
-    expect(a.hold(500)).toBeTypeOf('function'); // one oversized request alone is admitted
   });
 });
 

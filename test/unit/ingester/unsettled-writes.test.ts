@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { PRODUCE_SETTLE_GRACE_MS } from '../../../src/config/schema.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { LakehouseError } from '../../../src/core/errors.js';
+import { tenantLimitsFromConfig } from '../../../src/config/tenants.js';
 import { Admission } from '../../../src/ingester/admission.js';
 import { Ingest } from '../../../src/ingester/ingest.js';
 import { UNSETTLED_WRITE_TTL_MS, UNSETTLED_WRITES_MAX, UnsettledWrites } from '../../../src/ingester/unsettled-writes.js';
@@ -86,8 +87,9 @@ describe('Ingest: a retry of a request answered 503 with its write unsettled', (
     const cfg = loadConfig({ PRODUCE_TIMEOUT_MS: '100', ...overrides });
     const f = fakeProducer();
     const metrics = createMetrics();
-    const ingest = new Ingest(cfg, f.producer, new Admission(10, 1 << 30), metrics, { logs: 'l', traces: 't', metrics: 'm' });
-    return { ...f, ingest, metrics };
+    const ingest = new Ingest(cfg, f.producer, metrics, { logs: 'l', traces: 't', metrics: 'm' });
+    const admission = new Admission({ maxRequests: 1000, maxBytes: 1 << 30, tenant: tenantLimitsFromConfig(cfg) });
+    return { ...f, ingest, metrics, lease: (tenant: string) => admission.enter(tenant) };
   };
   const body = (n: number, records = 1) =>
     Buffer.from(encodeLogsRequest(logsRequest(Array.from({ length: records }, (_, i) => ({ tenant: 'acme', service: 's', seq: n * 1000 + i, body: `r${n}-${i} ${'x'.repeat(200)}`, severityNumber: 9, timeUnixNano: 1n, attrs: {} })))));
@@ -96,14 +98,14 @@ describe('Ingest: a retry of a request answered 503 with its write unsettled', (
   it('waits for the write it was answered about and does not write it again when it landed', async () => {
     const s = setup();
     s.plan.push('hang');
-    await expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', body(1), 'acme', 0)).rejects.toThrow(/unknown/);
-    const retry = s.ingest.otlp(SIGNALS.logs, 'protobuf', body(1), 'acme', 0);
+    await expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', body(1), s.lease('acme'), 0)).rejects.toThrow(/unknown/);
+    const retry = s.ingest.otlp(SIGNALS.logs, 'protobuf', body(1), s.lease('acme'), 0);
     s.hung.shift()!();
     await expect(retry).resolves.toEqual({ accepted: 1, rejected: 0 });
     expect(s.written).toHaveLength(1);
     expect(await settledRetries(s.metrics)).toBe(1);
     // a later, different request is written as usual
-    await s.ingest.otlp(SIGNALS.logs, 'protobuf', body(2), 'acme', 0);
+    await s.ingest.otlp(SIGNALS.logs, 'protobuf', body(2), s.lease('acme'), 0);
     expect(s.written).toHaveLength(2);
     expect(s.ingest.unsettled.size).toBe(0);
   });
@@ -111,10 +113,10 @@ describe('Ingest: a retry of a request answered 503 with its write unsettled', (
   it('answers 503 again while the earlier write is still running, and writes it when it ended unacknowledged', async () => {
     const s = setup();
     s.plan.push('hang');
-    await expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', body(1), 'acme', 0)).rejects.toThrow(/unknown/);
+    await expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', body(1), s.lease('acme'), 0)).rejects.toThrow(/unknown/);
     vi.useFakeTimers();
     try {
-      const again = expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', body(1), 'acme', 0)).rejects.toThrow(/earlier write is still waiting for the broker/);
+      const again = expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', body(1), s.lease('acme'), 0)).rejects.toThrow(/earlier write is still waiting for the broker/);
       await vi.advanceTimersByTimeAsync(100 + PRODUCE_SETTLE_GRACE_MS);
       await again;
     } finally {
@@ -122,10 +124,10 @@ describe('Ingest: a retry of a request answered 503 with its write unsettled', (
     }
     expect(s.ingest.unsettled.size).toBe(1);
     s.plan.push('fail');
-    await expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', body(3), 'beta', 0)).rejects.toThrow(/did not take/);
+    await expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', body(3), s.lease('beta'), 0)).rejects.toThrow(/did not take/);
     expect(s.ingest.unsettled.size, 'a write that ended unacknowledged is not waited for').toBe(1);
     s.hung.shift()!(); // the earlier write lands after all: its retry then writes nothing
-    await s.ingest.otlp(SIGNALS.logs, 'protobuf', body(1), 'acme', 0);
+    await s.ingest.otlp(SIGNALS.logs, 'protobuf', body(1), s.lease('acme'), 0);
     expect(s.written).toHaveLength(1);
   });
 
@@ -133,9 +135,9 @@ describe('Ingest: a retry of a request answered 503 with its write unsettled', (
     const s = setup({ MAX_RECORD_BYTES: '2000' });
     const big = body(5, 20);
     s.plan.push('ok', 'ok', 'fail');
-    await expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', big, 'acme', 0)).rejects.toThrow(/did not take/);
+    await expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', big, s.lease('acme'), 0)).rejects.toThrow(/did not take/);
     expect(s.written).toHaveLength(2);
-    await expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', big, 'acme', 0)).resolves.toEqual({ accepted: 20, rejected: 0 });
+    await expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', big, s.lease('acme'), 0)).resolves.toEqual({ accepted: 20, rejected: 0 });
     const parts = s.written.length;
     expect(parts).toBeGreaterThan(3);
     expect(new Set(s.written).size, 'no record written twice').toBe(parts);
