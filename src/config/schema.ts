@@ -78,6 +78,10 @@ const ingester = {
   TENANT_INGESTION_RATE_RECORDS: doc(int(1).default(100_000), 'log records, spans, data points and samples per second one tenant may send to one ingester; 429 beyond; per tenant in `TENANTS_FILE`'),
   TENANT_INGESTION_BURST_RECORDS: doc(int(1).default(200_000), 'records one tenant may send at once above its rate; per tenant in `TENANTS_FILE`'),
   GRPC_MAX_MESSAGE_BYTES: doc(int(1024).default(4 * 1024 * 1024), 'largest OTLP/gRPC message, compressed and decompressed (gRPC’s usual default); twice this is reserved from the in-flight bytes when a call’s headers arrive'),
+  INGESTER_DECODE_THREADS: doc(
+    int(1, 64).default(1),
+    'threads that decode requests off the event loop (all but small protobuf requests whose items are all fine, which need no decode), so that one tenant’s large requests do not hold up others’ small ones; each may hold up to `MAX_INFLIGHT_BYTES` of heap (docs/limits.md)',
+  ),
   GRPC_MAX_CONCURRENT_STREAMS: doc(int(1, 10_000).default(100), 'calls one gRPC connection may have open at once'),
   PRODUCE_TIMEOUT_MS: doc(int(100).default(10_000), `how long a write may try to reach the broker: its retries fit in 70 % of it, and a 503 is answered once it has ended unacknowledged (at the latest ${PRODUCE_SETTLE_GRACE_MS / 1000} s past this, as an unknown outcome); set client timeouts above this + ${PRODUCE_SETTLE_GRACE_MS / 1000} s`),
   AUTH_MODE: doc(z.enum(['token', 'none']).default('token'), '`token`, or `none` for local demos'),

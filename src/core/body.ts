@@ -8,6 +8,16 @@ export type Charge = (bytes: number) => void;
 const noCharge: Charge = () => {};
 
 /**
+ * Before an answer to a request whose body was not read to its end: the connection is closed
+ * after the answer rather than kept, so that the unread rest of the body is never read. Draining
+ * it would cost a refusal as much as an acceptance, the cost a flood of refused requests must
+ * not have; clients read the answer all the same (pinned in test/integration/ingester-limits).
+ */
+export function refuseUnread(req: IncomingMessage, res: { setHeader(name: string, value: string): unknown; headersSent: boolean }): void {
+  if (!req.readableEnded && !res.headersSent) res.setHeader('connection', 'close');
+}
+
+/**
  * Reads the request body, refusing (413) more than `limit` bytes on the wire. Each chunk is
  * charged before it is kept, so a refusal stops the read with nothing more held.
  */
@@ -15,16 +25,16 @@ export function readBody(req: IncomingMessage, limit: number, charge: Charge = n
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
-      req.resume();
       return reject(new LakehouseError('PAYLOAD_TOO_LARGE', `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
     }
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
+    // the rest of a refused body is not read: the answer closes the connection (see refuseUnread)
     const fail = (e: unknown) => {
       failed = true;
       chunks.length = 0;
-      req.resume();
+      req.pause();
       reject(e);
     };
     req.on('data', (c: Buffer) => {

@@ -53,6 +53,8 @@ export class GrpcServer implements Component {
     private readonly limits: GrpcLimits,
     private readonly admit: GrpcAdmit,
     private readonly handle: GrpcExport,
+    /** resolves when a refusal may be answered (see RefusalPause) */
+    private readonly pause: (e: unknown) => Promise<void>,
     logger: Logger,
   ) {
     this.log = logger.child({ component: this.name });
@@ -88,9 +90,10 @@ export class GrpcServer implements Component {
           const { body, lease } = call.request;
           this.handle(spec, body, lease)
             .then(({ response }) => callback(null, response))
-            .catch((e) => {
+            .catch(async (e) => {
               const err = asLakehouseError(e);
               if (err.code === 'INTERNAL') this.log.error({ err: e, service }, 'export failed');
+              await this.pause(err);
               callback({ code: grpcStatus(err), details: err.message });
             });
         },
@@ -117,7 +120,7 @@ export class GrpcServer implements Component {
             } catch (e) {
               const err = asLakehouseError(e);
               if (err.code === 'INTERNAL') this.log.error({ err: e }, 'admitting a call failed');
-              call.sendStatus({ code: grpcStatus(err), details: err.message });
+              void this.pause(err).then(() => call.sendStatus({ code: grpcStatus(err), details: err.message }));
               return;
             }
             nextMetadata(metadata);

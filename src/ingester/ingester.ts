@@ -10,13 +10,15 @@ import { RpcStatus } from '../otlp/codec.js';
 import { SIGNALS, type SignalSpec } from '../otlp/signals.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
-import { Admission, type Lease } from './admission.js';
+import { Admission, RefusalPause, type Lease } from './admission.js';
 import { tenantLimitsFromConfig } from '../config/tenants.js';
 import { authenticate, tenantResolverFromConfig, type TenantResolver } from '../core/auth.js';
-import { decodeContentEncoding, readBody } from '../core/body.js';
+import { decodeContentEncoding, readBody, refuseUnread } from '../core/body.js';
 import { GrpcServer } from './grpc-server.js';
 import { HttpServer, sendError, sendJson, sendMetrics } from '../core/http-server.js';
-import { Ingest, type BodyFormat, type IngestResult } from './ingest.js';
+import { DecodePool } from './decode-pool.js';
+import { DECODE_THREAD_YOUNG_BYTES, decodeThreadOldBytes } from './memory-bound.js';
+import { decodeLimits, Ingest, type BodyFormat, type IngestResult } from './ingest.js';
 import { unsnappy } from './snappy.js';
 
 const PROTOBUF = 'application/x-protobuf';
@@ -64,7 +66,9 @@ export class Ingester implements Component {
   private readonly producer: RecordProducer;
   private readonly tenants: TenantResolver;
   private readonly admission: Admission;
+  private readonly pause = new RefusalPause();
   private readonly ingest: Ingest;
+  private readonly decoders: DecodePool;
   private readonly probe: BrokerProbe;
   private readonly group: ComponentGroup;
   private readonly log: Logger;
@@ -88,7 +92,14 @@ export class Ingester implements Component {
       metrics.ingesterTenantInflightBytes.set({ tenant }, tenantBytes);
     });
     const topics = { logs: cfg.REDPANDA_TOPIC, traces: cfg.REDPANDA_TRACES_TOPIC, metrics: cfg.REDPANDA_METRICS_TOPIC };
-    this.ingest = new Ingest(cfg, this.producer, metrics, topics);
+    const MiB = 1024 * 1024;
+    this.decoders = new DecodePool(
+      cfg.INGESTER_DECODE_THREADS,
+      decodeLimits(cfg),
+      { maxOldGenerationSizeMb: Math.ceil(decodeThreadOldBytes(cfg) / MiB), maxYoungGenerationSizeMb: DECODE_THREAD_YOUNG_BYTES / MiB },
+      logger,
+    );
+    this.ingest = new Ingest(cfg, this.producer, metrics, topics, this.decoders);
 
     this.http = new HttpServer('ingester.http', cfg.INGESTER_HOST, cfg.INGESTER_HTTP_PORT, logger);
     for (const spec of Object.values(SIGNALS)) this.http.route('POST', spec.path, (req, res) => this.handleOtlpHttp(spec, req, res));
@@ -103,6 +114,7 @@ export class Ingester implements Component {
       { maxMessageBytes: cfg.GRPC_MAX_MESSAGE_BYTES, maxConcurrentStreams: cfg.GRPC_MAX_CONCURRENT_STREAMS },
       (auth) => this.admitGrpc(auth),
       (spec, body, lease) => this.handleOtlpGrpc(spec, body, lease),
+      (e) => this.pause.before(e),
       logger,
     );
 
@@ -119,6 +131,7 @@ export class Ingester implements Component {
         stop: () => this.probe.close(),
       },
       this.producer,
+      this.decoders,
       this.grpc,
       this.http,
     ]);
@@ -169,8 +182,8 @@ export class Ingester implements Component {
       lease = this.admission.enter(tenant);
       const raw = await this.httpBody(req, lease);
       this.metrics.ingesterBodyBytes.inc({ signal: spec.signal }, raw.length);
-      const grow = lease.grow.bind(lease);
-      const body = await decodeContentEncoding(raw, req.headers['content-encoding'], this.cfg.MAX_BODY_BYTES, (n) => grow(n, 'this request, inflated,'));
+      const admitted = lease;
+      const body = await decodeContentEncoding(raw, req.headers['content-encoding'], this.cfg.MAX_BODY_BYTES, (n) => admitted.grow(n, 'this request, inflated,'));
       lease.rate('bytes', body.length);
       const result = await this.ingest.otlp(spec, format, body, lease, receivedAt);
       const response = exportResponse(spec, result);
@@ -183,8 +196,10 @@ export class Ingester implements Component {
       }
       this.count(spec.signal, 'http', tenant, result.rejected > 0 ? 'partial' : 'accepted');
     } catch (e) {
-      if (!req.readableEnded) req.resume();
+      refuseUnread(req, res);
       this.count(spec.signal, 'http', tenant, outcomeOf(e));
+      lease?.end();
+      await this.pause.before(e);
       this.sendOtlpError(res, e, format);
     } finally {
       lease?.end();
@@ -250,19 +265,23 @@ export class Ingester implements Component {
       if (type !== PROTOBUF) throw new LakehouseError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${type || '(none)'}' is not supported on /api/v1/write; use ${PROTOBUF}`);
       const encoding = (req.headers['content-encoding'] ?? 'snappy').toLowerCase();
       if (encoding !== 'snappy') throw new LakehouseError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding '${encoding}' is not supported on /api/v1/write; remote_write 1.0 uses snappy`);
-      lease = this.admission.enter(tenant);
-      const raw = await this.httpBody(req, lease);
+      const admitted = (lease = this.admission.enter(tenant));
+      const raw = await this.httpBody(req, admitted);
       this.metrics.ingesterBodyBytes.inc({ signal: 'prom-rw' }, raw.length);
-      const grow = lease.grow.bind(lease);
-      const body = unsnappy(raw, this.cfg.MAX_BODY_BYTES, (n) => grow(n, 'this request, inflated,'));
-      lease.rate('bytes', body.length);
-      await this.ingest.promRemoteWrite(body, lease, receivedAt);
+      // the rate is taken from what the block declares, before it is inflated
+      const body = unsnappy(raw, this.cfg.MAX_BODY_BYTES, (n) => {
+        admitted.rate('bytes', n);
+        admitted.grow(n, 'this request, inflated,');
+      });
+      await this.ingest.promRemoteWrite(body, admitted, receivedAt);
       res.writeHead(204);
       res.end();
       this.count('prom-rw', 'http', tenant, 'accepted');
     } catch (e) {
-      if (!req.readableEnded) req.resume();
+      refuseUnread(req, res);
       this.count('prom-rw', 'http', tenant, outcomeOf(e));
+      lease?.end();
+      await this.pause.before(e);
       this.sendOtlpError(res, e, undefined);
     } finally {
       lease?.end();

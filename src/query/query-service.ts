@@ -8,7 +8,8 @@ import { asLakehouseError, LakehouseError } from '../core/errors.js';
 import { HttpServer, sendError, sendJson, sendMetrics } from '../core/http-server.js';
 import type { Component } from '../core/lifecycle.js';
 import { authenticate, tenantResolverFromConfig, type TenantResolver } from '../core/auth.js';
-import { readBody } from '../core/body.js';
+import { readBody, refuseUnread } from '../core/body.js';
+import { tenantLimitsFromConfig } from '../config/tenants.js';
 import { catalogReachable } from '../lake/catalog-client.js';
 import { httpStatusOf, isOutOfMemory, isQueryMistake, isTransientLakeError } from '../lake/duckdb-errors.js';
 import { plain, QueryError, spillMessage } from './query.js';
@@ -45,13 +46,14 @@ class QueryAdmission {
   private readonly byTenant = new Map<string, number>();
   constructor(
     private readonly maxTotal: number,
-    private readonly maxPerTenant: number,
+    /** QUERY_MAX_INFLIGHT_PER_TENANT, or the tenant's `query_max_inflight` in TENANTS_FILE */
+    private readonly maxPerTenant: (tenant: string) => number,
   ) {}
 
   enter(tenant: string): () => void {
     const mine = this.byTenant.get(tenant) ?? 0;
-    if (mine >= this.maxPerTenant) {
-      throw new LakehouseError('OVERLOADED', `tenant ${tenant} has ${mine} queries running, the most QUERY_MAX_INFLIGHT_PER_TENANT allows; retry later`, { retryAfterSeconds: 1 });
+    if (mine >= this.maxPerTenant(tenant)) {
+      throw new LakehouseError('TENANT_LIMITED', `tenant ${tenant} has ${mine} queries running, the most its limit allows (query_max_inflight, QUERY_MAX_INFLIGHT_PER_TENANT); retry later`, { retryAfterSeconds: 1 });
     }
     if (this.total >= this.maxTotal) {
       throw new LakehouseError('OVERLOADED', `the service is running ${this.total} queries, the most QUERY_MAX_INFLIGHT allows; retry later`, { retryAfterSeconds: 1 });
@@ -122,7 +124,8 @@ export class QueryService implements Component {
     this.log = logger.child({ component: 'query-service' });
     this.metrics = metrics;
     this.tenants = tenantResolverFromConfig(cfg, this.log);
-    this.admission = new QueryAdmission(cfg.QUERY_MAX_INFLIGHT, cfg.QUERY_MAX_INFLIGHT_PER_TENANT);
+    const limits = tenantLimitsFromConfig(cfg);
+    this.admission = new QueryAdmission(cfg.QUERY_MAX_INFLIGHT, (tenant) => limits(tenant).query_max_inflight);
     this.engines = new EnginePool(cfg);
     this.sandboxes = sandboxSource(cfg, walls, cfg.QUERY_IDLE_SANDBOXES);
     this.localDirs = [cfg.LAKE_SPOOL_DIR, tmpdir(), cfg.DUCKDB_EXTENSION_DIRECTORY, process.cwd()].filter((d): d is string => !!d);
@@ -216,7 +219,7 @@ export class QueryService implements Component {
       result = await this.run(tenant, sql, format, res);
       if (result.truncated) outcome = 'truncated';
     } catch (e) {
-      if (!req.readableEnded) req.resume();
+      refuseUnread(req, res);
       const err = asLakehouseError(e);
       outcome = err.outcome;
       if (err.code === 'INTERNAL') this.log.error({ err: e, tenant }, 'query failed');

@@ -162,7 +162,7 @@ describe('ingester under faults', () => {
       expect(ok.length).toBeGreaterThan(0);
       for (const r of refused) {
         expect(r.retryAfter).toBe('1');
-        expect(r.text).toMatch(/too many requests in flight \(limit 2\)/);
+        expect(r.text).toMatch(/too many requests in flight \(MAX_INFLIGHT_REQUESTS 2\)/);
       }
       const present = await seqsInTopic(kafka, cfg.REDPANDA_TOPIC);
       expect([...present].sort((a, b) => a - b)).toEqual(ok.sort((a, b) => a - b));

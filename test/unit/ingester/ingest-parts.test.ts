@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitToFit } from '../../../src/ingester/ingest.js';
+import { splitToFit } from '../../../src/ingester/decode.js';
 import { snappyDeclaredLength } from '../../../src/ingester/snappy.js';
 import { otlpJsonToMessage } from '../../../src/otlp/json.js';
 import { SIGNALS, assemble, leaves } from '../../../src/otlp/signals.js';

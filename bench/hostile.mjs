@@ -1,0 +1,230 @@
+// bench/hostile: the worst inputs known, sent concurrently from many clients, against each
+// process's documented memory bound; beside them, a quiet tenant's well-formed requests, whose
+// latency and answers say whether anyone else was crowded out.
+//
+//   npm run bench:hostile     BENCH_PHASE_SECONDS (default 8) per attack,
+//                             BENCH_QUIET_SECONDS (default 10) for the noisy-neighbour test
+// Prints one JSON document on stdout (its `summary` per process: peakRssMb, boundMb,
+// peakRssOverBound, rssAfterOverBefore; and quietTenantP99Ratio) and a table on stderr.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:http2';
+import { gzipSync } from 'node:zlib';
+import snappy from 'snappy';
+import { Agent, request } from 'undici';
+import { encodeLogsRequest } from '../dist/otlp/codec.js';
+import { loadConfig } from '../dist/config/load.js';
+import { ingesterMemoryBoundBytes } from '../dist/ingester/memory-bound.js';
+import { SIGNALS } from '../dist/otlp/signals.js';
+import { PromWriteRequest } from '../dist/otlp/codec.js';
+import { logsRequestBody, percentile, procStats, root, round, stackEnv } from './lib.mjs';
+
+const phaseSeconds = Number(process.env.BENCH_PHASE_SECONDS ?? 8);
+const quietSeconds = Number(process.env.BENCH_QUIET_SECONDS ?? 10);
+const run = randomBytes(3).toString('hex');
+const MiB = 1024 * 1024;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- the ingester, as users run it
+const httpPort = 24418;
+const grpcPort = 24417;
+const ingesterEnv = {
+  ...stackEnv(),
+  REDPANDA_TOPIC: `hostile-logs-${run}`,
+  REDPANDA_TRACES_TOPIC: `hostile-traces-${run}`,
+  REDPANDA_METRICS_TOPIC: `hostile-metrics-${run}`,
+  TENANT_TOKENS: 'noisy=noisy-token,quiet=quiet-token',
+  INGESTER_HOST: '127.0.0.1',
+  INGESTER_HTTP_PORT: String(httpPort),
+  INGESTER_GRPC_PORT: String(grpcPort),
+  LOG_LEVEL: 'warn',
+};
+// the bound of the settings the ingester runs with: defaults, but for the bench's own
+const ingesterCfg = loadConfig(ingesterEnv);
+const ingesterBound = ingesterMemoryBoundBytes(ingesterCfg);
+
+async function startIngester() {
+  const child = spawn(process.execPath, ['dist/cli/ingester.js'], { cwd: root, env: { ...process.env, ...ingesterEnv }, stdio: ['ignore', 'ignore', 2] });
+  process.on('exit', () => child.kill('SIGKILL'));
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200) break;
+    } catch {}
+    if (i > 300) throw new Error('ingester did not become ready');
+    await sleep(200);
+  }
+  return child;
+}
+
+const dispatcher = new Agent({ connections: 512, pipelining: 1, keepAliveTimeout: 30_000, bodyTimeout: 180_000, headersTimeout: 180_000 });
+
+async function post(path, token, headers, body) {
+  const started = performance.now();
+  try {
+    const res = await request(`http://127.0.0.1:${httpPort}${path}`, {
+      method: 'POST',
+      dispatcher,
+      headers: { authorization: `Bearer ${token}`, ...headers },
+      body,
+    });
+    await res.body.arrayBuffer();
+    return { status: String(res.statusCode), ms: performance.now() - started };
+  } catch (e) {
+    return { status: `error:${e.code ?? e.message}`, ms: performance.now() - started };
+  }
+}
+
+/** One unary gRPC call on raw HTTP/2, its framing and compression ours to choose. */
+function grpcCall(method, token, message, gzip) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const session = connect(`http://127.0.0.1:${grpcPort}`);
+    const done = (status) => {
+      session.close();
+      resolve({ status, ms: performance.now() - started });
+    };
+    session.on('error', (e) => done(`error:${e.code}`));
+    const headers = { ':method': 'POST', ':path': method, 'content-type': 'application/grpc', te: 'trailers', 'grpc-encoding': gzip ? 'gzip' : 'identity' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const req = session.request(headers);
+    let status = '';
+    req.on('response', (h) => h['grpc-status'] !== undefined && (status = `grpc:${h['grpc-status']}`));
+    req.on('trailers', (t) => (status = `grpc:${t['grpc-status']}`));
+    req.on('data', () => {});
+    req.on('error', (e) => done(`error:${e.code}`));
+    req.on('close', () => done(status || 'error:closed'));
+    const prefix = Buffer.alloc(5);
+    prefix[0] = gzip ? 1 : 0;
+    prefix.writeUInt32BE(message.length, 1);
+    req.end(Buffer.concat([prefix, message]));
+  });
+}
+
+/** Runs `send` from `clients` loops for `seconds`; the statuses it got, by count. */
+async function flood(clients, seconds, send) {
+  const stop = performance.now() + seconds * 1000;
+  const statuses = {};
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < stop) {
+        const r = await send();
+        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      }
+    }),
+  );
+  return statuses;
+}
+
+// ------------------------------------------------------------------ the quiet tenant's requests
+const quietBodies = Array.from({ length: 8 }, (_, i) => logsRequestBody(10, 9000 + i));
+/** Sends a 10-record request every 50 ms until `stop()`; its latencies and answers. */
+function quietTenant() {
+  const latencies = [];
+  const statuses = {};
+  let running = true;
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      const next = performance.now() + 50;
+      const r = await post('/v1/logs', 'quiet-token', { 'content-type': 'application/x-protobuf' }, quietBodies[i % quietBodies.length]);
+      statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      if (r.status === '200') latencies.push(r.ms);
+      const wait = next - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+    latencies.sort((a, b) => a - b);
+    return { answered200: latencies.length, statuses, p50Ms: round(percentile(latencies, 50)), p99Ms: round(percentile(latencies, 99)) };
+  };
+}
+
+// ------------------------------------------------------------------------- the hostile inputs
+const ts = String(BigInt(Date.now()) * 1_000_000n);
+/** OTLP/JSON of `n` small records: the 53 KB gzip body that inflates to 16 MB. */
+function jsonLogs(n, bodyText = 'x') {
+  const records = [];
+  for (let i = 0; i < n; i++) records.push({ timeUnixNano: ts, severityNumber: 9, body: { stringValue: bodyText } });
+  return Buffer.from(JSON.stringify({ resourceLogs: [{ resource: { attributes: [] }, scopeLogs: [{ scope: { name: 'h' }, logRecords: records }] }] }));
+}
+/** Records of `attrs` empty key-value pairs each (4 bytes on the wire, two objects decoded), one record invalid so that it must be decoded. */
+function tinyMessages(records, attrs) {
+  const attributes = Array.from({ length: attrs }, () => ({ key: '', value: {} }));
+  const logRecords = Array.from({ length: records }, () => ({ timeUnixNano: BigInt(ts), attributes }));
+  logRecords.push({ timeUnixNano: BigInt(ts), traceId: Buffer.from([1, 2, 3]) });
+  return Buffer.from(encodeLogsRequest({ resourceLogs: [{ scopeLogs: [{ logRecords }] }] }));
+}
+function remoteWriteTiny(series, samples) {
+  const timeseries = Array.from({ length: series }, (_, i) => ({
+    labels: [{ name: '__name__', value: `m${i % 10}` }],
+    samples: Array.from({ length: samples }, (_, j) => ({ value: j, timestamp: Date.now() })),
+  }));
+  return snappy.compressSync(Buffer.from(PromWriteRequest.encode({ timeseries }).finish()));
+}
+
+const bomb = gzipSync(jsonLogs(160_000), { level: 9 });
+const tiny = gzipSync(tinyMessages(400, 1000));
+const grpcLarge = gzipSync(Buffer.from(encodeLogsRequest({ resourceLogs: [{ scopeLogs: [{ logRecords: Array.from({ length: 600_000 }, () => ({ timeUnixNano: BigInt(ts), body: { stringValue: 'x' } })) }] }] })));
+const grpcAtLimit = tinyMessages(300, 1000); // under 4 MiB, of tiny messages whose decode the tenant can hold
+const grpcAtLimitGz = gzipSync(grpcAtLimit);
+const rwTiny = remoteWriteTiny(20_000, 40);
+const plain16 = tinyMessages(3_900, 1000);
+const noisyJson = jsonLogs(9_000, 'the noisy tenant sends a great deal of this');
+
+const attacks = [
+  { name: 'otlp-http-json-gzip-bomb', clients: 16, what: `${round(bomb.length / 1024)} KB gzip inflating to 16 MB of JSON (160,000 records)`, send: () => post('/v1/logs', 'noisy-token', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, bomb) },
+  { name: 'otlp-http-protobuf-tiny-messages', clients: 16, what: `${round(tiny.length / 1024)} KB gzip inflating to ${round(plain16.length / MiB)} MB of empty key-value pairs, decoded (one record invalid)`, send: () => post('/v1/logs', 'noisy-token', { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, tiny) },
+  { name: 'otlp-http-protobuf-plain-16mb', clients: 64, what: `${round(plain16.length / MiB)} MB uncompressed bodies from 64 connections`, send: () => post('/v1/logs', 'noisy-token', { 'content-type': 'application/x-protobuf' }, plain16) },
+  { name: 'remote-write-snappy-tiny-samples', clients: 16, what: `${round(rwTiny.length / 1024)} KB snappy of 800,000 samples`, send: () => post('/api/v1/write', 'noisy-token', { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' }, rwTiny) },
+  { name: 'otlp-grpc-gzip-15mb', clients: 16, what: `${round(grpcLarge.length / 1024)} KB gzip messages of 600,000 records`, send: () => grpcCall(SIGNALS.logs.grpcMethod, 'noisy-token', grpcLarge, true) },
+  { name: 'otlp-grpc-at-limit-tiny-messages', clients: 32, what: `${round(grpcAtLimitGz.length / 1024)} KB gzip inflating to ${round(grpcAtLimit.length / MiB, 2)} MB of empty key-value pairs`, send: () => grpcCall(SIGNALS.logs.grpcMethod, 'noisy-token', grpcAtLimitGz, true) },
+  { name: 'otlp-grpc-no-token', clients: 64, what: `${round(grpcLarge.length / 1024)} KB gzip messages without a token`, send: () => grpcCall(SIGNALS.logs.grpcMethod, undefined, grpcLarge, true) },
+];
+
+// --------------------------------------------------------------------------------------- run
+const ingester = await startIngester();
+await sleep(2000);
+const before = procStats(ingester.pid).rssMb;
+const results = [];
+for (const a of attacks) {
+  const quiet = quietTenant();
+  const statuses = await flood(a.clients, phaseSeconds, a.send);
+  const q = await quiet();
+  const stats = procStats(ingester.pid);
+  results.push({ attack: a.name, what: a.what, clients: a.clients, statuses, quietTenant: q, peakRssMbSoFar: round(stats.peakRssMb), alive: ingester.exitCode === null });
+  process.stderr.write(`${a.name.padEnd(36)} ${JSON.stringify(statuses)}  quiet p99 ${q.p99Ms} ms  peak ${round(stats.peakRssMb)} MB\n`);
+  if (ingester.exitCode !== null) break;
+}
+
+// the noisy neighbour: the quiet tenant alone, then beside 48 concurrent 1 MB JSON requests
+const aloneStop = quietTenant();
+await sleep(quietSeconds * 1000);
+const alone = await aloneStop();
+const besideStop = quietTenant();
+const noisyStatuses = await flood(48, quietSeconds * 2, () => post('/v1/logs', 'noisy-token', { 'content-type': 'application/json' }, noisyJson));
+const beside = await besideStop();
+process.stderr.write(`quiet alone: ${JSON.stringify(alone)}\nquiet beside the flood: ${JSON.stringify(beside)}\nnoisy: ${JSON.stringify(noisyStatuses)}\n`);
+
+await sleep(5000);
+const after = procStats(ingester.pid);
+ingester.kill('SIGTERM');
+
+const peak = after.peakRssMb;
+const boundMb = ingesterBound / MiB;
+const summary = {
+  ingester: {
+    peakRssMb: round(peak),
+    boundMb: round(boundMb),
+    peakRssOverBound: round(peak / boundMb, 2),
+    rssBeforeMb: round(before),
+    rssAfterMb: round(after.rssMb),
+    rssAfterOverBefore: round(after.rssMb / before, 2),
+    alive: after !== undefined && ingester.exitCode === null,
+    answers500: results.reduce((n, r) => n + (r.statuses['500'] ?? 0), 0),
+  },
+  quietTenantP99Ratio: round(beside.p99Ms / alone.p99Ms, 2),
+  quietTenantAnswersRatio: round(beside.answered200 / (alone.answered200 * 2), 2),
+};
+console.log(JSON.stringify({ bench: 'hostile', settings: { MAX_INFLIGHT_BYTES: ingesterCfg.MAX_INFLIGHT_BYTES, TENANT_MAX_INFLIGHT_BYTES: ingesterCfg.TENANT_MAX_INFLIGHT_BYTES, GRPC_MAX_MESSAGE_BYTES: ingesterCfg.GRPC_MAX_MESSAGE_BYTES }, attacks: results, noisyNeighbour: { alone, beside, noisyStatuses }, summary }, null, 2));
+process.exit(0);
