@@ -3,7 +3,9 @@
 // latency and answers say whether anyone else was crowded out.
 //
 //   npm run bench:hostile     BENCH_PHASE_SECONDS (default 8) per attack,
-//                             BENCH_QUIET_SECONDS (default 10) for the noisy-neighbour test
+//                             BENCH_QUIET_SECONDS (default 10) for the noisy-neighbour test,
+//                             BENCH_ATTACKS (default all) names the attacks to send,
+//                             BENCH_CPU_PROF a directory for the ingester's CPU profile
 // Prints one JSON document on stdout (its `summary` per process: peakRssMb, boundMb,
 // peakRssOverBound, rssAfterOverBefore; and quietTenantP99Ratio) and a table on stderr.
 import { spawn } from 'node:child_process';
@@ -16,6 +18,7 @@ import { encodeLogsRequest } from '../dist/otlp/codec.js';
 import { loadConfig } from '../dist/config/load.js';
 import { ingesterMemoryBoundBytes } from '../dist/ingester/memory-bound.js';
 import { SIGNALS } from '../dist/otlp/signals.js';
+import { otlpJsonToMessage } from '../dist/otlp/json.js';
 import { PromWriteRequest } from '../dist/otlp/codec.js';
 import { logsRequestBody, percentile, procStats, root, round, stackEnv } from './lib.mjs';
 
@@ -44,7 +47,8 @@ const ingesterCfg = loadConfig(ingesterEnv);
 const ingesterBound = ingesterMemoryBoundBytes(ingesterCfg);
 
 async function startIngester() {
-  const child = spawn(process.execPath, ['dist/cli/ingester.js'], { cwd: root, env: { ...process.env, ...ingesterEnv }, stdio: ['ignore', 'ignore', 2] });
+  const prof = [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), ...(process.env.BENCH_TRACE_GC ? ['--trace-gc'] : [])];
+  const child = spawn(process.execPath, [...prof, 'dist/cli/ingester.js'], { cwd: root, env: { ...process.env, ...ingesterEnv }, stdio: ['ignore', process.env.BENCH_TRACE_GC ? 2 : 'ignore', 2] });
   process.on('exit', () => child.kill('SIGKILL'));
   for (let i = 0; ; i++) {
     try {
@@ -187,7 +191,9 @@ const ingester = await startIngester();
 await sleep(2000);
 const before = procStats(ingester.pid).rssMb;
 const results = [];
-for (const a of attacks) {
+// BENCH_ATTACKS: a comma-separated choice of them ('none': only the noisy neighbour)
+const chosen = process.env.BENCH_ATTACKS ? attacks.filter((a) => process.env.BENCH_ATTACKS.split(',').includes(a.name)) : attacks;
+for (const a of chosen) {
   const quiet = quietTenant();
   const statuses = await flood(a.clients, phaseSeconds, a.send);
   const q = await quiet();
@@ -202,13 +208,18 @@ const aloneStop = quietTenant();
 await sleep(quietSeconds * 1000);
 const alone = await aloneStop();
 const besideStop = quietTenant();
-const noisyStatuses = await flood(48, quietSeconds * 2, () => post('/v1/logs', 'noisy-token', { 'content-type': 'application/json' }, noisyJson));
+// BENCH_NOISY_FORMAT=protobuf: the same records as protobuf (no decode: the broker's share alone)
+const noisyProtobuf = process.env.BENCH_NOISY_FORMAT === 'protobuf';
+const noisyBody = noisyProtobuf ? Buffer.from(encodeLogsRequest(SIGNALS.logs.request.toObject(otlpJsonToMessage(SIGNALS.logs.request, noisyJson.toString('utf8'))))) : noisyJson;
+const noisyType = noisyProtobuf ? 'application/x-protobuf' : 'application/json';
+const noisyStatuses = await flood(48, quietSeconds * 2, () => post('/v1/logs', 'noisy-token', { 'content-type': noisyType }, noisyBody));
 const beside = await besideStop();
 process.stderr.write(`quiet alone: ${JSON.stringify(alone)}\nquiet beside the flood: ${JSON.stringify(beside)}\nnoisy: ${JSON.stringify(noisyStatuses)}\n`);
 
 await sleep(5000);
 const after = procStats(ingester.pid);
 ingester.kill('SIGTERM');
+await new Promise((r) => ingester.once('exit', r));
 
 const peak = after.peakRssMb;
 const boundMb = ingesterBound / MiB;

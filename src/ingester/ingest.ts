@@ -120,11 +120,16 @@ export class Ingest {
         let onEnd: (o: WriteOutcome) => void = () => {};
         const end = new Promise<WriteOutcome>((resolve) => (onEnd = resolve));
         try {
-          await this.producer.send(topic, [{ key: tenant, value: Buffer.from(part.buffer, part.byteOffset, part.byteLength), headers: recordHeaders(tenant, signal, receivedAt) }], (o) => {
-            ended = o;
-            onEnd(o);
-            settled();
-          });
+          await this.producer.send(
+            topic,
+            [{ key: tenant, value: Buffer.from(part.buffer, part.byteOffset, part.byteLength), headers: recordHeaders(tenant, signal, receivedAt) }],
+            (o) => {
+              ended = o;
+              onEnd(o);
+              settled();
+            },
+            tenant,
+          );
         } catch (e) {
           for (let j = i + 1; j < parts.length; j++) settled(); // never sent
           if (ended === undefined || i > 0) {

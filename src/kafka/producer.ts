@@ -59,7 +59,9 @@ export class RecordProducer implements Component {
   readonly name = 'kafka.producer';
   private readonly lanes: Lane[];
   private readonly free: Lane[] = [];
-  private readonly waiting: ((lane: Lane) => void)[] = [];
+  /** writes waiting for a lane, by the key they share a turn under (a tenant), in turn order */
+  private readonly waiting = new Map<string, ((lane: Lane) => void)[]>();
+
   private started = false;
   private readonly log: Logger;
 
@@ -93,7 +95,7 @@ export class RecordProducer implements Component {
    * gets the write's outcome when the write itself ends, which after an unknown-outcome answer
    * is later than send() rejects.
    */
-  async send(topic: string, records: OutgoingRecord[], onSettled?: (outcome: WriteOutcome) => void): Promise<void> {
+  async send(topic: string, records: OutgoingRecord[], onSettled?: (outcome: WriteOutcome) => void, turnKey = ''): Promise<void> {
     if (!this.started) {
       onSettled?.('not-written');
       throw new LakehouseError('BROKER_UNAVAILABLE', 'producer is not started', { retryAfterSeconds: 5 });
@@ -102,7 +104,7 @@ export class RecordProducer implements Component {
     // the answer may have given up on the write, or the producer stopped, while it waited
     const givenUp = () => w.stage === 'abandoned' || !this.started;
     const write = (async () => {
-      const lane = await this.take();
+      const lane = await this.take(turnKey);
       try {
         if (givenUp()) return;
         const producer = await this.connected(lane);
@@ -136,15 +138,30 @@ export class RecordProducer implements Component {
     }
   }
 
-  private take(): Promise<Lane> {
-    const lane = this.free.pop();
-    return lane ? Promise.resolve(lane) : new Promise((resolve) => this.waiting.push(resolve));
+  /**
+   * A lane for a write under `key`. A free lane is taken at once; when there is none, keys take
+   * turns for lanes as they free up (round robin), so that one tenant's queue of large writes
+   * does not stand before another tenant's single small one.
+   */
+  private take(key: string): Promise<Lane> {
+    const queue = this.waiting.get(key);
+    if (!queue && this.free.length > 0) return Promise.resolve(this.free.pop()!);
+    return new Promise((resolve) => {
+      if (queue) queue.push(resolve);
+      else this.waiting.set(key, [resolve]);
+    });
   }
 
   private give(lane: Lane): void {
-    const next = this.waiting.shift();
-    if (next) next(lane);
-    else this.free.push(lane);
+    for (const [next, queue] of this.waiting) {
+      const resolve = queue.shift()!;
+      // to the back of the turn order, with its remaining writes
+      this.waiting.delete(next);
+      if (queue.length > 0) this.waiting.set(next, queue);
+      resolve(lane);
+      return;
+    }
+    this.free.push(lane);
   }
 
   /** The lane's producer, connected (a new producer id) if the lane has none. */
