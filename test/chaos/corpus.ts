@@ -20,6 +20,10 @@ export interface BadCase {
   /** the body is already gzip (a bomb): sent with Content-Encoding gzip / grpc-encoding gzip */
   pregzipped?: boolean;
   mayBeValid?: boolean;
+  /** gRPC only: the HTTP/2 body as sent, its length-prefixed framing included */
+  grpcFrame?: Buffer;
+  /** gRPC only: the grpc-encoding header (else from `pregzipped`) */
+  grpcEncoding?: string;
 }
 
 
@@ -197,6 +201,44 @@ export function corpus(seed = 20261123): BadCase[] {
   add('gzip bomb', 'gzip inside gzip', { signal: 'logs', format: 'protobuf', body: gzipSync(gzipBomb(32)), pregzipped: true });
   add('gzip', 'not gzip at all', { signal: 'logs', format: 'protobuf', body: base, pregzipped: true });
   add('gzip', 'truncated gzip', { signal: 'logs', format: 'protobuf', body: gzipSync(base).subarray(0, 40), pregzipped: true });
+  // gRPC framing: the 5-byte prefix (compressed flag, length) and the grpc-encoding header,
+  // generated around a valid message.
+  const frame = (flag: number, length: number, message: Buffer) => {
+    const prefix = Buffer.alloc(5);
+    prefix[0] = flag;
+    prefix.writeUInt32BE(length >>> 0, 1);
+    return Buffer.concat([prefix, message]);
+  };
+  const gz = gzipSync(base);
+  const grpc = (name: string, grpcFrame: Buffer, grpcEncoding = 'identity', mayBeValid = false) =>
+    add('gRPC framing', name, { signal: 'logs', format: 'protobuf', body: base, grpcFrame, grpcEncoding, ...(mayBeValid ? { mayBeValid } : {}) });
+  // grpc-js reads a flag other than 1 as uncompressed, and the flag under grpc-encoding identity
+  // as no compression: the message is then taken as sent, and judged as any other (pinned here).
+  for (let i = 0; i < 20; i++) {
+    const flag = 2 + Math.floor(rand() * 254);
+    grpc(`compressed flag ${flag}`, frame(flag, base.length, base), 'identity', true);
+  }
+  grpc('compressed flag with identity encoding', frame(1, base.length, base), 'identity', true);
+  grpc('compressed flag over plain bytes', frame(1, base.length, base), 'gzip');
+  grpc('uncompressed flag with gzip encoding', frame(0, base.length, base), 'gzip', true);
+  for (const enc of ['br', 'snappy', 'zstd', 'x'.repeat(300)]) grpc(`grpc-encoding ${enc.slice(0, 12)}`, frame(1, gz.length, gz), enc);
+  for (let i = 0; i < 30; i++) {
+    const length = Math.floor(rand() * base.length);
+    grpc(`declared ${length} of ${base.length} bytes`, frame(0, length, base), 'identity', true);
+  }
+  for (let i = 0; i < 20; i++) {
+    const length = base.length + 1 + Math.floor(rand() * 100_000);
+    grpc(`declared ${length}, sent ${base.length}`, frame(0, length, base));
+  }
+  for (const length of [2 ** 31, 2 ** 32 - 1]) grpc(`declared ${length}`, frame(0, length, base));
+  grpc('two messages in a unary call', Buffer.concat([frame(0, base.length, base), frame(0, base.length, base)]));
+  for (let cut = 1; cut < 5; cut++) grpc(`a prefix of ${cut} bytes`, frame(0, base.length, base).subarray(0, cut));
+  grpc('no body at all', Buffer.alloc(0));
+  for (let i = 0; i < 20; i++) {
+    const body = frame(1, gz.length, gz);
+    body[5 + Math.floor(rand() * gz.length)]! ^= 1 << Math.floor(rand() * 8);
+    grpc(`gzip message bit-flipped #${i}`, body, 'gzip', true);
+  }
   return cases;
 }
 
