@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { compiledBeside } from '../core/compiled.js';
 import { LakehouseError, type ErrorCode } from '../core/errors.js';
 import type { Component } from '../core/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -51,17 +50,6 @@ interface Thread {
 }
 
 /**
- * The thread the worker runs: its compiled file beside this one; when this module runs from the
- * TypeScript sources (the tests), the build's.
- */
-function workerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  const compiled = here.replace(/\.ts$/, '.js').replace(/\/src\/ingester\//, '/dist/ingester/').replace(/decode-pool\.js$/, 'decode-worker.js');
-  if (!existsSync(compiled)) throw new Error(`the decode thread's code is missing at ${compiled}: build first (npm run build)`);
-  return compiled;
-}
-
-/**
  * Decode threads (INGESTER_DECODE_THREADS): a JSON body or a protobuf body that needs more than a
  * wire check is inspected and decoded off the main thread, so that one tenant's large requests
  * do not stall everyone's small ones on the event loop. The two steps are two messages, so the
@@ -87,7 +75,7 @@ export class DecodePool implements Decoder, Component {
   }
 
   async start(): Promise<void> {
-    const file = workerFile();
+    const file = compiledBeside(import.meta.url, 'decode-worker.js');
     for (let i = 0; i < this.size; i++) this.threads.push(this.spawn(file, i));
     await Promise.all(this.threads.map((t) => new Promise<void>((resolve, reject) => t.worker.once('online', resolve).once('error', reject))));
   }

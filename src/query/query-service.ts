@@ -1,8 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { JsonDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
 import type { Config } from '../config/schema.js';
 import { asLakehouseError, LakehouseError } from '../core/errors.js';
 import { HttpServer, sendError, sendJson, sendMetrics } from '../core/http-server.js';
@@ -11,15 +9,12 @@ import { authenticate, tenantResolverFromConfig, type TenantResolver } from '../
 import { readBody, refuseUnread } from '../core/body.js';
 import { tenantLimitsFromConfig } from '../config/tenants.js';
 import { catalogReachable } from '../lake/catalog-client.js';
-import { httpStatusOf, isOutOfMemory, isQueryMistake, isTransientLakeError } from '../lake/duckdb-errors.js';
-import { plain, QueryError, spillMessage } from './query.js';
-import { BOTH_WALLS, confine, sandboxSource, viewColumns, type Confined, type Walls } from './tenant-query.js';
-import type { ViewColumn } from './scan.js';
+import { BOTH_WALLS, type Walls } from './tenant-query.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
-import { ANSWER_FORMATS, encoderFor, negotiateFormat, type AnswerFormat, type Column, type Truncation } from './answer.js';
-import { EnginePool, type Engine } from './engines.js';
-import { SpillWatch, type SandboxPool } from './sandbox.js';
+import { negotiateFormat, type AnswerFormat } from './answer.js';
+import { QueryProcessPool } from './query-processes.js';
+import type { Outcome, StopReason } from './query-runner.js';
 import { QUERY_PAGE } from './page.js';
 
 const examplesDir = fileURLToPath(new URL('../../sql/examples/', import.meta.url));
@@ -76,21 +71,6 @@ class QueryAdmission {
   }
 }
 
-/** Removes what a tenant must never be told from a DuckDB message: URLs (S3 keys, the catalog) and local paths. */
-export function scrubMessage(message: string, localDirs: string[]): string {
-  let out = message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, '<lake file>');
-  for (const dir of localDirs) if (dir.length > 1) out = out.replaceAll(dir, '<local file>');
-  return out;
-}
-
-interface Outcome {
-  /** rows of the tenant's logs handed to the sandbox */
-  rowsRead?: number;
-  rows: number;
-  bytes: number;
-  truncated: Truncation | undefined;
-}
-
 /**
  * The query service: a tenant's SQL over its own logs, by its bearer token. The token resolves
  * to a tenant exactly as at the ingester (same settings, same tenants file); the SQL runs on a
@@ -103,32 +83,25 @@ export class QueryService implements Component {
   readonly metrics: Metrics;
   private readonly tenants: TenantResolver;
   private readonly admission: QueryAdmission;
-  private readonly engines: EnginePool;
-  private readonly sandboxes: SandboxPool;
+  private readonly processes: QueryProcessPool;
   private readonly log: Logger;
-  private readonly localDirs: string[];
   /** The running queries' interrupts, for a shutdown that cannot wait for them. */
   private readonly running = new Set<() => void>();
   private draining = false;
-
-  /** The logs view's columns, described on a trusted engine and kept a short while. */
-  private columns: { at: number; value: Promise<ViewColumn[]> } | undefined;
 
   constructor(
     private readonly cfg: Config,
     logger: Logger,
     metrics: Metrics = createMetrics(),
     /** both walls, always, but in the tests that take one away to show the other holds */
-    private readonly walls: Walls = BOTH_WALLS,
+    walls: Walls = BOTH_WALLS,
   ) {
     this.log = logger.child({ component: 'query-service' });
     this.metrics = metrics;
     this.tenants = tenantResolverFromConfig(cfg, this.log);
     const limits = tenantLimitsFromConfig(cfg);
     this.admission = new QueryAdmission(cfg.QUERY_MAX_INFLIGHT, (tenant) => limits(tenant).query_max_inflight);
-    this.engines = new EnginePool(cfg);
-    this.sandboxes = sandboxSource(cfg, walls, cfg.QUERY_IDLE_SANDBOXES);
-    this.localDirs = [cfg.LAKE_SPOOL_DIR, tmpdir(), cfg.DUCKDB_EXTENSION_DIRECTORY, process.cwd()].filter((d): d is string => !!d);
+    this.processes = new QueryProcessPool(cfg, walls, this.log);
     const examples = JSON.stringify(readExamples());
     this.http = new HttpServer('query.http', cfg.QUERY_HOST, cfg.QUERY_HTTP_PORT, logger)
       .route('POST', '/v1/query', (req, res) => this.handleQuery(req, res))
@@ -153,6 +126,7 @@ export class QueryService implements Component {
   }
 
   async start(): Promise<void> {
+    await this.processes.start();
     await this.http.start();
   }
 
@@ -170,8 +144,7 @@ export class QueryService implements Component {
       await this.http.stop();
     } finally {
       clearTimeout(cutOff);
-      this.engines.close();
-      this.sandboxes.close();
+      await this.processes.close();
     }
   }
 
@@ -222,7 +195,7 @@ export class QueryService implements Component {
       refuseUnread(req, res);
       const err = asLakehouseError(e);
       outcome = err.outcome;
-      if (err.code === 'INTERNAL') this.log.error({ err: e, tenant }, 'query failed');
+      if (err.code === 'INTERNAL' && !(e instanceof LakehouseError)) this.log.error({ err: e, tenant }, 'query failed');
       sendError(res, err, this.log);
     } finally {
       release?.();
@@ -242,156 +215,27 @@ export class QueryService implements Component {
     }
   }
 
-  /** Runs one admitted query on an engine of its own and streams its answer. */
+  /** Runs one admitted query in a query process of its own and streams its answer. */
   private async run(tenant: string, sql: string, format: AnswerFormat, res: ServerResponse): Promise<Outcome> {
-    let engine: Engine;
-    try {
-      engine = await this.engines.acquire();
-    } catch (e) {
-      throw this.lakeError(e);
-    }
-    let reuse = true;
-    const connection = await engine.session.instance.connect();
-    let confined: Confined | undefined;
-    // Why the query was stopped, if it was: DuckDB is interrupted (the trusted scan and the
-    // sandbox), and a wait for a slow client to read (see stream) ends too.
-    let stoppedBy: 'timeout' | 'shutdown' | 'client' | 'spill' | undefined;
-    let wake!: () => void;
-    const stoppedSignal = new Promise<void>((resolve) => (wake = resolve));
-    const stop = (why: 'timeout' | 'shutdown' | 'client' | 'spill') => {
-      stoppedBy ??= why;
-      connection.interrupt();
-      confined?.interrupt();
-      wake();
-    };
-    const timer = setTimeout(() => stop('timeout'), this.cfg.QUERY_TIMEOUT);
-    // the query's spill, in both its instances, within QUERY_SPILL_LIMIT_MB
-    const spill = new SpillWatch(this.cfg.QUERY_SPILL_LIMIT_MB * 1024 * 1024, () => stop('spill'));
-    spill.add(engine.tempDirectory);
-    const shutdown = () => stop('shutdown');
+    const proc = await this.processes.acquire();
+    let stop: ((why: StopReason) => void) | undefined;
+    const shutdown = () => stop?.('shutdown');
     this.running.add(shutdown);
     // a client that goes away stops its query
     const onClose = () => {
-      if (!res.writableFinished) stop('client');
+      if (!res.writableFinished) stop?.('client');
     };
     res.on('close', onClose);
-    const stopped = () => stoppedBy !== undefined;
     try {
-      confined = await confine(connection, this.cfg, tenant, sql, this.walls, await this.viewColumns(connection), this.sandboxes, stopped, spill);
-      if (stopped()) throw new Error('stopped');
-      const outcome = await this.stream(confined.connection, sql, format, res, { stopped, signal: stoppedSignal });
-      return { ...outcome, rowsRead: confined.prepared?.rowsHandedOver };
+      return await proc.query(tenant, sql, format, res, this.processes.limitBytes, (s) => (stop = s));
     } catch (e) {
-      if (stoppedBy === 'timeout') {
-        throw new LakehouseError('QUERY_TIMEOUT', `the query ran longer than QUERY_TIMEOUT (${this.cfg.QUERY_TIMEOUT / 1000} s) and was stopped`);
-      }
-      if (stoppedBy === 'spill') throw new LakehouseError('QUERY_OUT_OF_MEMORY', spillMessage(this.cfg));
-      if (stoppedBy === 'client') throw new LakehouseError('CLIENT_CLOSED', 'the client closed the connection before the answer was complete');
-      if (stoppedBy === 'shutdown') {
-        throw new LakehouseError('SHUTTING_DOWN', 'the query service is shutting down and stopped the query; retry it', { retryAfterSeconds: 1 });
-      }
-      const err = this.queryError(e);
-      if (err.code === 'INTERNAL') {
-        reuse = false;
-        confined?.discard();
-      }
+      const err = asLakehouseError(e);
+      if (err.code === 'INTERNAL') this.log.error({ err: e, tenant }, 'query failed');
       throw err;
     } finally {
-      clearTimeout(timer);
-      spill.stop();
       this.running.delete(shutdown);
       res.off('close', onClose);
-      confined?.close();
-      connection.closeSync();
-      this.engines.release(engine, reuse);
+      this.processes.release(proc);
     }
-  }
-
-  /** The view's columns, described again after a minute so that a column added by an upgrade shows. */
-  private viewColumns(trusted: DuckDBConnection): Promise<ViewColumn[]> {
-    const now = Date.now();
-    if (!this.columns || now - this.columns.at > 60_000) {
-      const value = viewColumns(trusted, this.cfg);
-      this.columns = { at: now, value };
-      value.catch(() => {
-        if (this.columns?.value === value) this.columns = undefined;
-      });
-    }
-    return this.columns.value;
-  }
-
-  private async stream(connection: DuckDBConnection, sql: string, format: AnswerFormat, res: ServerResponse, stop: { stopped: () => boolean; signal: Promise<void> }): Promise<Outcome> {
-    const result = await connection.stream(sql);
-    const typeIds = result.columnTypes().map((t) => t.typeId);
-    const columns: Column[] = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
-    const encoder = encoderFor(format);
-    const maxRows = this.cfg.QUERY_MAX_ROWS;
-    const maxBytes = this.cfg.QUERY_MAX_BYTES;
-    // Errors before the first chunk (most of a query's work) are answered with their status;
-    // the headers go out with the first rows.
-    let chunk = await result.fetchChunk();
-    const head = encoder.head(columns);
-    let bytes = Buffer.byteLength(head);
-    res.writeHead(200, {
-      'content-type': ANSWER_FORMATS[format],
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-      ...(format === 'json' ? {} : { trailer: 'X-Result-Rows, X-Result-Truncated' }),
-    });
-    let pending = head;
-    let rows = 0;
-    let truncated: Truncation | undefined;
-    outer: while (chunk && chunk.rowCount > 0) {
-      for (const values of chunk.convertRows(JsonDuckDBValueConverter)) {
-        if (rows >= maxRows) {
-          truncated = 'rows';
-          break outer;
-        }
-        const text = encoder.row(values.map((v, i) => plain(v, typeIds[i])));
-        const size = Buffer.byteLength(text);
-        if (bytes + size > maxBytes) {
-          truncated = 'bytes';
-          break outer;
-        }
-        bytes += size;
-        rows++;
-        pending += text;
-      }
-      if (!res.write(pending)) {
-        let done!: () => void;
-        await Promise.race([new Promise<void>((resolve) => res.once('drain', (done = resolve))), stop.signal]);
-        res.off('drain', done);
-      }
-      pending = '';
-      if (stop.stopped()) throw new Error('stopped');
-      chunk = await result.fetchChunk();
-    }
-    const tail = encoder.tail(rows, truncated);
-    bytes += Buffer.byteLength(tail);
-    res.write(pending + tail);
-    if (format !== 'json') res.addTrailers({ 'X-Result-Rows': String(rows), 'X-Result-Truncated': truncated ?? 'false' });
-    res.end();
-    return { rows, bytes, truncated };
-  }
-
-  /** What a tenant is told about a failure to open the lake: never a location. */
-  private lakeError(e: unknown): LakehouseError {
-    if (httpStatusOf(e) === 404) return new LakehouseError('NOT_FOUND', 'the lake has no logs table yet: nothing has been committed to it');
-    if (isTransientLakeError(e)) return new LakehouseError('STORAGE_UNAVAILABLE', 'the lake\'s catalog or storage cannot be reached; retry later', { cause: e, retryAfterSeconds: 5 });
-    return asLakehouseError(e);
-  }
-
-  /** A failed query as the answer's error: DuckDB's message for a mistake in the query, scrubbed of locations. */
-  private queryError(e: unknown): LakehouseError {
-    if (e instanceof LakehouseError) return e;
-    if (e instanceof QueryError) return new LakehouseError(e.reason === 'refused' ? 'QUERY_REFUSED' : 'QUERY_INVALID', scrubMessage(e.message, this.localDirs));
-    const message = (e as Error)?.message ?? String(e);
-    if (isOutOfMemory(e)) {
-      return new LakehouseError('QUERY_OUT_OF_MEMORY', `the query needs more memory than QUERY_MEMORY_LIMIT_MB (${this.cfg.QUERY_MEMORY_LIMIT_MB} MB) and QUERY_SPILL_LIMIT_MB (${this.cfg.QUERY_SPILL_LIMIT_MB} MB) give one query; narrow the rows it reads (a day, a service) or aggregate`);
-    }
-    if (/^Permission Error:/i.test(message)) return new LakehouseError('QUERY_REFUSED', scrubMessage(message, this.localDirs));
-    if (isQueryMistake(e)) return new LakehouseError('QUERY_INVALID', scrubMessage(message, this.localDirs));
-    if (/^(IO|HTTP) Error:/i.test(message) || isTransientLakeError(e)) return this.lakeError(e);
-    return asLakehouseError(e);
   }
 }

@@ -260,7 +260,7 @@ describe('the query service', () => {
     const metrics = await (await fetch(`${small.url}/metrics`)).text();
     expect(metrics).toMatch(/otel_lakehouse_query_requests_total\{tenant="acme",outcome="ok"\} [1-9]/);
     expect(metrics).toMatch(/otel_lakehouse_query_requests_total\{tenant="acme",outcome="timeout"\} [1-9]/);
-    expect(metrics).toMatch(/otel_lakehouse_query_requests_total\{tenant="acme",outcome="overloaded"\} [1-9]/);
+    expect(metrics).toMatch(/otel_lakehouse_query_requests_total\{tenant="acme",outcome="limited"\} [1-9]/);
     expect(metrics).toMatch(/otel_lakehouse_query_requests_total\{tenant="acme",outcome="truncated"\} [1-9]/);
     expect(metrics).toMatch(/otel_lakehouse_query_duration_seconds_count\{tenant="acme"\} [1-9]/);
     expect(metrics).toMatch(/otel_lakehouse_query_rows_returned_total\{tenant="acme"\} [1-9]/);

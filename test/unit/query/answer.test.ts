@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encoderFor, negotiateFormat } from '../../../src/query/answer.js';
-import { scrubMessage } from '../../../src/query/query-service.js';
+import { scrubMessage } from '../../../src/query/query-runner.js';
 
 describe('negotiateFormat', () => {
   it('takes ?format= first, then Accept by quality and order, and JSON when neither says', () => {
