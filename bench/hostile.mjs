@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:http2';
+import { readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import snappy from 'snappy';
 import { Agent, request } from 'undici';
@@ -20,6 +21,8 @@ import { ingesterMemoryBoundBytes } from '../dist/ingester/memory-bound.js';
 import { SIGNALS } from '../dist/otlp/signals.js';
 import { otlpJsonToMessage } from '../dist/otlp/json.js';
 import { PromWriteRequest } from '../dist/otlp/codec.js';
+import { ensureLakeTables, openLakeSession, qualifiedNamespace } from '../dist/lake/session.js';
+import { queryServiceMemoryBoundBytes } from '../dist/query/query-processes.js';
 import { logsRequestBody, percentile, procStats, root, round, stackEnv } from './lib.mjs';
 
 const phaseSeconds = Number(process.env.BENCH_PHASE_SECONDS ?? 8);
@@ -221,6 +224,9 @@ const after = procStats(ingester.pid);
 ingester.kill('SIGTERM');
 await new Promise((r) => ingester.once('exit', r));
 
+// ---------------------------------------------------------------- the query service, likewise
+const query = await queryServiceAttacks();
+
 const peak = after.peakRssMb;
 const boundMb = ingesterBound / MiB;
 const summary = {
@@ -234,8 +240,115 @@ const summary = {
     alive: after !== undefined && ingester.exitCode === null,
     answers500: results.reduce((n, r) => n + (r.statuses['500'] ?? 0), 0),
   },
+  query: query.summary,
   quietTenantP99Ratio: round(beside.p99Ms / alone.p99Ms, 2),
   quietTenantAnswersRatio: round(beside.answered200 / (alone.answered200 * 2), 2),
 };
-console.log(JSON.stringify({ bench: 'hostile', settings: { MAX_INFLIGHT_BYTES: ingesterCfg.MAX_INFLIGHT_BYTES, TENANT_MAX_INFLIGHT_BYTES: ingesterCfg.TENANT_MAX_INFLIGHT_BYTES, GRPC_MAX_MESSAGE_BYTES: ingesterCfg.GRPC_MAX_MESSAGE_BYTES }, attacks: results, noisyNeighbour: { alone, beside, noisyStatuses }, summary }, null, 2));
+console.log(JSON.stringify({ bench: 'hostile', settings: { MAX_INFLIGHT_BYTES: ingesterCfg.MAX_INFLIGHT_BYTES, TENANT_MAX_INFLIGHT_BYTES: ingesterCfg.TENANT_MAX_INFLIGHT_BYTES, GRPC_MAX_MESSAGE_BYTES: ingesterCfg.GRPC_MAX_MESSAGE_BYTES }, attacks: results, noisyNeighbour: { alone, beside, noisyStatuses }, queryService: query.detail, summary }, null, 2));
 process.exit(0);
+
+/** Resident MB of a process and all its descendants, from /proc. */
+function treeRssMb(pid) {
+  const children = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {}
+  }
+  let total = 0;
+  const visit = (p) => {
+    try {
+      total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    } catch {}
+    for (const c of children.get(p) ?? []) visit(c);
+  };
+  visit(pid);
+  return total;
+}
+
+async function queryServiceAttacks() {
+  const port = 24490;
+  const qEnv = {
+    ...stackEnv(),
+    ICEBERG_NAMESPACE: `bench_hostile_${run}`,
+    TENANT_TOKENS: 'noisy=noisy-token,other=other-token,quiet=quiet-token',
+    QUERY_HOST: '127.0.0.1',
+    QUERY_HTTP_PORT: String(port),
+    QUERY_MEMORY_LIMIT_MB: '512',
+    QUERY_MAX_INFLIGHT: '4',
+    LOG_LEVEL: 'warn',
+  };
+  const cfg = loadConfig(qEnv);
+  const session = await openLakeSession(cfg);
+  try {
+    await ensureLakeTables(session.connection, cfg);
+    await session.connection.run(
+      `INSERT INTO ${qualifiedNamespace(cfg)}.logs ("timestamp", tenant_id, severity, severity_number, body, service_name, attributes, resource_attributes, scope_attributes) ` +
+        `SELECT now() - INTERVAL (i) SECOND, t, 'INFO', 9, 'a record of ' || t || ' number ' || i, 'svc', MAP {'k': 'v'}, MAP {}, MAP {} FROM range(2000) r(i), (VALUES ('noisy'), ('other'), ('quiet')) v(t)`,
+    );
+  } finally {
+    session.close();
+  }
+  const child = spawn(process.execPath, ['dist/cli/query-server.js'], { cwd: root, env: { ...process.env, ...qEnv }, stdio: ['ignore', 'ignore', 2] });
+  process.on('exit', () => child.kill('SIGKILL'));
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) break;
+    } catch {}
+    if (i > 300) throw new Error('query service did not become ready');
+    await sleep(200);
+  }
+  const ask = async (token, sql) => {
+    const started = performance.now();
+    try {
+      const res = await request(`http://127.0.0.1:${port}/v1/query`, { method: 'POST', dispatcher, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' }, body: sql });
+      await res.body.arrayBuffer();
+      return { status: String(res.statusCode), ms: performance.now() - started };
+    } catch (e) {
+      return { status: `error:${e.code ?? e.message}`, ms: performance.now() - started };
+    }
+  };
+  await ask('quiet-token', 'SELECT count(*) FROM logs'); // the first query warms the process
+  await sleep(1000);
+  const before = treeRssMb(child.pid);
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, treeRssMb(child.pid))), 50);
+  const attacksQ = [
+    { name: 'repeat-900mb', clients: 4, sql: "SELECT repeat('x', 900000000) AS s" },
+    { name: 'repeat-400mb', clients: 4, sql: "SELECT repeat('x', 400000000) AS s" },
+    { name: 'string-agg-cross-join', clients: 4, sql: "SELECT string_agg(body || repeat('y', 1000), ',') FROM logs, range(2000)" },
+  ];
+  const detail = [];
+  for (const a of attacksQ) {
+    const quietLatencies = [];
+    let quietRunning = true;
+    const quiet = (async () => {
+      while (quietRunning) {
+        const r = await ask('quiet-token', 'SELECT count(*) FROM logs');
+        if (r.status === '200') quietLatencies.push(r.ms);
+        await sleep(200);
+      }
+    })();
+    let n = 0;
+    const statuses = await flood(a.clients, phaseSeconds, () => ask(n++ % 2 === 0 ? 'noisy-token' : 'other-token', a.sql));
+    quietRunning = false;
+    await quiet;
+    quietLatencies.sort((x, y) => x - y);
+    detail.push({ attack: a.name, sql: a.sql, statuses, quietAnswered200: quietLatencies.length, quietP99Ms: round(percentile(quietLatencies, 99)) });
+    process.stderr.write(`query ${a.name.padEnd(28)} ${JSON.stringify(statuses)}  quiet answered ${quietLatencies.length}, p99 ${round(percentile(quietLatencies, 99))} ms  peak ${round(peak)} MB\n`);
+  }
+  await sleep(5000);
+  clearInterval(sampler);
+  const after = treeRssMb(child.pid);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  const boundMb = queryServiceMemoryBoundBytes(cfg) / MiB;
+  return {
+    detail,
+    summary: { peakRssMb: round(peak), boundMb: round(boundMb), peakRssOverBound: round(peak / boundMb, 2), rssBeforeMb: round(before), rssAfterMb: round(after), rssAfterOverBefore: round(after / before, 2) },
+  };
+}

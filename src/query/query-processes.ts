@@ -25,15 +25,19 @@ export function queryProcessLimitBytes(cfg: Pick<Config, 'QUERY_MEMORY_LIMIT_MB'
   return QUERY_PROCESS_BASE_BYTES + 2 * cfg.QUERY_MEMORY_LIMIT_MB * MiB;
 }
 
-/** The query service's documented memory bound (docs/querying.md): its own process and its query processes. */
+/**
+ * The query service's documented memory bound (docs/querying.md): its own process, a query
+ * process for each query it admits at once, and one idle spare at rest.
+ */
 export const QUERY_SERVICE_BASE_BYTES = 160 * MiB;
 export function queryServiceMemoryBoundBytes(cfg: Pick<Config, 'QUERY_MEMORY_LIMIT_MB' | 'QUERY_MAX_INFLIGHT'>): number {
-  return QUERY_SERVICE_BASE_BYTES + cfg.QUERY_MAX_INFLIGHT * queryProcessLimitBytes(cfg);
+  return QUERY_SERVICE_BASE_BYTES + cfg.QUERY_MAX_INFLIGHT * queryProcessLimitBytes(cfg) + QUERY_PROCESS_BASE_BYTES;
 }
 
 /**
- * A query process that has grown past this share of its memory when it was first warm is
- * replaced after its query, so that what a large query took is given back to the system.
+ * A query process that has grown past this share of what it held when it was first warm is
+ * replaced after its query, so that what a large query took (DuckDB's caches, a large answer's
+ * heap) is given back to the system rather than kept by an idle process.
  */
 export const QUERY_PROCESS_REGROWTH = 1.2;
 
@@ -55,7 +59,7 @@ export function residentBytes(pid: number): number | undefined {
 export class QueryProcess {
   readonly child: ChildProcess;
   readonly ready: Promise<void>;
-  /** resident bytes once it first answered a query: what it should come back to */
+  /** resident bytes once warm (or after its first query, when it could not warm up) */
   private baseline: number | undefined;
   private nextId = 1;
   private current: { id: number; onMessage: (m: FromQueryProcess) => void; onExit: () => void } | undefined;
@@ -73,6 +77,8 @@ export class QueryProcess {
       const onReady = (m: FromQueryProcess) => {
         if (m.type !== 'ready') return;
         this.child.off('message', onReady);
+        // what it holds warm, with a trusted engine open: what it should come back to
+        if (m.warm && this.child.pid !== undefined) this.baseline = residentBytes(this.child.pid);
         resolve();
       };
       this.child.on('message', onReady);
@@ -199,6 +205,7 @@ function removeTempDirectories(cfg: Config, pid: number | undefined): void {
  */
 export class QueryProcessPool {
   private readonly idle: QueryProcess[] = [];
+  private readonly all = new Set<QueryProcess>();
   private readonly idleTimers = new Map<QueryProcess, NodeJS.Timeout>();
   private count = 0;
   private closed = false;
@@ -226,7 +233,9 @@ export class QueryProcessPool {
   private spawn(): QueryProcess {
     this.count++;
     const p = new QueryProcess(this.file, this.cfg, this.walls, this.log);
+    this.all.add(p);
     p.child.once('exit', () => {
+      this.all.delete(p);
       this.count--;
       const at = this.idle.indexOf(p);
       if (at >= 0) this.idle.splice(at, 1);
@@ -236,18 +245,44 @@ export class QueryProcessPool {
     return p;
   }
 
-  /** A ready process for one query (the service admits at most QUERY_MAX_INFLIGHT at once). */
+  /**
+   * A ready process for one query (the service admits at most QUERY_MAX_INFLIGHT at once). One
+   * more is started whenever none is left idle, so that the next query, or the one after a
+   * process was ended, does not wait for a process to start.
+   */
   async acquire(): Promise<QueryProcess> {
     if (this.closed) throw new LakehouseError('SHUTTING_DOWN', 'the query service is shutting down; retry on another replica', { retryAfterSeconds: 5 });
-    const p = this.idle.pop();
-    if (p) {
-      clearTimeout(this.idleTimers.get(p));
-      this.idleTimers.delete(p);
-      return p;
-    }
-    const fresh = this.spawn();
-    await fresh.ready;
-    return fresh;
+    const p = this.idle.pop() ?? (await this.starting()) ?? this.spawn();
+    clearTimeout(this.idleTimers.get(p));
+    this.idleTimers.delete(p);
+    if (this.idle.length === 0 && this.spare === undefined && this.count < this.cfg.QUERY_MAX_INFLIGHT + 1) this.startSpare();
+    await p.ready;
+    return p;
+  }
+
+  /** A process being started as a spare, taken by the query that needs it. */
+  private spare: QueryProcess | undefined;
+
+  private async starting(): Promise<QueryProcess | undefined> {
+    const s = this.spare;
+    this.spare = undefined;
+    return s;
+  }
+
+  private startSpare(): void {
+    const s = this.spawn();
+    this.spare = s;
+    s.ready.then(
+      () => {
+        if (this.spare !== s) return;
+        this.spare = undefined;
+        if (this.closed) void s.close();
+        else this.release(s);
+      },
+      () => {
+        if (this.spare === s) this.spare = undefined;
+      },
+    );
   }
 
   release(p: QueryProcess): void {
@@ -275,11 +310,13 @@ export class QueryProcessPool {
   /** Closes the idle processes; a busy one is closed as it is released. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.idle.splice(0).map((p) => p.close()));
+    const spare = this.spare;
+    this.spare = undefined;
+    await Promise.all([...this.idle.splice(0), ...(spare ? [spare] : [])].map((p) => p.close()));
   }
 
-  /** Pids of the processes, for the service's memory figures. */
+  /** Pids of the running processes, busy and idle. */
   pids(): number[] {
-    return [...this.idle.map((p) => p.child.pid)].filter((x): x is number => x !== undefined);
+    return [...this.all].map((p) => p.child.pid).filter((x): x is number => x !== undefined);
   }
 }

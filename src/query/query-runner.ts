@@ -152,17 +152,22 @@ export class QueryRunner {
     const encoder = encoderFor(format);
     const maxRows = this.cfg.QUERY_MAX_ROWS;
     const maxBytes = this.cfg.QUERY_MAX_BYTES;
-    // Errors before the first chunk (most of a query's work) are answered with their status;
-    // the headers go out with the first rows.
+    // The headers go out with the first piece of rows, once it is encoded: a failure on the way
+    // (a value too large for the process among them) is still answered with its status.
     let chunk = await result.fetchChunk();
     const head = encoder.head(columns);
     let bytes = Buffer.byteLength(head);
-    sink.head({
-      'content-type': ANSWER_FORMATS[format],
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-      ...(format === 'json' ? {} : { trailer: 'X-Result-Rows, X-Result-Truncated' }),
-    });
+    let headed = false;
+    const sendHead = () => {
+      if (headed) return;
+      headed = true;
+      sink.head({
+        'content-type': ANSWER_FORMATS[format],
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        ...(format === 'json' ? {} : { trailer: 'X-Result-Rows, X-Result-Truncated' }),
+      });
+    };
     let pending = head;
     let rows = 0;
     let truncated: Truncation | undefined;
@@ -182,6 +187,7 @@ export class QueryRunner {
         rows++;
         pending += text;
       }
+      sendHead();
       await Promise.race([sink.write(pending), stop.signal]);
       pending = '';
       if (stop.stopped()) throw new Error('stopped');
@@ -189,6 +195,7 @@ export class QueryRunner {
     }
     const tail = encoder.tail(rows, truncated);
     bytes += Buffer.byteLength(tail);
+    sendHead();
     sink.end(pending + tail, format === 'json' ? undefined : { 'X-Result-Rows': String(rows), 'X-Result-Truncated': truncated ?? 'false' });
     return { rows, bytes, truncated };
   }

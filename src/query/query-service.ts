@@ -7,6 +7,7 @@ import { HttpServer, sendError, sendJson, sendMetrics } from '../core/http-serve
 import type { Component } from '../core/lifecycle.js';
 import { authenticate, tenantResolverFromConfig, type TenantResolver } from '../core/auth.js';
 import { readBody, refuseUnread } from '../core/body.js';
+import { RefusalPause } from '../core/refusal-pause.js';
 import { tenantLimitsFromConfig } from '../config/tenants.js';
 import { catalogReachable } from '../lake/catalog-client.js';
 import { BOTH_WALLS, type Walls } from './tenant-query.js';
@@ -50,6 +51,11 @@ class QueryAdmission {
     if (mine >= this.maxPerTenant(tenant)) {
       throw new LakehouseError('TENANT_LIMITED', `tenant ${tenant} has ${mine} queries running, the most its limit allows (query_max_inflight, QUERY_MAX_INFLIGHT_PER_TENANT); retry later`, { retryAfterSeconds: 1 });
     }
+    // the last free place is kept for a tenant with no query running, so that tenants with
+    // queries running cannot between them keep everyone else out
+    if (mine > 0 && this.total >= this.maxTotal - 1 && this.maxTotal > 1) {
+      throw new LakehouseError('TENANT_LIMITED', `tenant ${tenant} has ${mine} queries running, and the service's last free place is kept for a tenant with none; retry later`, { retryAfterSeconds: 1 });
+    }
     if (this.total >= this.maxTotal) {
       throw new LakehouseError('OVERLOADED', `the service is running ${this.total} queries, the most QUERY_MAX_INFLIGHT allows; retry later`, { retryAfterSeconds: 1 });
     }
@@ -84,6 +90,7 @@ export class QueryService implements Component {
   private readonly tenants: TenantResolver;
   private readonly admission: QueryAdmission;
   private readonly processes: QueryProcessPool;
+  private readonly pause = new RefusalPause();
   private readonly log: Logger;
   /** The running queries' interrupts, for a shutdown that cannot wait for them. */
   private readonly running = new Set<() => void>();
@@ -196,6 +203,8 @@ export class QueryService implements Component {
       const err = asLakehouseError(e);
       outcome = err.outcome;
       if (err.code === 'INTERNAL' && !(e instanceof LakehouseError)) this.log.error({ err: e, tenant }, 'query failed');
+      release?.();
+      await this.pause.before(err);
       sendError(res, err, this.log);
     } finally {
       release?.();

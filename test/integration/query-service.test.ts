@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { readExamples } from '../../src/query/query-service.js';
+import { QUERY_PROCESS_REGROWTH, residentBytes, type QueryProcessPool } from '../../src/query/query-processes.js';
 import { openLakeSession, qualifiedNamespace } from '../../src/lake/session.js';
 import { hostileQueries } from '../helpers/hostile-queries.js';
 import { postQuery, seedTenants, serviceOf, startQueryService } from '../helpers/query-service.js';
@@ -197,21 +198,39 @@ describe('the query service', () => {
   it('answers a burst beyond the in-flight limits, per tenant and in total, with 429 and Retry-After, and keeps serving', async () => {
     const slowAcme = postQuery(small.url, tokens.acme, SLOW);
     await new Promise((r) => setTimeout(r, 200));
-    const second = await postQuery(small.url, tokens.acme, 'SELECT 1');
-    expect(second.status).toBe(429);
-    expect(second.headers['retry-after']).toBe('1');
-    expect(second.json().message).toMatch(/QUERY_MAX_INFLIGHT_PER_TENANT/);
-
+    // refusals are answered after a pause (a client that ignores Retry-After is slowed): the
+    // other queries are sent while they wait
+    const secondAnswer = postQuery(small.url, tokens.acme, 'SELECT 1');
+    await new Promise((r) => setTimeout(r, 50));
     const slowBeta = postQuery(small.url, tokens.beta, SLOW);
     await new Promise((r) => setTimeout(r, 200));
     const third = await postQuery(small.url, tokens.gamma, 'SELECT 1');
     expect(third.status).toBe(429);
     expect(third.json().message).toMatch(/QUERY_MAX_INFLIGHT\b/);
+    const second = await secondAnswer;
+    expect(second.status).toBe(429);
+    expect(second.headers['retry-after']).toBe('1');
+    expect(second.json().message).toMatch(/QUERY_MAX_INFLIGHT_PER_TENANT/);
 
     expect((await slowAcme).status).toBe(504);
     expect((await slowBeta).status).toBe(504);
     await stillServes(small.url, 'acme');
     await stillServes(small.url, 'beta');
+  });
+
+  it('ends a query process that a query takes past its memory bound (a value DuckDB builds outside its memory limit): 422, the memory given back, and keeps serving', async () => {
+    const pool = (small.service as unknown as { processes: QueryProcessPool }).processes;
+    await stillServes(small.url, 'acme');
+    const resident = () => pool.pids().reduce((n, pid) => n + (residentBytes(pid) ?? 0), 0);
+    const before = resident();
+    const pidsBefore = pool.pids();
+    const r = await postQuery(small.url, tokens.acme, "SELECT repeat('x', 900000000) AS s");
+    expect(r.status).toBe(422);
+    expect(r.json().message).toMatch(/more memory than one query may have \(\d+ MB: QUERY_MEMORY_LIMIT_MB twice/);
+    await stillServes(small.url, 'acme');
+    // the process that held it is gone; what is left holds about what it held before
+    await waitFor(async () => pool.pids(), (pids) => !pidsBefore.every((p) => pids.includes(p)), 10_000, 'the process to be replaced');
+    expect(resident()).toBeLessThanOrEqual(before * QUERY_PROCESS_REGROWTH + 64 * 1024 * 1024);
   });
 
   it('refuses a body larger than QUERY_MAX_SQL_BYTES with 413', async () => {

@@ -133,11 +133,11 @@ describe('Ingest: a retry of a request answered 503 with its write unsettled', (
 
   it('writes only the records of a split request that did not land', async () => {
     const s = setup({ MAX_RECORD_BYTES: '2000' });
-    const big = body(5, 20);
+    const big = body(5, 40);
     s.plan.push('ok', 'ok', 'fail');
     await expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', big, s.lease('acme'), 0)).rejects.toThrow(/did not take/);
     expect(s.written).toHaveLength(2);
-    await expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', big, s.lease('acme'), 0)).resolves.toEqual({ accepted: 20, rejected: 0 });
+    await expect(s.ingest.otlp(SIGNALS.logs, 'protobuf', big, s.lease('acme'), 0)).resolves.toEqual({ accepted: 40, rejected: 0 });
     const parts = s.written.length;
     expect(parts).toBeGreaterThan(3);
     expect(new Set(s.written).size, 'no record written twice').toBe(parts);
