@@ -7,6 +7,9 @@ import { ensureTopics, topicWithDlq } from '../../src/kafka/topics.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
 import { runQuery } from '../../src/query/query.js';
 import { createLogger } from '../../src/telemetry/logger.js';
+import { encodeLogsRequest } from '../../src/otlp/codec.js';
+import { deeplyNested } from '../chaos/corpus.js';
+import { readTopic, topicSize } from '../helpers/kafka.js';
 import { seqLogRecord } from '../helpers/otlp.js';
 import { runId, testConfig, waitFor } from '../helpers/stack.js';
 
@@ -110,5 +113,58 @@ describe('lake pipeline: poison records and restarts', () => {
     } finally {
       await second.stop();
     }
+  });
+});
+
+describe('lake pipeline: records past what an ingester takes', () => {
+  const id = runId();
+  let cfg: Config;
+  let kafka: Kafka;
+
+  beforeAll(async () => {
+    cfg = testConfig(id, { TOPIC_PARTITIONS: '1' });
+    kafka = createKafka(cfg.REDPANDA_BROKERS, 'it-producer', logger);
+    await ensureTopics(kafka, topicWithDlq(cfg.REDPANDA_TOPIC), { partitions: 1, replicationFactor: -1 }, logger);
+  });
+
+  async function produce(values: { value: Buffer }[]): Promise<void> {
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: cfg.REDPANDA_TOPIC, acks: -1, messages: values.map((v) => ({ key: 'acme', value: v.value, headers: recordHeaders('acme', 'logs', Date.now()) })) });
+    await producer.disconnect();
+  }
+
+  it('lands or dead-letters, with a reason, records past what an ingester takes (100,000 attributes, nesting 5,000 deep, 10,000 records), and goes on', async () => {
+    const t0 = 1_763_800_000_000_000_000n;
+    const many = Array.from({ length: 100_000 }, (_, i) => ({ key: `k${i}`, value: { stringValue: 'v' } }));
+    const hugeMap = Buffer.from(
+      encodeLogsRequest({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ timeUnixNano: t0, body: { stringValue: 'huge map' }, attributes: [{ key: 'seq', value: { intValue: 100 } }, ...many] }] }] }] } as never),
+    );
+    const deep = deeplyNested(5_000);
+    const tenThousand = Buffer.from(
+      encodeLogsRequest({
+        resourceLogs: [{ scopeLogs: [{ logRecords: Array.from({ length: 10_000 }, (_, i) => ({ timeUnixNano: t0 + BigInt(i), body: { stringValue: `r${i}` }, attributes: [{ key: 'seq', value: { intValue: 1000 + i } }] })) }] }],
+      } as never),
+    );
+    const firstOffset = await topicSize(kafka, cfg.REDPANDA_TOPIC).catch(() => 0);
+    await produce([{ value: hugeMap }, { value: deep }, { value: tenThousand }, { value: record(7) }]);
+    const pipeline = new LakePipeline(cfg, kafka, logger);
+    await pipeline.start();
+    try {
+      // the record after them lands: nothing stalled
+      await waitFor(() => seqs(cfg), (s) => s.includes(7), 120_000, 'the record after them');
+    } finally {
+      await pipeline.stop();
+    }
+    const landed = new Set(await seqs(cfg));
+    const dead = await readTopic(kafka, `${cfg.REDPANDA_TOPIC}-dlq`, 10_000);
+    const deadFrom = new Map(dead.map((d) => [Number(d.headers['source-offset']) - firstOffset, d.headers]));
+    // each of the three is in the lake whole, or in the DLQ with its reason
+    const outcome = (i: number, inLake: boolean) => (inLake ? 'landed' : deadFrom.has(i) ? `dlq ${deadFrom.get(i)!['error-code']}: ${deadFrom.get(i)!['error-message']}` : 'lost');
+    const outcomes = [outcome(0, landed.has(100)), outcome(1, false), outcome(2, [...Array(10_000).keys()].every((i) => landed.has(1000 + i)))];
+    for (const o of outcomes) expect(o).not.toBe('lost');
+    expect(outcomes[1]).toMatch(/^dlq DECODE_FAILED: .*nested deeper/);
+    expect(outcomes[2]).toBe('landed');
+    expect(outcomes[0]).toBe('landed');
   });
 });
