@@ -221,6 +221,7 @@ process.stderr.write(`quiet alone: ${JSON.stringify(alone)}\nquiet beside the fl
 
 await sleep(5000);
 const after = procStats(ingester.pid);
+const aliveAtEnd = ingester.exitCode === null;
 ingester.kill('SIGTERM');
 await new Promise((r) => ingester.once('exit', r));
 
@@ -237,7 +238,7 @@ const summary = {
     rssBeforeMb: round(before),
     rssAfterMb: round(after.rssMb),
     rssAfterOverBefore: round(after.rssMb / before, 2),
-    alive: after !== undefined && ingester.exitCode === null,
+    alive: aliveAtEnd,
     answers500: results.reduce((n, r) => n + (r.statuses['500'] ?? 0), 0),
   },
   query: query.summary,

@@ -16,7 +16,9 @@ const recordsPerRequest = Number(process.env.BENCH_RECORDS ?? 1000);
 const port = 24318;
 const run = randomBytes(3).toString('hex');
 
-const env = { ...process.env, ...stackEnv(), REDPANDA_TOPIC: `bench-logs-${run}`, TENANT_TOKENS: 'bench=bench-token', INGESTER_HOST: '127.0.0.1', INGESTER_HTTP_PORT: String(port), INGESTER_GRPC_PORT: '0', LOG_LEVEL: 'warn', MAX_INFLIGHT_REQUESTS: '100000' };
+const env = { ...process.env, ...stackEnv(), REDPANDA_TOPIC: `bench-logs-${run}`, TENANT_TOKENS: 'bench=bench-token', INGESTER_HOST: '127.0.0.1', INGESTER_HTTP_PORT: String(port), INGESTER_GRPC_PORT: '0', LOG_LEVEL: 'warn', MAX_INFLIGHT_REQUESTS: '100000',
+  // one tenant sends everything here: its own limits are not what this measures
+  TENANT_INGESTION_RATE_BYTES: String(2 ** 40), TENANT_INGESTION_BURST_BYTES: String(2 ** 40), TENANT_INGESTION_RATE_RECORDS: String(2 ** 40), TENANT_INGESTION_BURST_RECORDS: String(2 ** 40) };
 const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), 'dist/cli/ingester.js'], { cwd: root, env, stdio: ['ignore', 2, 2] });
 process.on('exit', () => child.kill('SIGKILL')); // never leave it behind
 const url = `http://127.0.0.1:${port}`;

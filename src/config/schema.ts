@@ -87,7 +87,7 @@ const ingester = {
   AUTH_MODE: doc(z.enum(['token', 'none']).default('token'), '`token`, or `none` for local demos'),
   DEFAULT_TENANT: doc(z.string().regex(TENANT_ID_PATTERN).optional(), 'the tenant of every request with `AUTH_MODE=none` (required then)', '(none)'),
   TENANT_TOKENS: doc(z.string().optional(), '`tenant=token,…` in plain text, for development', '(none)'),
-  TENANTS_FILE: doc(z.string().optional(), 'YAML or JSON file of tenant → SHA-256 token digests (and `retention_days`)', '(none)'),
+  TENANTS_FILE: doc(z.string().optional(), 'YAML or JSON file of tenant → SHA-256 token digests (and `retention_days`, and the tenant’s own limits: docs/limits.md)', '(none)'),
   SHUTDOWN_TIMEOUT_MS: doc(int(0).default(30_000), 'longest graceful shutdown after SIGTERM'),
 };
 
