@@ -35,7 +35,8 @@ export function validLogs(attrs: Record<string, AnyValue> = {}, body = 'a bad-in
   return Buffer.from(ExportLogsServiceRequest.encode(logsRequest(logs, [{ key: 'host.name', value: { stringValue: 'h1' } }]) as never).finish());
 }
 
-function varint(n: number): number[] {
+/** A protobuf varint's bytes. */
+export function varint(n: number): number[] {
   const out: number[] = [];
   while (n >= 0x80) {
     out.push((n % 128) | 0x80);

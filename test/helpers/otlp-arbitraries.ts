@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import snappy from 'snappy';
 import { PromWriteRequest } from '../../src/otlp/codec.js';
 import { SIGNALS } from '../../src/otlp/signals.js';
+import { varint } from '../chaos/corpus.js';
 
 /**
  * Generated OTLP requests of every signal, in protobuf and in OTLP/JSON, remote_write requests,
@@ -133,16 +134,6 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   // a varint past every limit where a length was
   fc.record({ op: fc.constant('length' as const), at: fc.nat(), value: fc.constantFrom(127, 128, 2 ** 14, 2 ** 21, 2 ** 28, 2 ** 31, 2 ** 35) }),
 );
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 128) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
 
 export function mutate(body: Buffer, mutations: Mutation[]): Buffer {
   let b = Buffer.from(body);

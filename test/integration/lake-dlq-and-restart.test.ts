@@ -22,27 +22,35 @@ async function seqs(cfg: Config): Promise<number[]> {
   return r.rows.map((x) => x[0] as number);
 }
 
-describe('lake pipeline: poison records and restarts', () => {
-  const id = runId();
-  let cfg: Config;
-  let kafka: Kafka;
-
+/** A one-partition topic (and its DLQ) of its own, and a way to write records to it as the ingester would. */
+function topicFixture() {
+  const f = { id: runId(), cfg: undefined as unknown as Config, kafka: undefined as unknown as Kafka };
   beforeAll(async () => {
-    cfg = testConfig(id, { TOPIC_PARTITIONS: '1' });
-    kafka = createKafka(cfg.REDPANDA_BROKERS, 'it-producer', logger);
-    await ensureTopics(kafka, topicWithDlq(cfg.REDPANDA_TOPIC), { partitions: 1, replicationFactor: -1 }, logger);
+    f.cfg = testConfig(f.id, { TOPIC_PARTITIONS: '1' });
+    f.kafka = createKafka(f.cfg.REDPANDA_BROKERS, 'it-producer', logger);
+    await ensureTopics(f.kafka, topicWithDlq(f.cfg.REDPANDA_TOPIC), { partitions: 1, replicationFactor: -1 }, logger);
   });
-
-  async function produce(values: { value: Buffer; tenant?: string }[]): Promise<void> {
-    const producer = kafka.producer();
+  const produce = async (values: { value: Buffer; tenant?: string }[]): Promise<void> => {
+    const producer = f.kafka.producer();
     await producer.connect();
     await producer.send({
-      topic: cfg.REDPANDA_TOPIC,
+      topic: f.cfg.REDPANDA_TOPIC,
       acks: -1,
       messages: values.map((v) => ({ key: 'acme', value: v.value, headers: recordHeaders(v.tenant ?? 'acme', 'logs', Date.now()) })),
     });
     await producer.disconnect();
-  }
+  };
+  return { f, produce };
+}
+
+describe('lake pipeline: poison records and restarts', () => {
+  const { f, produce } = topicFixture();
+  const id = f.id;
+  let cfg: Config;
+  let kafka: Kafka;
+  beforeAll(() => {
+    ({ cfg, kafka } = f);
+  });
 
   it('sends undecodable records and records without a valid tenant to the DLQ; the rest land', async () => {
     await produce([
@@ -117,22 +125,12 @@ describe('lake pipeline: poison records and restarts', () => {
 });
 
 describe('lake pipeline: records past what an ingester takes', () => {
-  const id = runId();
+  const { f, produce } = topicFixture();
   let cfg: Config;
   let kafka: Kafka;
-
-  beforeAll(async () => {
-    cfg = testConfig(id, { TOPIC_PARTITIONS: '1' });
-    kafka = createKafka(cfg.REDPANDA_BROKERS, 'it-producer', logger);
-    await ensureTopics(kafka, topicWithDlq(cfg.REDPANDA_TOPIC), { partitions: 1, replicationFactor: -1 }, logger);
+  beforeAll(() => {
+    ({ cfg, kafka } = f);
   });
-
-  async function produce(values: { value: Buffer }[]): Promise<void> {
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic: cfg.REDPANDA_TOPIC, acks: -1, messages: values.map((v) => ({ key: 'acme', value: v.value, headers: recordHeaders('acme', 'logs', Date.now()) })) });
-    await producer.disconnect();
-  }
 
   it('lands or dead-letters, with a reason, records past what an ingester takes (100,000 attributes, nesting 5,000 deep, 10,000 records), and goes on', async () => {
     const t0 = 1_763_800_000_000_000_000n;
