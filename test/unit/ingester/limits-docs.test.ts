@@ -4,7 +4,7 @@ import { loadConfig } from '../../../src/config/load.js';
 import { TENANT_LIMIT_KEYS } from '../../../src/config/tenants.js';
 import { REFUSAL_PAUSE_MS } from '../../../src/core/refusal-pause.js';
 import { DECODE_THREAD_YOUNG_BYTES, INGESTER_BASE_BYTES, INGESTER_MAIN_BYTES_PER_CHARGED_BYTE, ingesterMemoryBoundBytes } from '../../../src/ingester/memory-bound.js';
-import { QUERY_PROCESS_BASE_BYTES, QUERY_PROCESS_REGROWTH, QUERY_SERVICE_BASE_BYTES, queryServiceMemoryBoundBytes } from '../../../src/query/query-processes.js';
+import { QUERY_PROCESS_BASE_BYTES, QUERY_PROCESS_REGROWTH, QUERY_SERVICE_BASE_BYTES, queryProcessLimitBytes, queryServiceMemoryBoundBytes } from '../../../src/query/query-processes.js';
 
 const MiB = 1024 * 1024;
 const doc = readFileSync(new URL('../../../docs/limits.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
@@ -19,6 +19,7 @@ describe('docs/limits.md holds the figures of the code', () => {
       `| query service | ${QUERY_SERVICE_BASE_BYTES / MiB} MiB + \`QUERY_MAX_INFLIGHT\` × (${QUERY_PROCESS_BASE_BYTES / MiB} MiB + 2 × \`QUERY_MEMORY_LIMIT_MB\`) + ${QUERY_PROCESS_BASE_BYTES / MiB} MiB | ${(queryServiceMemoryBoundBytes(cfg) / MiB).toLocaleString('en-US')} MiB |`,
     );
     expect(doc).toContain(`when it passes ${QUERY_PROCESS_BASE_BYTES / MiB} MiB + 2 × \`QUERY_MEMORY_LIMIT_MB\``);
+    expect(doc).toContain(`ended past ${(queryProcessLimitBytes(cfg) / MiB).toLocaleString('en-US')} MB (the default \`QUERY_MEMORY_LIMIT_MB\` of ${cfg.QUERY_MEMORY_LIMIT_MB},`);
     expect(doc).toContain(`more than ${QUERY_PROCESS_REGROWTH} × its memory when it was warm`);
     expect(doc).toContain(`${REFUSAL_PAUSE_MS.UNAUTHORIZED} ms for 401 and 413`);
     expect(REFUSAL_PAUSE_MS.PAYLOAD_TOO_LARGE).toBe(REFUSAL_PAUSE_MS.UNAUTHORIZED);
