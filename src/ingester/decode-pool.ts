@@ -3,6 +3,7 @@ import { compiledBeside } from '../core/compiled.js';
 import { LakehouseError, type ErrorCode } from '../core/errors.js';
 import type { Component } from '../core/lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
+import { DECODE_THREAD_REPLACE_BYTES } from './memory-bound.js';
 import { decode, inspect, type BodyFormat, type Decoded, type DecodeLimits, type RequestKind } from './decode.js';
 
 /** What a decode gave: the body as it came (no decode was needed), or the records to write. */
@@ -34,10 +35,14 @@ export const INLINE_PROTOBUF_BYTES = 64 * 1024;
 export type WorkerRequest =
   | { id: number; op: 'inspect'; kind: RequestKind; format: BodyFormat; body: Uint8Array }
   | { id: number; op: 'decode' | 'drop' };
-export type WorkerReply =
+export type WorkerReply = (
   | { id: number; inspection: { cost: number; asIs?: { items: number; accepted: number } } }
   | { id: number; decoded: Decoded }
-  | { id: number; error: { code: ErrorCode; message: string } };
+  | { id: number; error: { code: ErrorCode; message: string } }
+) & {
+  /** the thread's V8 heap after a decode */
+  heapBytes?: number;
+};
 
 interface Job {
   resolve: (r: WorkerReply) => void;
@@ -47,6 +52,10 @@ interface Job {
 interface Thread {
   worker: Worker;
   jobs: Map<number, Job>;
+  /** bodies inspected and kept for their decode */
+  held: number;
+  /** its heap after its last decode */
+  heapBytes: number;
 }
 
 /**
@@ -61,6 +70,7 @@ export class DecodePool implements Decoder, Component {
   private readonly inline: InlineDecoder;
   private nextId = 1;
   private stopping = false;
+  private file = '';
   private readonly log: Logger;
 
   constructor(
@@ -75,7 +85,7 @@ export class DecodePool implements Decoder, Component {
   }
 
   async start(): Promise<void> {
-    const file = compiledBeside(import.meta.url, 'decode-worker.js');
+    const file = (this.file = compiledBeside(import.meta.url, 'decode-worker.js'));
     for (let i = 0; i < this.size; i++) this.threads.push(this.spawn(file, i));
     await Promise.all(this.threads.map((t) => new Promise<void>((resolve, reject) => t.worker.once('online', resolve).once('error', reject))));
   }
@@ -84,10 +94,14 @@ export class DecodePool implements Decoder, Component {
     // The second wall: were a decode to hold more than its charge said, its thread runs out of
     // heap and ends (its requests answered 500), not the ingester.
     const worker = new Worker(file, { workerData: this.limits, resourceLimits: this.heapLimits });
-    const thread: Thread = { worker, jobs: new Map() };
+    const thread: Thread = { worker, jobs: new Map(), held: 0, heapBytes: 0 };
     worker.on('message', (reply: WorkerReply) => {
       const job = thread.jobs.get(reply.id);
+      thread.jobs.delete(reply.id);
+      if ('inspection' in reply && !reply.inspection.asIs) thread.held++;
+      if (reply.heapBytes !== undefined) thread.heapBytes = reply.heapBytes;
       job?.resolve(reply);
+      this.replaceIfGrown(file, thread);
     });
     const fail = (why: string) => {
       for (const job of thread.jobs.values()) job.reject(new LakehouseError('INTERNAL', `a decode thread ${why}`));
@@ -108,10 +122,24 @@ export class DecodePool implements Decoder, Component {
   }
 
   private ask(thread: Thread, message: WorkerRequest): Promise<WorkerReply> {
+    if (message.op !== 'inspect') thread.held--;
     return new Promise((resolve, reject) => {
       thread.jobs.set(message.id, { resolve, reject });
       thread.worker.postMessage(message);
-    }).finally(() => thread.jobs.delete(message.id)) as Promise<WorkerReply>;
+    });
+  }
+
+  /**
+   * A thread with nothing to do whose heap has grown past DECODE_THREAD_REPLACE_BYTES is
+   * replaced: V8 keeps a grown heap long after the decode that grew it, and a thread that ends
+   * gives it all back.
+   */
+  private replaceIfGrown(file: string, thread: Thread): void {
+    if (this.stopping || thread.jobs.size > 0 || thread.held > 0 || thread.heapBytes <= DECODE_THREAD_REPLACE_BYTES) return;
+    const slot = this.threads.indexOf(thread);
+    if (slot < 0) return;
+    this.threads[slot] = this.spawn(file, slot);
+    void thread.worker.terminate();
   }
 
   async run(kind: RequestKind, format: BodyFormat, body: Uint8Array, charge: (bytes: number) => void): Promise<DecodeOutcome> {
@@ -132,7 +160,9 @@ export class DecodePool implements Decoder, Component {
     try {
       charge(inspected.inspection.cost);
     } catch (e) {
+      thread.held--;
       thread.worker.postMessage({ id, op: 'drop' } satisfies WorkerRequest);
+      this.replaceIfGrown(this.file, thread);
       throw e;
     }
     const decoded = unwrap(await this.ask(thread, { id, op: 'decode' }));

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isLakehouseError } from '../core/errors.js';
 import { decode, inspect, type DecodeLimits } from './decode.js';
@@ -36,8 +37,8 @@ port.on('message', (m: WorkerRequest) => {
   if (m.op === 'drop') return;
   if (!held) return reply(failure(m.id, new Error('no body to decode')));
   try {
-    reply({ id: m.id, decoded: decode(held.kind, held.format, held.body, limits) });
+    reply({ id: m.id, decoded: decode(held.kind, held.format, held.body, limits), heapBytes: getHeapStatistics().total_heap_size });
   } catch (e) {
-    reply(failure(m.id, e));
+    reply({ ...failure(m.id, e), heapBytes: getHeapStatistics().total_heap_size });
   }
 });

@@ -109,7 +109,13 @@ export class GrpcServer implements Component {
   /** The interceptor that admits a call from its metadata (see the class comment). */
   private admitting(call: grpc.ServerInterceptingCallInterface): grpc.ServerInterceptingCall {
     let lease: Lease | undefined;
-    const end = () => lease?.end();
+    // once the handler has the message, its lease is the handler's to end (after the decode and
+    // the write, however the call ends): a client that cancels does not free what is still held
+    let handed = false;
+    let received = 0;
+    const end = () => {
+      if (!handed) lease?.end();
+    };
     return new grpc.ServerInterceptingCall(call, {
       start: (next) =>
         next({
@@ -125,7 +131,15 @@ export class GrpcServer implements Component {
             }
             nextMetadata(metadata);
           },
-          onReceiveMessage: (message: Buffer, nextMessage) => nextMessage({ body: message, lease: lease! } satisfies AdmittedMessage),
+          onReceiveMessage: (message: Buffer, nextMessage) => {
+            received++;
+            nextMessage({ body: message, lease: lease! } satisfies AdmittedMessage);
+          },
+          // grpc-js calls the handler on the half-close that follows the one message
+          onReceiveHalfClose: (next) => {
+            handed = received === 1;
+            next();
+          },
           onCancel: end,
         }),
       sendStatus: (status, nextStatus) => {

@@ -31,6 +31,9 @@ export function decodeThreadOldBytes(cfg: Pick<Config, 'MAX_INFLIGHT_BYTES'>): n
   return cfg.MAX_INFLIGHT_BYTES;
 }
 
+/** A decode thread whose heap has grown past this is replaced once it has nothing to do. */
+export const DECODE_THREAD_REPLACE_BYTES = 64 * MiB;
+
 /** The ingester's documented memory bound for its settings. */
 export function ingesterMemoryBoundBytes(cfg: Pick<Config, 'MAX_INFLIGHT_BYTES' | 'INGESTER_DECODE_THREADS'>): number {
   return (

@@ -11,7 +11,7 @@ import { encodeLogsRequest, RpcStatus } from '../../src/otlp/codec.js';
 import { SIGNALS } from '../../src/otlp/signals.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { logsRequest, type SampleLog } from '../helpers/otlp.js';
-import { runId, testConfig } from '../helpers/stack.js';
+import { runId, testConfig, waitFor } from '../helpers/stack.js';
 
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
 const MiB = 1024 * 1024;
@@ -167,6 +167,30 @@ describe('ingester limits: per-tenant rates and in-flight shares, bytes charged 
     const calls = await Promise.all(Array.from({ length: 20 }, () => grpcCall(port, 'acme-token', message)));
     for (const c of calls) expect([0, 8], c.message).toContain(c.status);
     expect(ingester['admission'].inflightBytes).toBe(0);
+    expect(ingester['admission'].inflightRequests).toBe(0);
+  });
+
+  it('gRPC: a call cancelled before its handler ran, one without a message and one with two give back what they reserved', async () => {
+    const port = ingester.grpc.boundPort;
+    const message = protobufLogs(10);
+    const frame = (m: Buffer) => Buffer.concat([Buffer.from([0, ...[24, 16, 8, 0].map((s) => (m.length >>> s) & 0xff)]), m]);
+    const session = connect(`http://127.0.0.1:${port}`);
+    const open = () =>
+      session.request({ ':method': 'POST', ':path': SIGNALS.logs.grpcMethod, 'content-type': 'application/grpc', te: 'trailers', authorization: 'Bearer acme-token' });
+    const ended = (req: ReturnType<typeof open>) => new Promise<void>((r) => req.on('close', () => r()).on('error', () => {}).resume());
+    // the message sent, the call never half-closed, then cancelled
+    const cancelled = open();
+    cancelled.write(frame(message));
+    await new Promise((r) => setTimeout(r, 200));
+    cancelled.close(8); // NGHTTP2_CANCEL
+    // half-closed without a message, and two messages in one unary call
+    const empty = open();
+    empty.end();
+    const two = open();
+    two.end(Buffer.concat([frame(message), frame(message)]));
+    await Promise.all([ended(cancelled), ended(empty), ended(two)]);
+    session.close();
+    await waitFor(async () => ingester['admission'].inflightBytes, (n) => n === 0, 5000, 'the reservations to be given back');
     expect(ingester['admission'].inflightRequests).toBe(0);
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { TENANT_LIMIT_KEYS } from '../../../src/config/tenants.js';
 import { REFUSAL_PAUSE_MS } from '../../../src/core/refusal-pause.js';
-import { DECODE_THREAD_YOUNG_BYTES, INGESTER_BASE_BYTES, INGESTER_MAIN_BYTES_PER_CHARGED_BYTE, ingesterMemoryBoundBytes } from '../../../src/ingester/memory-bound.js';
+import { DECODE_THREAD_REPLACE_BYTES, DECODE_THREAD_YOUNG_BYTES, INGESTER_BASE_BYTES, INGESTER_MAIN_BYTES_PER_CHARGED_BYTE, ingesterMemoryBoundBytes } from '../../../src/ingester/memory-bound.js';
 import { QUERY_PROCESS_BASE_BYTES, QUERY_PROCESS_REGROWTH, QUERY_SERVICE_BASE_BYTES, queryProcessLimitBytes, queryServiceMemoryBoundBytes } from '../../../src/query/query-processes.js';
 
 const MiB = 1024 * 1024;
@@ -21,6 +21,7 @@ describe('docs/limits.md holds the figures of the code', () => {
     expect(doc).toContain(`when it passes ${QUERY_PROCESS_BASE_BYTES / MiB} MiB + 2 × \`QUERY_MEMORY_LIMIT_MB\``);
     expect(doc).toContain(`ended past ${(queryProcessLimitBytes(cfg) / MiB).toLocaleString('en-US')} MB (the default \`QUERY_MEMORY_LIMIT_MB\` of ${cfg.QUERY_MEMORY_LIMIT_MB},`);
     expect(doc).toContain(`more than ${QUERY_PROCESS_REGROWTH} × its memory when it was warm`);
+    expect(doc).toContain(`heap has grown past ${DECODE_THREAD_REPLACE_BYTES / MiB} MiB is replaced`);
     expect(doc).toContain(`${REFUSAL_PAUSE_MS.UNAUTHORIZED} ms for 401 and 413`);
     expect(REFUSAL_PAUSE_MS.PAYLOAD_TOO_LARGE).toBe(REFUSAL_PAUSE_MS.UNAUTHORIZED);
     expect(doc).toContain(`(a second at most)`);
