@@ -5,6 +5,7 @@
 //   npm run bench:hostile     BENCH_PHASE_SECONDS (default 8) per attack,
 //                             BENCH_QUIET_SECONDS (default 10) for the noisy-neighbour test,
 //                             BENCH_ATTACKS (default all) names the attacks to send,
+//                             BENCH_PROCESSES (default ingester,query) the processes to attack,
 //                             BENCH_CPU_PROF a directory for the ingester's CPU profile
 // Prints one JSON document on stdout (its `summary` per process: peakRssMb, boundMb,
 // peakRssOverBound, rssAfterOverBefore; and quietTenantP99Ratio) and a table on stderr.
@@ -222,12 +223,18 @@ process.stderr.write(`quiet alone: ${JSON.stringify(alone)}\nquiet beside the fl
 
 await sleep(5000);
 const after = procStats(ingester.pid);
+// where what is left after is held: the main thread's heap and its buffers outside it
+const metricsAfter = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+const heldAfter = Object.fromEntries(
+  ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes'].map((m) => [m.replace('nodejs_', '').replace('_bytes', 'Mb'), round(Number(/^(?:otel_lakehouse_)?\S*?(\S+) (\S+)$/m.exec(metricsAfter.split('\n').find((l) => l.includes(m) && !l.startsWith('#')) ?? '')?.[2] ?? 0) / MiB)]),
+);
 const aliveAtEnd = ingester.exitCode === null;
 ingester.kill('SIGTERM');
 await new Promise((r) => ingester.once('exit', r));
 
 // ---------------------------------------------------------------- the query service, likewise
-const query = await queryServiceAttacks();
+// BENCH_PROCESSES=ingester leaves the query service out
+const query = (process.env.BENCH_PROCESSES ?? 'ingester,query').includes('query') ? await queryServiceAttacks() : { summary: undefined, detail: [] };
 
 const peak = after.peakRssMb;
 const boundMb = ingesterBound / MiB;
@@ -239,6 +246,7 @@ const summary = {
     rssBeforeMb: round(before),
     rssAfterMb: round(after.rssMb),
     rssAfterOverBefore: round(after.rssMb / before, 2),
+    mainThreadAfter: heldAfter,
     alive: aliveAtEnd,
     answers500: results.reduce((n, r) => n + (r.statuses['500'] ?? 0), 0),
   },
