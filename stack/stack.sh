@@ -180,7 +180,22 @@ cmd_signal() { # pause|resume service…
     running "$name" || die "$name is not running"
     pid=$(cat "$(pidfile "$name")")
     kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid"
+    # pause returns once every process of the service is stopped, not when the signal is sent
+    [ "$sig" = STOP ] && wait_stopped "$pid"
   done
+}
+
+wait_stopped() { # pid: its process group all in state T, for 5 s at most
+  local i p all
+  for i in $(seq 1 50); do
+    all=1
+    for p in $(pgrep -g "$1" 2>/dev/null || echo "$1"); do
+      [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = T ] || all=0
+    done
+    [ "$all" = 1 ] && return 0
+    sleep 0.1
+  done
+  die "$1 did not stop within 5 s"
 }
 
 cmd_down() {
