@@ -181,7 +181,7 @@ cmd_signal() { # pause|resume service…
     pid=$(cat "$(pidfile "$name")")
     kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid"
     # pause returns once every process of the service is stopped, not when the signal is sent
-    [ "$sig" = STOP ] && wait_stopped "$pid"
+    if [ "$sig" = STOP ]; then wait_stopped "$pid"; fi
   done
 }
 
