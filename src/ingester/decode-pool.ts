@@ -56,6 +56,8 @@ interface Thread {
   held: number;
   /** its heap after its last decode */
   heapBytes: number;
+  /** it has ended: nothing more is asked of it */
+  ended: boolean;
 }
 
 /**
@@ -94,7 +96,7 @@ export class DecodePool implements Decoder, Component {
     // The second wall: were a decode to hold more than its charge said, its thread runs out of
     // heap and ends (its requests answered 500), not the ingester.
     const worker = new Worker(file, { workerData: this.limits, resourceLimits: this.heapLimits });
-    const thread: Thread = { worker, jobs: new Map(), held: 0, heapBytes: 0 };
+    const thread: Thread = { worker, jobs: new Map(), held: 0, heapBytes: 0, ended: false };
     worker.on('message', (reply: WorkerReply) => {
       const job = thread.jobs.get(reply.id);
       thread.jobs.delete(reply.id);
@@ -104,6 +106,7 @@ export class DecodePool implements Decoder, Component {
       this.replaceIfGrown(file, thread);
     });
     const fail = (why: string) => {
+      thread.ended = true;
       for (const job of thread.jobs.values()) job.reject(new LakehouseError('INTERNAL', `a decode thread ${why}`));
       thread.jobs.clear();
       if (!this.stopping && this.threads[slot] === thread) {
@@ -123,6 +126,8 @@ export class DecodePool implements Decoder, Component {
 
   private ask(thread: Thread, message: WorkerRequest): Promise<WorkerReply> {
     if (message.op !== 'inspect') thread.held--;
+    // a thread that ended (past its heap, say) while a request waited between its two steps
+    if (thread.ended) return Promise.reject(new LakehouseError('INTERNAL', 'the decode thread of this request ended'));
     return new Promise((resolve, reject) => {
       thread.jobs.set(message.id, { resolve, reject });
       thread.worker.postMessage(message);
