@@ -32,6 +32,17 @@ const run = randomBytes(3).toString('hex');
 const MiB = 1024 * 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits (a minute at most) for a process's /readyz to answer 200. */
+async function waitReady(url, what) {
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {}
+    if (i > 300) throw new Error(`${what} did not become ready`);
+    await sleep(200);
+  }
+}
+
 // ---------------------------------------------------------------- the ingester, as users run it
 const httpPort = 24418;
 const grpcPort = 24417;
@@ -54,13 +65,7 @@ async function startIngester() {
   const prof = [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), ...(process.env.BENCH_TRACE_GC ? ['--trace-gc'] : [])];
   const child = spawn(process.execPath, [...prof, 'dist/cli/ingester.js'], { cwd: root, env: { ...process.env, ...ingesterEnv }, stdio: ['ignore', process.env.BENCH_TRACE_GC ? 2 : 'ignore', 2] });
   process.on('exit', () => child.kill('SIGKILL'));
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200) break;
-    } catch {}
-    if (i > 300) throw new Error('ingester did not become ready');
-    await sleep(200);
-  }
+  await waitReady(`http://127.0.0.1:${httpPort}/readyz`, 'ingester');
   return child;
 }
 
@@ -305,13 +310,7 @@ async function queryServiceAttacks() {
   }
   const child = spawn(process.execPath, ['dist/cli/query-server.js'], { cwd: root, env: { ...process.env, ...qEnv }, stdio: ['ignore', 'ignore', 2] });
   process.on('exit', () => child.kill('SIGKILL'));
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) break;
-    } catch {}
-    if (i > 300) throw new Error('query service did not become ready');
-    await sleep(200);
-  }
+  await waitReady(`http://127.0.0.1:${port}/readyz`, 'query service');
   const ask = async (token, sql) => {
     const started = performance.now();
     try {

@@ -18,29 +18,26 @@ export function refuseUnread(req: IncomingMessage, res: { setHeader(name: string
 }
 
 /**
- * Reads the request body, refusing (413) more than `limit` bytes on the wire. Each chunk is
- * charged before it is kept, so a refusal stops the read with nothing more held.
+ * Collects a stream's chunks up to `limit` bytes (past it, `tooLarge`), each charged before it
+ * is kept, so a refusal stops it with nothing more held. `stop` ends the stream's flow when it
+ * fails; the promise settles once.
  */
-export function readBody(req: IncomingMessage, limit: number, charge: Charge = noCharge): Promise<Buffer> {
+function collect(stream: NodeJS.ReadableStream, limit: number, charge: Charge, tooLarge: () => LakehouseError, failed: (e: Error) => LakehouseError, stop: () => void): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      return reject(new LakehouseError('PAYLOAD_TOO_LARGE', `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
-    }
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
-    // the rest of a refused body is not read: the answer closes the connection (see refuseUnread)
+    let done = false;
     const fail = (e: unknown) => {
-      failed = true;
+      if (done) return;
+      done = true;
       chunks.length = 0;
-      req.pause();
+      stop();
       reject(e);
     };
-    req.on('data', (c: Buffer) => {
-      if (failed) return;
+    stream.on('data', (c: Buffer) => {
+      if (done) return;
       size += c.length;
-      if (size > limit) return fail(new LakehouseError('PAYLOAD_TOO_LARGE', `body exceeds the limit of ${limit} bytes`));
+      if (size > limit) return fail(tooLarge());
       try {
         charge(c.length);
       } catch (e) {
@@ -48,9 +45,33 @@ export function readBody(req: IncomingMessage, limit: number, charge: Charge = n
       }
       chunks.push(c);
     });
-    req.on('end', () => failed || resolve(Buffer.concat(chunks, size)));
-    req.on('error', (e) => failed || reject(new LakehouseError('BAD_REQUEST', `reading the body failed: ${e.message}`)));
+    stream.on('end', () => {
+      if (done) return;
+      done = true;
+      resolve(Buffer.concat(chunks, size));
+    });
+    stream.on('error', (e: Error) => fail(failed(e)));
   });
+}
+
+/**
+ * Reads the request body, refusing (413) more than `limit` bytes on the wire. Each chunk is
+ * charged before it is kept, so a refusal stops the read with nothing more held.
+ */
+export function readBody(req: IncomingMessage, limit: number, charge: Charge = noCharge): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    return Promise.reject(new LakehouseError('PAYLOAD_TOO_LARGE', `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
+  }
+  return collect(
+    req,
+    limit,
+    charge,
+    () => new LakehouseError('PAYLOAD_TOO_LARGE', `body exceeds the limit of ${limit} bytes`),
+    (e) => new LakehouseError('BAD_REQUEST', `reading the body failed: ${e.message}`),
+    // the rest of a refused body is not read: the answer closes the connection (see refuseUnread)
+    () => req.pause(),
+  );
 }
 
 /**
@@ -67,35 +88,15 @@ export function decodeContentEncoding(body: Buffer, encoding: string | undefined
 
 /** Inflates a gzip buffer as a stream against `limit` and `charge` (see decodeContentEncoding). */
 export function gunzipCharged(body: Buffer, limit: number, charge: Charge): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const gunzip = createGunzip();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const fail = (e: unknown) => {
-      if (done) return;
-      done = true;
-      chunks.length = 0;
-      gunzip.destroy();
-      reject(e);
-    };
-    gunzip.on('data', (c: Buffer) => {
-      if (done) return;
-      size += c.length;
-      if (size > limit) return fail(new LakehouseError('PAYLOAD_TOO_LARGE', `gzip body decompresses to more than ${limit} bytes`));
-      try {
-        charge(c.length);
-      } catch (e) {
-        return fail(e);
-      }
-      chunks.push(c);
-    });
-    gunzip.on('error', (e) => fail(new LakehouseError('BAD_REQUEST', `gzip body could not be decompressed: ${e.message}`)));
-    gunzip.on('end', () => {
-      if (done) return;
-      done = true;
-      resolve(Buffer.concat(chunks, size));
-    });
-    gunzip.end(body);
-  });
+  const gunzip = createGunzip();
+  const out = collect(
+    gunzip,
+    limit,
+    charge,
+    () => new LakehouseError('PAYLOAD_TOO_LARGE', `gzip body decompresses to more than ${limit} bytes`),
+    (e) => new LakehouseError('BAD_REQUEST', `gzip body could not be decompressed: ${e.message}`),
+    () => gunzip.destroy(),
+  );
+  gunzip.end(body);
+  return out;
 }

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -6,8 +7,8 @@ import { fileURLToPath } from 'node:url';
  * when that module runs from the TypeScript sources (the tests), the build's copy.
  */
 export function compiledBeside(moduleUrl: string, name: string): string {
-  const here = fileURLToPath(moduleUrl);
-  const file = here.replace(/\/src\/([^/]+)\/[^/]+\.[jt]s$/, '/dist/$1/' + name).replace(/\/dist\/([^/]+)\/[^/]+\.js$/, '/dist/$1/' + name);
+  const dir = dirname(fileURLToPath(moduleUrl));
+  const file = join(dir.replace(/\/src(\/[^/]+)$/, '/dist$1'), name);
   if (!existsSync(file)) throw new Error(`${file} is missing: build first (npm run build)`);
   return file;
 }

@@ -92,9 +92,9 @@ export class Admission {
    * seconds until they would be there, or 413 when `n` is over the burst and never would be.
    */
   rate(tenant: string, kind: 'bytes' | 'records', n: number, peek = false): void {
-    const limits = this.limits.tenant(tenant);
     let b = this.buckets.get(tenant);
-    if (!b || b.bytes.rate !== limits.ingestion_rate_bytes || b.records.rate !== limits.ingestion_rate_records) {
+    if (!b) {
+      const limits = this.limits.tenant(tenant);
       b = {
         bytes: new TokenBucket(limits.ingestion_rate_bytes, limits.ingestion_burst_bytes, this.now),
         records: new TokenBucket(limits.ingestion_rate_records, limits.ingestion_burst_records, this.now),

@@ -207,7 +207,6 @@ export class QueryProcessPool {
   private readonly idle: QueryProcess[] = [];
   private readonly all = new Set<QueryProcess>();
   private readonly idleTimers = new Map<QueryProcess, NodeJS.Timeout>();
-  private count = 0;
   private closed = false;
   private readonly file: string;
 
@@ -231,12 +230,10 @@ export class QueryProcessPool {
   }
 
   private spawn(): QueryProcess {
-    this.count++;
     const p = new QueryProcess(this.file, this.cfg, this.walls, this.log);
     this.all.add(p);
     p.child.once('exit', () => {
       this.all.delete(p);
-      this.count--;
       const at = this.idle.indexOf(p);
       if (at >= 0) this.idle.splice(at, 1);
       clearTimeout(this.idleTimers.get(p));
@@ -252,10 +249,10 @@ export class QueryProcessPool {
    */
   async acquire(): Promise<QueryProcess> {
     if (this.closed) throw new LakehouseError('SHUTTING_DOWN', 'the query service is shutting down; retry on another replica', { retryAfterSeconds: 5 });
-    const p = this.idle.pop() ?? (await this.starting()) ?? this.spawn();
+    const p = this.idle.pop() ?? this.takeSpare() ?? this.spawn();
     clearTimeout(this.idleTimers.get(p));
     this.idleTimers.delete(p);
-    if (this.idle.length === 0 && this.spare === undefined && this.count < this.cfg.QUERY_MAX_INFLIGHT + 1) this.startSpare();
+    if (this.idle.length === 0 && this.spare === undefined && this.all.size < this.cfg.QUERY_MAX_INFLIGHT + 1) this.startSpare();
     await p.ready;
     return p;
   }
@@ -263,7 +260,7 @@ export class QueryProcessPool {
   /** A process being started as a spare, taken by the query that needs it. */
   private spare: QueryProcess | undefined;
 
-  private async starting(): Promise<QueryProcess | undefined> {
+  private takeSpare(): QueryProcess | undefined {
     const s = this.spare;
     this.spare = undefined;
     return s;
@@ -293,12 +290,12 @@ export class QueryProcessPool {
     }
     this.idle.push(p);
     // the first process stays; others end when idle
-    if (this.idle.length + (this.count - this.idle.length) > 1) {
+    if (this.all.size > 1) {
       this.idleTimers.set(
         p,
         setTimeout(() => {
           const at = this.idle.indexOf(p);
-          if (at >= 0 && this.count > 1) {
+          if (at >= 0 && this.all.size > 1) {
             this.idle.splice(at, 1);
             void p.close();
           }
