@@ -91,7 +91,8 @@ describe('lake pipeline: exactly once across crashes, replicas, rebalances and o
     try {
       await produceLogs(kafka, cfg.REDPANDA_TOPIC, 0, 4, 50);
       await waitFor(() => lakeCounts(cfg), (c) => c.rows >= 200, 60_000, 'the first 200 rows');
-      const committed = await gauge(p.metrics.lakeRowsCommitted);
+      // the rows are visible once the catalog has the commit; the pipeline counts them just after
+      const committed = await waitFor(() => gauge(p.metrics.lakeRowsCommitted), (n) => n >= 200, 10_000, 'the first commit counted');
       await withStopped(['iceberg'], async () => {
         await produceLogs(kafka, cfg.REDPANDA_TOPIC, 200, 40, 50);
         // The sealed buffer (200 or more rows) waits for the catalog, and the next one loads
