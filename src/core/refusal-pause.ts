@@ -1,12 +1,11 @@
 import { LakehouseError, type ErrorCode } from './errors.js';
 
 /**
- * How long the refusals a flood repeats are held before they are answered: over a limit (429:
+ * How long the refusals a flood repeats are held before they are answered: over a tenant's own limit (429:
  * up to its Retry-After, a second at most), without a valid token (401), too large (413).
  */
 export const REFUSAL_PAUSE_MS: Partial<Record<ErrorCode, number>> = {
   TENANT_LIMITED: 1000,
-  OVERLOADED: 1000,
   UNAUTHORIZED: 250,
   PAYLOAD_TOO_LARGE: 250,
 };

@@ -24,7 +24,7 @@ describe('docs/limits.md holds the figures of the code', () => {
     expect(doc).toContain(`heap has grown past ${DECODE_THREAD_REPLACE_BYTES / MiB} MiB is replaced`);
     expect(doc).toContain(`${REFUSAL_PAUSE_MS.UNAUTHORIZED} ms for 401 and 413`);
     expect(REFUSAL_PAUSE_MS.PAYLOAD_TOO_LARGE).toBe(REFUSAL_PAUSE_MS.UNAUTHORIZED);
-    expect(doc).toContain(`(a second at most)`);
+    expect(doc).toContain(`(a second at most;`);
     expect(REFUSAL_PAUSE_MS.TENANT_LIMITED).toBe(1000);
   });
 
