@@ -6,15 +6,20 @@
 //                             BENCH_QUIET_SECONDS (default 10) for the noisy-neighbour test,
 //                             BENCH_ATTACKS (default all) names the attacks to send,
 //                             BENCH_PROCESSES (default ingester,query) the processes to attack,
-//                             BENCH_CPU_PROF a directory for the ingester's CPU profile
+//                             BENCH_CPU_PROF a directory for the ingester's CPU profile,
+//                             BENCH_NODE_FLAGS more flags for the ingester's node
 // Prints one JSON document on stdout (its `summary` per process: peakRssMb, boundMb,
-// peakRssOverBound, rssAfterOverBefore; and quietTenantP99Ratio) and a table on stderr.
+// peakRssOverBound, rssAfterOverBefore; quietTenantP99Ratio, and brokerP99Ratio, the same ratio
+// for writes straight to the broker) and a table on stderr.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:http2';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import snappy from 'snappy';
+import { Kafka, logLevel } from 'kafkajs';
 import { Agent, request } from 'undici';
 import { encodeLogsRequest } from '../dist/otlp/codec.js';
 import { loadConfig } from '../dist/config/load.js';
@@ -62,7 +67,7 @@ const ingesterCfg = loadConfig(ingesterEnv);
 const ingesterBound = ingesterMemoryBoundBytes(ingesterCfg);
 
 async function startIngester() {
-  const prof = [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), ...(process.env.BENCH_TRACE_GC ? ['--trace-gc'] : [])];
+  const prof = [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), ...(process.env.BENCH_TRACE_GC ? ['--trace-gc'] : [])];
   const child = spawn(process.execPath, [...prof, 'dist/cli/ingester.js'], { cwd: root, env: { ...process.env, ...ingesterEnv }, stdio: ['ignore', process.env.BENCH_TRACE_GC ? 2 : 'ignore', 2] });
   process.on('exit', () => child.kill('SIGKILL'));
   await waitReady(`http://127.0.0.1:${httpPort}/readyz`, 'ingester');
@@ -126,6 +131,22 @@ async function flood(clients, seconds, send) {
     }),
   );
   return statuses;
+}
+
+/** The flood of flood-client.mjs, sent from its own process; the statuses it got, by count. */
+async function floodFromOwnProcess({ body, ...rest }) {
+  const bodyFile = join(tmpdir(), `hostile-flood-${run}.bin`);
+  writeFileSync(bodyFile, body);
+  try {
+    const child = spawn(process.execPath, [join(root, 'bench', 'flood-client.mjs'), JSON.stringify({ ...rest, bodyFile })], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const code = await new Promise((r) => child.once('exit', r));
+    if (code !== 0) throw new Error(`the flood client exited with ${code}`);
+    return JSON.parse(out);
+  } finally {
+    rmSync(bodyFile, { force: true });
+  }
 }
 
 // ------------------------------------------------------------------ the quiet tenant's requests
@@ -220,9 +241,11 @@ const alone = await aloneStop();
 const besideStop = quietTenant();
 // BENCH_NOISY_FORMAT=protobuf: the same records as protobuf (no decode: the broker's share alone)
 const noisyProtobuf = process.env.BENCH_NOISY_FORMAT === 'protobuf';
-const noisyBody = noisyProtobuf ? Buffer.from(encodeLogsRequest(SIGNALS.logs.request.toObject(otlpJsonToMessage(SIGNALS.logs.request, noisyJson.toString('utf8'))))) : noisyJson;
+// the noisy request as the Kafka record the ingester makes of it
+const noisyRecord = Buffer.from(encodeLogsRequest(SIGNALS.logs.request.toObject(otlpJsonToMessage(SIGNALS.logs.request, noisyJson.toString('utf8')))));
+const noisyBody = noisyProtobuf ? noisyRecord : noisyJson;
 const noisyType = noisyProtobuf ? 'application/x-protobuf' : 'application/json';
-const noisyStatuses = await flood(48, quietSeconds * 2, () => post('/v1/logs', 'noisy-token', { 'content-type': noisyType }, noisyBody));
+const noisyStatuses = await floodFromOwnProcess({ url: `http://127.0.0.1:${httpPort}/v1/logs`, token: 'noisy-token', contentType: noisyType, body: noisyBody, clients: 48, seconds: quietSeconds * 2 });
 const beside = await besideStop();
 process.stderr.write(`quiet alone: ${JSON.stringify(alone)}\nquiet beside the flood: ${JSON.stringify(beside)}\nnoisy: ${JSON.stringify(noisyStatuses)}\n`);
 
@@ -236,6 +259,45 @@ const heldAfter = Object.fromEntries(
 const aliveAtEnd = ingester.exitCode === null;
 ingester.kill('SIGTERM');
 await new Promise((r) => ingester.once('exit', r));
+
+// The broker's own share: the quiet tenant's bodies written straight to the broker, alone and
+// beside the noisy tenant's records written straight to it at the rate the ingester took them.
+// What the ingester adds to the quiet tenant's p99 is what is left beyond this ratio.
+async function brokerControl(perSecond) {
+  const kafka = new Kafka({ brokers: ingesterEnv.REDPANDA_BROKERS.split(','), clientId: 'bench-quiet', logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  const quietDirect = () => {
+    const latencies = [];
+    let running = true;
+    const loop = (async () => {
+      for (let i = 0; running; i++) {
+        const next = performance.now() + 50;
+        const started = performance.now();
+        await producer.send({ topic: ingesterEnv.REDPANDA_TOPIC, acks: -1, messages: [{ key: 'quiet', value: quietBodies[i % quietBodies.length] }] });
+        latencies.push(performance.now() - started);
+        const wait = next - performance.now();
+        if (wait > 0) await sleep(wait);
+      }
+    })();
+    return async () => {
+      running = false;
+      await loop;
+      latencies.sort((a, b) => a - b);
+      return { written: latencies.length, p50Ms: round(percentile(latencies, 50)), p99Ms: round(percentile(latencies, 99)) };
+    };
+  };
+  const aloneStop = quietDirect();
+  await sleep(quietSeconds * 1000);
+  const alone = await aloneStop();
+  const besideStop = quietDirect();
+  const noisy = await floodFromOwnProcess({ kafka: { brokers: ingesterEnv.REDPANDA_BROKERS.split(','), topic: ingesterEnv.REDPANDA_TOPIC }, perSecond, body: noisyRecord, clients: 4, seconds: quietSeconds * 2 });
+  const beside = await besideStop();
+  await producer.disconnect();
+  process.stderr.write(`broker alone: ${JSON.stringify(alone)}\nbroker beside the flood: ${JSON.stringify(beside)}\nnoisy straight to the broker: ${JSON.stringify(noisy)}\n`);
+  return { alone, beside, noisy, perSecond: round(perSecond, 1), p99Ratio: round(beside.p99Ms / alone.p99Ms, 2) };
+}
+const broker = await brokerControl((noisyStatuses['200'] ?? 0) / (quietSeconds * 2));
 
 // ---------------------------------------------------------------- the query service, likewise
 // BENCH_PROCESSES=ingester leaves the query service out
@@ -257,9 +319,11 @@ const summary = {
   },
   query: query.summary,
   quietTenantP99Ratio: round(beside.p99Ms / alone.p99Ms, 2),
+  // the same ratio for writes straight to the broker, beside the same records at the same rate
+  brokerP99Ratio: broker.p99Ratio,
   quietTenantAnswersRatio: round(beside.answered200 / (alone.answered200 * 2), 2),
 };
-console.log(JSON.stringify({ bench: 'hostile', settings: { MAX_INFLIGHT_BYTES: ingesterCfg.MAX_INFLIGHT_BYTES, TENANT_MAX_INFLIGHT_BYTES: ingesterCfg.TENANT_MAX_INFLIGHT_BYTES, GRPC_MAX_MESSAGE_BYTES: ingesterCfg.GRPC_MAX_MESSAGE_BYTES }, attacks: results, noisyNeighbour: { alone, beside, noisyStatuses }, queryService: query.detail, summary }, null, 2));
+console.log(JSON.stringify({ bench: 'hostile', settings: { MAX_INFLIGHT_BYTES: ingesterCfg.MAX_INFLIGHT_BYTES, TENANT_MAX_INFLIGHT_BYTES: ingesterCfg.TENANT_MAX_INFLIGHT_BYTES, GRPC_MAX_MESSAGE_BYTES: ingesterCfg.GRPC_MAX_MESSAGE_BYTES }, attacks: results, noisyNeighbour: { alone, beside, noisyStatuses, broker }, queryService: query.detail, summary }, null, 2));
 process.exit(0);
 
 /** Resident MB of a process and all its descendants, from /proc. */

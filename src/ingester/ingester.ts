@@ -50,8 +50,9 @@ function exportResponse(spec: SignalSpec, result: IngestResult): Record<string, 
 /**
  * Kafka producers the ingester writes through, each one write at a time (see RecordProducer):
  * requests to different brokers, or queued behind a slow one, are not held behind one write.
+ * One of them is kept for a tenant that holds none, so a busy tenant writes through four.
  */
-const INGESTER_PRODUCERS = 4;
+const INGESTER_PRODUCERS = 5;
 
 /**
  * The ingester: OTLP/HTTP (protobuf and JSON) and OTLP/gRPC for logs, traces and metrics, and

@@ -38,6 +38,8 @@ export type WriteOutcome = 'written' | 'not-written' | 'unknown';
 /** One kafkajs producer (one producer id, one connection per broker), used by one write at a time. */
 interface Lane {
   producer: Producer | undefined;
+  /** the key the lane was taken under */
+  key: string;
 }
 
 /**
@@ -61,6 +63,8 @@ export class RecordProducer implements Component {
   private readonly free: Lane[] = [];
   /** writes waiting for a lane, by the key they share a turn under (a tenant), in turn order */
   private readonly waiting = new Map<string, ((lane: Lane) => void)[]>();
+  /** lanes taken, by the key they were taken under */
+  private readonly holding = new Map<string, number>();
 
   private started = false;
   private readonly log: Logger;
@@ -72,7 +76,7 @@ export class RecordProducer implements Component {
     lanes = 1,
   ) {
     this.log = logger.child({ component: this.name });
-    this.lanes = Array.from({ length: lanes }, () => ({ producer: undefined }));
+    this.lanes = Array.from({ length: lanes }, () => ({ producer: undefined, key: '' }));
     this.free.push(...this.lanes);
   }
 
@@ -139,29 +143,49 @@ export class RecordProducer implements Component {
   }
 
   /**
-   * A lane for a write under `key`. A free lane is taken at once; when there is none, keys take
-   * turns for lanes as they free up (round robin), so that one tenant's queue of large writes
-   * does not stand before another tenant's single small one.
+   * A lane for a write under `key`. Keys take turns for lanes as they free up (round robin), so
+   * that one tenant's queue of large writes does not stand before another tenant's single small
+   * one; and the last free lane is kept for a key that holds none, so that a tenant's first write
+   * need not wait for a lane at all while another tenant's writes hold all the others.
    */
   private take(key: string): Promise<Lane> {
-    const queue = this.waiting.get(key);
-    if (!queue && this.free.length > 0) return Promise.resolve(this.free.pop()!);
+    if (!this.waiting.has(key) && this.mayTake(key, this.free.length)) return Promise.resolve(this.hold(key, this.free.pop()!));
     return new Promise((resolve) => {
+      const queue = this.waiting.get(key);
       if (queue) queue.push(resolve);
       else this.waiting.set(key, [resolve]);
     });
   }
 
+  private mayTake(key: string, free: number): boolean {
+    return free > 1 || (free === 1 && !this.holding.has(key));
+  }
+
+  private hold(key: string, lane: Lane): Lane {
+    this.holding.set(key, (this.holding.get(key) ?? 0) + 1);
+    lane.key = key;
+    return lane;
+  }
+
   private give(lane: Lane): void {
-    for (const [next, queue] of this.waiting) {
-      const resolve = queue.shift()!;
-      // to the back of the turn order, with its remaining writes
-      this.waiting.delete(next);
-      if (queue.length > 0) this.waiting.set(next, queue);
-      resolve(lane);
-      return;
-    }
+    const held = (this.holding.get(lane.key) ?? 1) - 1;
+    if (held > 0) this.holding.set(lane.key, held);
+    else this.holding.delete(lane.key);
     this.free.push(lane);
+    // the freed lane, or the one kept, may now go to a waiting key: the first in turn order that may take one
+    for (let handed = true; handed && this.free.length > 0; ) {
+      handed = false;
+      for (const [next, queue] of this.waiting) {
+        if (!this.mayTake(next, this.free.length)) continue;
+        const resolve = queue.shift()!;
+        // to the back of the turn order, with its remaining writes
+        this.waiting.delete(next);
+        if (queue.length > 0) this.waiting.set(next, queue);
+        resolve(this.hold(next, this.free.pop()!));
+        handed = true;
+        break;
+      }
+    }
   }
 
   /** The lane's producer, connected (a new producer id) if the lane has none. */

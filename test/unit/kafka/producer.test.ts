@@ -62,18 +62,82 @@ describe('RecordProducer', () => {
     vi.useRealTimers();
   });
 
-  it('sends one write at a time per producer, and as many at once as it has producers', async () => {
+  it('sends one write at a time per producer; one key writes through all but one of them, the last kept for a key that holds none', async () => {
     const one = fakeKafka();
     const p1 = new RecordProducer(one.kafka, 1000, logger);
     await p1.start();
     await Promise.all(['a', 'b', 'c', 'd'].map((k) => p1.send('t', record(k))));
     expect(one.mostAtOnce()).toBe(1);
-    const two = fakeKafka();
-    const p2 = new RecordProducer(two.kafka, 1000, logger, 2);
-    await p2.start();
-    await Promise.all(['a', 'b', 'c', 'd'].map((k) => p2.send('t', record(k))));
-    expect(two.mostAtOnce()).toBe(2);
-    expect(two.producers.map((p) => p.sends.length)).toEqual([2, 2]);
+    const three = fakeKafka();
+    const p3 = new RecordProducer(three.kafka, 1000, logger, 3);
+    await p3.start();
+    await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => p3.send('t', record(k), undefined, 'busy')));
+    expect(three.mostAtOnce()).toBe(2);
+    // a second key's write goes through the kept lane while the first key holds the others
+    const held = [new Promise<void>(() => {}), new Promise<void>(() => {})];
+    three.script.push(...held);
+    void p3.send('t', record('busy-1'), undefined, 'busy');
+    void p3.send('t', record('busy-2'), undefined, 'busy');
+    void p3.send('t', record('busy-3'), undefined, 'busy');
+    await p3.send('t', record('quiet'), undefined, 'quiet');
+    expect(three.producers.flatMap((x) => x.sends)).toContain('quiet');
+    expect(three.producers.flatMap((x) => x.sends)).not.toContain('busy-3');
+  });
+
+  it('generated writes under many keys: no more at once than producers, the last free one kept for a key that holds none, none left waiting while one is free, every write ends', async () => {
+    const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
+    let s = seed;
+    const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const tick = () => new Promise((r) => setImmediate(r));
+    for (let round = 0; round < 300; round++) {
+      const where = `seed ${seed} (FUZZ_SEED), round ${round}`;
+      // sends park here, under their record's key, until the test releases them
+      const inFlight: { key: string; release: () => void }[] = [];
+      const started = new Map<string, number>();
+      const kafka = {
+        producer: () => ({
+          connect: async () => {},
+          disconnect: async () => {},
+          send: ({ messages }: { messages: { key: string }[] }) => {
+            const key = messages[0]!.key;
+            started.set(key, (started.get(key) ?? 0) + 1);
+            return new Promise<void>((release) => inFlight.push({ key, release }));
+          },
+        }),
+      } as unknown as Kafka;
+      const lanes = 1 + Math.floor(rand() * 5);
+      const keys = 1 + Math.floor(rand() * 4);
+      const p = new RecordProducer(kafka, 600_000, logger, lanes);
+      await p.start();
+      const sentByKey = new Map<string, number>();
+      const writes: Promise<void>[] = [];
+      let sent = 0;
+      const check = () => {
+        const held = new Map<string, number>();
+        for (const w of inFlight) held.set(w.key, (held.get(w.key) ?? 0) + 1);
+        const busy = inFlight.length;
+        expect(busy, where).toBeLessThanOrEqual(lanes);
+        for (const [k, n] of held) expect(n, `${where}: ${k} holds ${n} of ${lanes}`).toBeLessThanOrEqual(Math.max(1, lanes - 1));
+        const waitingKeys = [...sentByKey].filter(([k, n]) => n > (started.get(k) ?? 0)).map(([k]) => k);
+        if (busy < lanes - 1) expect(waitingKeys, `${where}: waiting while ${lanes - busy} are free`).toEqual([]);
+        if (busy === lanes - 1 || (lanes === 1 && busy === 0)) for (const k of waitingKeys) expect(held.get(k) ?? 0, `${where}: ${k} holds none and waits beside a free one`).toBeGreaterThan(0);
+      };
+      while (sent < 40 || inFlight.length > 0) {
+        if (sent < 40 && (rand() < 0.6 || inFlight.length === 0)) {
+          const key = `k${Math.floor(rand() * keys)}`;
+          sentByKey.set(key, (sentByKey.get(key) ?? 0) + 1);
+          writes.push(p.send('t', record(key), undefined, key));
+          sent++;
+        } else {
+          inFlight.splice(Math.floor(rand() * inFlight.length), 1)[0]!.release();
+        }
+        await tick();
+        check();
+      }
+      const settled = await Promise.allSettled(writes);
+      expect(settled.filter((x) => x.status === 'rejected'), where).toEqual([]);
+      await p.stop();
+    }
   });
 
   it('after a write that ended unacknowledged, sends the next on a new producer (a new producer id), so it cannot be taken for a duplicate of it', async () => {
