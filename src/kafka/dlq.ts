@@ -9,7 +9,7 @@ import { dlqTopic } from './topics.js';
 
 /**
  * Sends records that cannot be processed to `<topic>-dlq`: the original value and headers plus
- * error-code, error-message, source-topic, source-partition, source-offset and failed-at.
+ * error-code, error-message, pipeline, source-topic, source-partition, source-offset and failed-at.
  * Retries until the broker takes it (the caller must not move past the record before).
  */
 export class DeadLetterQueue implements Component {
@@ -41,6 +41,8 @@ export class DeadLetterQueue implements Component {
       ...(message.headers ?? {}),
       'error-code': code,
       'error-message': reason.slice(0, 1000),
+      // which pipeline gave up on it: each dead-letters on its own, so one record may be here once per pipeline
+      pipeline: this.pipeline,
       'source-topic': this.topic,
       'source-partition': String(partition),
       'source-offset': String(offset),

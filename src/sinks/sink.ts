@@ -24,7 +24,7 @@ export interface Sink<P> {
 /** Classifies an HTTP answer the way every hot-path sink does. */
 export function classifyHttp(status: number, body: string, retryAfter: string | null): Delivery | undefined {
   if (status >= 200 && status < 300) return undefined;
-  const reason = `HTTP ${status}: ${body.slice(0, 500)}`;
+  const reason = `HTTP ${status}: ${body.trim().slice(0, 500)}`;
   if (status === 429 || status >= 500 || status === 408) {
     const seconds = Number(retryAfter);
     return { kind: 'retry', reason, ...(Number.isFinite(seconds) && seconds > 0 ? { retryAfterMs: seconds * 1000 } : {}) };

@@ -1,17 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../../src/config/schema.js';
-import { createKafka } from '../../src/kafka/client.js';
-import { recordHeaders } from '../../src/kafka/record.js';
-import { ensureTopics, topicWithDlq } from '../../src/kafka/topics.js';
 import { LakePipeline } from '../../src/lake/lake-pipeline.js';
 import { runQuery } from '../../src/query/query.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
 import { deeplyNested } from '../chaos/corpus.js';
 import { readTopic, topicSize } from '../helpers/kafka.js';
+import { topicFixture } from '../helpers/topic-fixture.js';
 import { seqLogRecord } from '../helpers/otlp.js';
-import { runId, testConfig, waitFor } from '../helpers/stack.js';
+import { waitFor } from '../helpers/stack.js';
 
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
 
@@ -20,27 +18,6 @@ const record = (seq: number): Buffer => seqLogRecord(seq);
 async function seqs(cfg: Config): Promise<number[]> {
   const r = await runQuery(cfg, `SELECT CAST(attributes['seq'] AS INTEGER) FROM logs ORDER BY 1`);
   return r.rows.map((x) => x[0] as number);
-}
-
-/** A one-partition topic (and its DLQ) of its own, and a way to write records to it as the ingester would. */
-function topicFixture() {
-  const f = { id: runId(), cfg: undefined as unknown as Config, kafka: undefined as unknown as Kafka };
-  beforeAll(async () => {
-    f.cfg = testConfig(f.id, { TOPIC_PARTITIONS: '1' });
-    f.kafka = createKafka(f.cfg.REDPANDA_BROKERS, 'it-producer', logger);
-    await ensureTopics(f.kafka, topicWithDlq(f.cfg.REDPANDA_TOPIC), { partitions: 1, replicationFactor: -1 }, logger);
-  });
-  const produce = async (values: { value: Buffer; tenant?: string }[]): Promise<void> => {
-    const producer = f.kafka.producer();
-    await producer.connect();
-    await producer.send({
-      topic: f.cfg.REDPANDA_TOPIC,
-      acks: -1,
-      messages: values.map((v) => ({ key: 'acme', value: v.value, headers: recordHeaders(v.tenant ?? 'acme', 'logs', Date.now()) })),
-    });
-    await producer.disconnect();
-  };
-  return { f, produce };
 }
 
 describe('lake pipeline: poison records and restarts', () => {
