@@ -5,7 +5,8 @@
 //   npm run bench:hostile     BENCH_PHASE_SECONDS (default 8) per attack,
 //                             BENCH_QUIET_SECONDS (default 10) for the noisy-neighbour test,
 //                             BENCH_ATTACKS (default all) names the attacks to send,
-//                             BENCH_PROCESSES (default ingester,query) the processes to attack,
+//                             BENCH_PROCESSES (default ingester,query,appender) the processes to attack,
+//                             BENCH_APPENDER_SECONDS (default 240) the most the appender is given to drain,
 //                             BENCH_CPU_PROF a directory for the ingester's CPU profile,
 //                             BENCH_NODE_FLAGS more flags for the ingester's node
 // Prints one JSON document on stdout (its `summary` per process: peakRssMb, boundMb,
@@ -29,6 +30,9 @@ import { otlpJsonToMessage } from '../dist/otlp/json.js';
 import { PromWriteRequest } from '../dist/otlp/codec.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace } from '../dist/lake/session.js';
 import { queryServiceMemoryBoundBytes } from '../dist/query/query-processes.js';
+import { appenderMemoryBoundBytes } from '../dist/appender/memory-bound.js';
+import { ensureTopics, topicWithDlq } from '../dist/kafka/topics.js';
+import { recordHeaders } from '../dist/kafka/record.js';
 import { logsRequestBody, percentile, procStats, root, round, stackEnv } from './lib.mjs';
 
 const phaseSeconds = Number(process.env.BENCH_PHASE_SECONDS ?? 8);
@@ -301,7 +305,9 @@ const broker = await brokerControl((noisyStatuses['200'] ?? 0) / (quietSeconds *
 
 // ---------------------------------------------------------------- the query service, likewise
 // BENCH_PROCESSES=ingester leaves the query service out
-const query = (process.env.BENCH_PROCESSES ?? 'ingester,query').includes('query') ? await queryServiceAttacks() : { summary: undefined, detail: [] };
+const processes = process.env.BENCH_PROCESSES ?? 'ingester,query,appender';
+const query = processes.includes('query') ? await queryServiceAttacks() : { summary: undefined, detail: [] };
+const appender = processes.includes('appender') ? await appenderAttacks() : { summary: undefined, detail: undefined };
 
 const peak = after.peakRssMb;
 const boundMb = ingesterBound / MiB;
@@ -318,13 +324,118 @@ const summary = {
     answers500: results.reduce((n, r) => n + (r.statuses['500'] ?? 0), 0),
   },
   query: query.summary,
+  appender: appender.summary,
   quietTenantP99Ratio: round(beside.p99Ms / alone.p99Ms, 2),
   // the same ratio for writes straight to the broker, beside the same records at the same rate
   brokerP99Ratio: broker.p99Ratio,
   quietTenantAnswersRatio: round(beside.answered200 / (alone.answered200 * 2), 2),
 };
-console.log(JSON.stringify({ bench: 'hostile', settings: { MAX_INFLIGHT_BYTES: ingesterCfg.MAX_INFLIGHT_BYTES, TENANT_MAX_INFLIGHT_BYTES: ingesterCfg.TENANT_MAX_INFLIGHT_BYTES, GRPC_MAX_MESSAGE_BYTES: ingesterCfg.GRPC_MAX_MESSAGE_BYTES }, attacks: results, noisyNeighbour: { alone, beside, noisyStatuses, broker }, queryService: query.detail, summary }, null, 2));
+console.log(JSON.stringify({ bench: 'hostile', settings: { MAX_INFLIGHT_BYTES: ingesterCfg.MAX_INFLIGHT_BYTES, TENANT_MAX_INFLIGHT_BYTES: ingesterCfg.TENANT_MAX_INFLIGHT_BYTES, GRPC_MAX_MESSAGE_BYTES: ingesterCfg.GRPC_MAX_MESSAGE_BYTES }, attacks: results, noisyNeighbour: { alone, beside, noisyStatuses, broker }, queryService: query.detail, appender: appender.detail, summary }, null, 2));
 process.exit(0);
+
+/**
+ * The appender, with the lake and the Loki and OpenSearch sinks, draining a topic of the records
+ * past what an ingester takes, written to it directly: 100,000 attributes, nesting 5,000 deep,
+ * 7 MB of empty key-value pairs, and requests of 10,000 records, beside well-formed ones.
+ */
+async function appenderAttacks() {
+  const port = 24491;
+  const topic = `hostile-appender-${run}`;
+  const aEnv = {
+    ...stackEnv(),
+    REDPANDA_TOPIC: topic,
+    PIPELINES: 'lake,loki,opensearch',
+    ICEBERG_NAMESPACE: `bench_hostile_${run}`,
+    APPENDER_GROUP_ID: `bench-hostile-lake-${run}`,
+    SINK_GROUP_PREFIX: `bench-hostile-${run}`,
+    APPENDER_HTTP_PORT: String(port),
+    BUFFER_TIME_SECONDS: '10',
+    LOG_LEVEL: 'warn',
+  };
+  const cfg = loadConfig(aEnv);
+  const bound = appenderMemoryBoundBytes(cfg);
+  const kafka = new Kafka({ brokers: cfg.REDPANDA_BROKERS, clientId: 'bench-appender', logLevel: logLevel.NOTHING });
+  await ensureTopics(kafka, topicWithDlq(topic), { partitions: cfg.TOPIC_PARTITIONS, replicationFactor: -1 }, { info() {}, warn() {}, error() {}, debug() {}, child() { return this; } });
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const kv = (k) => ({ key: k, value: { stringValue: 'v' } });
+  const request = (logRecords, service = 'hostile') => Buffer.from(encodeLogsRequest({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] }, scopeLogs: [{ logRecords }] }] }));
+  const kinds = [
+    { name: '100,000 attributes', copies: 4, value: request([{ timeUnixNano: now, body: { stringValue: 'huge map' }, attributes: Array.from({ length: 100_000 }, (_, i) => kv(`k${i}`)) }]) },
+    { name: 'nesting 5,000 deep', copies: 2, value: nestedRequest(5_000) },
+    { name: '7 MB of empty key-value pairs', copies: 2, value: request([{ timeUnixNano: now, attributes: Array.from({ length: 1_700_000 }, () => ({ key: '', value: {} })) }]) },
+    { name: '10,000 records', copies: 20, value: request(Array.from({ length: 10_000 }, (_, i) => ({ timeUnixNano: now + BigInt(i), body: { stringValue: `record ${i} of a large request` } }))) },
+    { name: 'well-formed, 10 records', copies: 200, value: logsRequestBody(10, 7) },
+  ];
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  let written = 0;
+  for (const k of kinds) {
+    for (let i = 0; i < k.copies; i++) {
+      await producer.send({ topic, acks: -1, messages: [{ key: `tenant-${i % 3}`, value: k.value, headers: recordHeaders(`tenant-${i % 3}`, 'logs', Date.now()) }] });
+      written++;
+    }
+  }
+  await producer.disconnect();
+  const child = spawn(process.execPath, ['dist/cli/appender.js'], { cwd: root, env: { ...process.env, ...aEnv }, stdio: ['ignore', 'ignore', 2] });
+  process.on('exit', () => child.kill('SIGKILL'));
+  await waitReady(`http://127.0.0.1:${port}/readyz`, 'appender');
+  await sleep(1000);
+  const before = procStats(child.pid).rssMb;
+  // until each pipeline's group has taken every record (or BENCH_APPENDER_SECONDS, default 240)
+  const admin = kafka.admin();
+  await admin.connect();
+  const groups = [cfg.APPENDER_GROUP_ID, `${cfg.SINK_GROUP_PREFIX}-loki`, `${cfg.SINK_GROUP_PREFIX}-opensearch`];
+  const end = (await admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0);
+  const deadline = performance.now() + Number(process.env.BENCH_APPENDER_SECONDS ?? 240) * 1000;
+  let taken = {};
+  for (;;) {
+    for (const g of groups) {
+      const [t] = await admin.fetchOffsets({ groupId: g, topics: [topic] });
+      taken[g] = t ? t.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0) : 0;
+    }
+    if (groups.every((g) => taken[g] >= end) || performance.now() > deadline || child.exitCode !== null) break;
+    await sleep(1000);
+  }
+  const dlq = (await admin.fetchTopicOffsets(`${topic}-dlq`)).reduce((n, o) => n + Number(o.high), 0);
+  await admin.disconnect();
+  await sleep(3000);
+  const stats = procStats(child.pid);
+  const alive = child.exitCode === null;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  const boundMb = bound / MiB;
+  const detail = { records: Object.fromEntries(kinds.map((k) => [k.name, { copies: k.copies, bytes: k.value.length }])), written, taken, deadLetters: dlq };
+  process.stderr.write(`appender: ${JSON.stringify(detail)}  peak ${round(stats.peakRssMb)} MB of ${round(boundMb)}\n`);
+  return {
+    detail,
+    summary: {
+      peakRssMb: round(stats.peakRssMb),
+      boundMb: round(boundMb),
+      peakRssOverBound: round(stats.peakRssMb / boundMb, 2),
+      rssBeforeMb: round(before),
+      rssAfterMb: round(stats.rssMb),
+      rssAfterOverBefore: round(stats.rssMb / before, 2),
+      drained: groups.every((g) => taken[g] >= end),
+      alive,
+    },
+  };
+}
+
+/** A logs request whose one record has an attribute of `levels` nested array values, built from the inside out (an encoder would recurse). */
+function nestedRequest(levels) {
+  const varint = (n) => {
+    const out = [];
+    for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n % 128) | 0x80);
+    out.push(n);
+    return Buffer.from(out);
+  };
+  const field = (id, inner) => Buffer.concat([Buffer.from([(id << 3) | 2]), varint(inner.length), inner]);
+  // AnyValue{array_value(5): ArrayValue{values(1): AnyValue}}, around a string value
+  let value = field(1, Buffer.from('x'));
+  for (let i = 0; i < levels; i++) value = field(5, field(1, value));
+  const record = Buffer.concat([Buffer.from([(1 << 3) | 1]), Buffer.alloc(8, 1), field(6, Buffer.concat([field(1, Buffer.from('deep')), field(2, value)]))]);
+  return field(1, field(2, field(2, record)));
+}
 
 /** Resident MB of a process and all its descendants, from /proc. */
 function treeRssMb(pid) {

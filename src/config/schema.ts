@@ -102,6 +102,10 @@ const hotPath = {
   SINK_MIN_BATCH_BYTES: doc(int(1).default(1), 'bytes a sink’s fetch waits for (up to `SINK_LINGER_MS`)'),
   SINK_MAX_BATCH_BYTES: doc(int(1024).default(4 * 1024 * 1024), 'most Kafka bytes one fetch brings per partition'),
   SINK_MAX_BATCH_RECORDS: doc(int(1).default(500), 'most Kafka records in one backend request'),
+  SINK_MAX_DECODED_BYTES: doc(
+    int(16 * 1024 * 1024).default(128 * 1024 * 1024),
+    'memory one hot-path sink’s decoded batches may hold, its partitions together, estimated from each record’s wire form before it is decoded (docs/limits.md); a batch past it delivers what it holds and waits, and a record larger than it alone goes to the DLQ (`TOO_LARGE`)',
+  ),
   PROMETHEUS_REMOTE_WRITE_URL: doc(url.default('http://127.0.0.1:9090/api/v1/write'), 'where the prometheus sink writes (remote_write 1.0)'),
   LOKI_PUSH_URL: doc(url.default('http://127.0.0.1:3100/loki/api/v1/push'), 'where the loki sink pushes'),
   TEMPO_OTLP_URL: doc(url.default('http://127.0.0.1:4418/v1/traces'), 'Tempo’s OTLP/HTTP traces endpoint, for the tempo sink'),

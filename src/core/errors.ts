@@ -46,6 +46,7 @@ export const DeadLetterCodes = {
   DECODE_FAILED: 'the value is not a valid OTLP request of its signal',
   APPEND_FAILED: 'DuckDB refused the record’s rows as the lake pipeline loaded them into its buffer',
   ENCODE_FAILED: 'a hot-path sink could not turn the record into a request for its backend',
+  TOO_LARGE: 'decoded, the record would hold more than a hot-path sink may (`SINK_MAX_DECODED_BYTES`); the lake pipeline judges it on its own',
   BACKEND_REJECTED: 'the backend refused the record for good (a 4xx other than 408 and 429); `error-message` holds its answer',
 } as const;
 export type DeadLetterCode = keyof typeof DeadLetterCodes;

@@ -5,7 +5,7 @@ import { PromWriteRequest } from '../otlp/codec.js';
 import { otlpJsonToMessage, OtlpJsonError } from '../otlp/json.js';
 import { assemble, leaves, SIGNALS, type Leaf, type SignalSpec } from '../otlp/signals.js';
 import { checkWire, WireError, type ItemReport, type ItemRules, type WireLimits } from '../otlp/wire-check.js';
-import { jsonDecodeCost, protobufDecodeCost } from './decode-cost.js';
+import { jsonDecodeCost, protobufDecodeCost } from '../otlp/decode-cost.js';
 
 /**
  * The CPU-bound half of ingesting a request, from its body to the Kafka records to write: the

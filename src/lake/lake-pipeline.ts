@@ -41,6 +41,11 @@ export const APPENDER_DUCKDB_THREADS = 1;
  */
 export const APPENDER_COMMIT_MEMORY_MB = 50;
 
+/** DuckDB's memory limit in the appender, in MB: `DUCKDB_MEMORY_LIMIT_MB`, else the buffer's size and the commit's room. */
+export function appenderDuckdbMemoryLimitMb(cfg: Pick<Config, 'DUCKDB_MEMORY_LIMIT_MB' | 'BUFFER_SIZE_MB'>): number {
+  return cfg.DUCKDB_MEMORY_LIMIT_MB ?? Math.max(100, cfg.BUFFER_SIZE_MB) + APPENDER_COMMIT_MEMORY_MB;
+}
+
 export interface FlushStats {
   reason: string;
   rows: number;
@@ -118,7 +123,7 @@ export class LakePipeline extends ConsumerPipeline {
 
   protected override async open(): Promise<void> {
     const cfg = this.cfg;
-    const memoryLimitMb = cfg.DUCKDB_MEMORY_LIMIT_MB ?? Math.max(100, cfg.BUFFER_SIZE_MB) + APPENDER_COMMIT_MEMORY_MB;
+    const memoryLimitMb = appenderDuckdbMemoryLimitMb(cfg);
     // Spill files go beside the spool files, one directory per pipeline (two in one process must
     // not share one; removed by the buffer once the process is gone), not into the working directory.
     const tempDirectory = join(cfg.LAKE_SPOOL_DIR ?? tmpdir(), `otel-lakehouse-duckdb-${process.pid}-${randomUUID().slice(0, 8)}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
-import { HotPathPipeline } from '../../src/sinks/hot-path-pipeline.js';
+import { heldBytes, HotPathPipeline } from '../../src/sinks/hot-path-pipeline.js';
 import { LokiSink } from '../../src/sinks/loki/sink.js';
 import { OpenSearchSink } from '../../src/sinks/opensearch/sink.js';
 import type { Sink } from '../../src/sinks/sink.js';
@@ -91,5 +91,44 @@ describe.each([
     // a dead letter names why
     for (const o of outcomes) expect(o).toMatch(/: (delivered|dlq [A-Z_]+: .{10,})$/);
     process.stdout.write(`${sink}: ${outcomes.join('; ')}\n`);
+  });
+});
+
+describe('opensearch sink: a batch past SINK_MAX_DECODED_BYTES', () => {
+  const { f, produce } = topicFixture();
+
+  it('dead-letters a record larger than the budget alone (TOO_LARGE), delivers the rest of the batch in parts, waiting for room, and loses nothing', async () => {
+    const budget = 16 * 1024 * 1024;
+    const cfg = { ...f.cfg, SINK_MAX_DECODED_BYTES: budget };
+    const { kafka, id } = f;
+    const tenant = `acme-${id}`;
+    const service = `budget-${id}`;
+    const [huge, , tenThousand, after] = hostileRecords(service);
+    const records = [huge!, tenThousand!, tenThousand!, tenThousand!, after!];
+    // what the test stands on: the first alone is over the budget, each 10,000 fits, two do not
+    const cost = (v: Buffer) => heldBytes({ tenant, signal: 'logs', value: v, partition: 0, offset: '0', kafkaTimestampMs: 0, receivedAtMs: 0 }, { maxDepth: cfg.MAX_MESSAGE_DEPTH, maxAttributes: Number.MAX_SAFE_INTEGER });
+    expect(cost(huge!.value)).toBeGreaterThan(budget);
+    expect(cost(tenThousand!.value)).toBeLessThanOrEqual(budget);
+    expect(2 * cost(tenThousand!.value)).toBeGreaterThan(budget);
+    const firstOffset = await topicSize(kafka, cfg.REDPANDA_TOPIC);
+    await produce(records.map((r) => ({ value: r.value, tenant })));
+    const pipeline = new HotPathPipeline(cfg, kafka, cfg.REDPANDA_TOPIC, ['logs'], new OpenSearchSink(stackEnv().OPENSEARCH_URL!, cfg.REDPANDA_TOPIC), createMetrics(), logger);
+    const os = stackEnv().OPENSEARCH_URL!;
+    const count = async (svc: string) => {
+      await fetch(`${os}/logs-tenant-${tenant}/_refresh`, { method: 'POST' });
+      const res = await fetch(`${os}/logs-tenant-${tenant}/_count?q=${encodeURIComponent(`service_name:"${svc}"`)}`);
+      return res.status === 404 ? 0 : ((await res.json()) as { count: number }).count;
+    };
+    await pipeline.start();
+    try {
+      await waitFor(() => count(`${service}-after`), (n) => n === 1, 180_000, 'the record after them');
+      await waitFor(() => count(service), (n) => n >= 30_000, 30_000, 'the three 10,000-record requests');
+      expect(await count(service)).toBe(30_000);
+    } finally {
+      await pipeline.stop();
+    }
+    const dead = (await readTopic(kafka, `${cfg.REDPANDA_TOPIC}-dlq`)).filter((d) => d.headers.pipeline === 'opensearch');
+    expect(dead.map((d) => [Number(d.headers['source-offset']) - firstOffset, d.headers['error-code']])).toEqual([[0, 'TOO_LARGE']]);
+    expect(dead[0]!.headers['error-message']).toMatch(/^decoded, the record would hold about \d+ MiB; the hot-path sinks may hold 16 MiB \(SINK_MAX_DECODED_BYTES\)$/);
   });
 });

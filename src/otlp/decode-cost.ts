@@ -1,4 +1,4 @@
-import type { ItemReport } from '../otlp/wire-check.js';
+import type { ItemReport } from './wire-check.js';
 
 /**
  * What decoding a request will hold in memory, estimated before the decode from what the wire
