@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:http2';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -362,7 +362,8 @@ async function appenderAttacks() {
   const kinds = [
     { name: '100,000 attributes', copies: 4, value: request([{ timeUnixNano: now, body: { stringValue: 'huge map' }, attributes: Array.from({ length: 100_000 }, (_, i) => kv(`k${i}`)) }]) },
     { name: 'nesting 5,000 deep', copies: 2, value: nestedRequest(5_000) },
-    { name: '7 MB of empty key-value pairs', copies: 2, value: request([{ timeUnixNano: now, attributes: Array.from({ length: 1_700_000 }, () => ({ key: '', value: {} })) }]) },
+    // as many as the local broker's message.max.bytes (8 MiB) takes in one record
+    { name: '1,300,000 empty key-value pairs', copies: 2, value: request([{ timeUnixNano: now, attributes: Array.from({ length: 1_300_000 }, () => ({ key: '', value: {} })) }]) },
     { name: '10,000 records', copies: 20, value: request(Array.from({ length: 10_000 }, (_, i) => ({ timeUnixNano: now + BigInt(i), body: { stringValue: `record ${i} of a large request` } }))) },
     { name: 'well-formed, 10 records', copies: 200, value: logsRequestBody(10, 7) },
   ];
@@ -376,7 +377,9 @@ async function appenderAttacks() {
     }
   }
   await producer.disconnect();
-  const child = spawn(process.execPath, ['dist/cli/appender.js'], { cwd: root, env: { ...process.env, ...aEnv }, stdio: ['ignore', 'ignore', 2] });
+  // its log (warnings: what went to the DLQ, and why) is kept beside the bench's own
+  const logFile = join(tmpdir(), `hostile-appender-${run}.log`);
+  const child = spawn(process.execPath, ['dist/cli/appender.js'], { cwd: root, env: { ...process.env, ...aEnv }, stdio: ['ignore', openSync(logFile, 'w'), 2] });
   process.on('exit', () => child.kill('SIGKILL'));
   await waitReady(`http://127.0.0.1:${port}/readyz`, 'appender');
   await sleep(1000);
@@ -405,7 +408,7 @@ async function appenderAttacks() {
   await new Promise((r) => child.once('exit', r));
   const boundMb = bound / MiB;
   const detail = { records: Object.fromEntries(kinds.map((k) => [k.name, { copies: k.copies, bytes: k.value.length }])), written, taken, deadLetters: dlq };
-  process.stderr.write(`appender: ${JSON.stringify(detail)}  peak ${round(stats.peakRssMb)} MB of ${round(boundMb)}\n`);
+  process.stderr.write(`appender: ${JSON.stringify(detail)}  peak ${round(stats.peakRssMb)} MB of ${round(boundMb)}; its log: ${logFile}\n`);
   return {
     detail,
     summary: {

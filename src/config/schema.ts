@@ -102,6 +102,10 @@ const hotPath = {
   SINK_MIN_BATCH_BYTES: doc(int(1).default(1), 'bytes a sink’s fetch waits for (up to `SINK_LINGER_MS`)'),
   SINK_MAX_BATCH_BYTES: doc(int(1024).default(4 * 1024 * 1024), 'most Kafka bytes one fetch brings per partition'),
   SINK_MAX_BATCH_RECORDS: doc(int(1).default(500), 'most Kafka records in one backend request'),
+  SINK_MAX_REQUEST_BYTES: doc(
+    int(1024).default(1024 * 1024),
+    'most Kafka bytes (OTLP records as written) in one backend request, which is a few times larger as JSON; a record larger than this is sent alone. Keeps a push under Loki’s 4 MB gRPC messages and a bulk under OpenSearch’s indexing pressure, both of which refuse a larger request however often it is retried',
+  ),
   SINK_MAX_DECODED_BYTES: doc(
     int(16 * 1024 * 1024).default(128 * 1024 * 1024),
     'memory one hot-path sink’s decoded batches may hold, its partitions together, estimated from each record’s wire form before it is decoded (docs/limits.md); a batch past it delivers what it holds and waits, and a record larger than it alone goes to the DLQ (`TOO_LARGE`)',

@@ -108,12 +108,18 @@ export class HotPathPipeline<P> extends ConsumerPipeline {
       heartbeat,
       owned: () => isRunning() && !isStale(),
     };
-    const max = this.cfg.SINK_MAX_BATCH_RECORDS;
+    const maxRecords = this.cfg.SINK_MAX_BATCH_RECORDS;
+    const maxBytes = this.cfg.SINK_MAX_REQUEST_BYTES;
     /** Delivers what the batch holds, in order per tenant; false when stopping or rebalanced. */
     const deliverHeld = async (): Promise<boolean> => {
       for (const [tenant, group] of byTenant) {
-        for (let i = 0; i < group.records.length; i += max) {
-          if (!(await this.deliverer.deliver(tenant, group.prepared.slice(i, i + max), group.records.slice(i, i + max), ctx))) return false;
+        // requests of at most maxRecords records and maxBytes Kafka bytes (one record at least)
+        for (let i = 0; i < group.records.length; ) {
+          let end = i + 1;
+          let bytes = group.records[i]!.value.length;
+          while (end < group.records.length && end - i < maxRecords && bytes + group.records[end]!.value.length <= maxBytes) bytes += group.records[end++]!.value.length;
+          if (!(await this.deliverer.deliver(tenant, group.prepared.slice(i, end), group.records.slice(i, end), ctx))) return false;
+          i = end;
         }
       }
       byTenant.clear();

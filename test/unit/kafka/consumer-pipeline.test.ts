@@ -107,6 +107,26 @@ describe('a consumer pipeline, without a broker', () => {
     await pipeline.stop();
   });
 
+  it('cuts a batch into requests of at most SINK_MAX_BATCH_RECORDS records and SINK_MAX_REQUEST_BYTES Kafka bytes, a larger record alone', async () => {
+    const capped = loadConfig({ TOPIC_PARTITIONS: '1', SINK_GROUP_PREFIX: 'unit', SINK_MAX_REQUEST_BYTES: '1024', SINK_MAX_BATCH_RECORDS: '3' });
+    const kafka = new FakeKafka();
+    const requests: string[][] = [];
+    const sink: Sink<string> = { name: 'tally', prepare: (r) => r.offset, deliver: async (_t, offsets) => (requests.push(offsets), { kind: 'ok', items: offsets.length }) };
+    const pipeline = new HotPathPipeline(capped, kafka.asKafka(), 'logs-topic', ['logs'], sink, createMetrics(), logger);
+    await pipeline.start();
+    const sized = (n: number) => good('x'.repeat(n));
+    const sizes = [100, 100, 100, 100, 600, 600, 2000, 100];
+    const messages = sizes.map(sized);
+    await kafka.consumers[0]!.deliver('logs-topic', 0, messages);
+    // 4 of ~110 bytes: three (the record limit), then one with the first 600 (~720), the next 600 alone, 2000 alone, the last
+    expect(requests).toEqual([['0', '1', '2'], ['3', '4'], ['5'], ['6'], ['7']]);
+    for (const r of requests) {
+      const bytes = r.reduce((n, o) => n + messages[Number(o)]!.value.length, 0);
+      expect(r.length === 1 || bytes <= 1024, `request ${r} of ${bytes} bytes`).toBe(true);
+    }
+    await pipeline.stop();
+  });
+
   it('start and stop are idempotent, and stop is safe before start', async () => {
     const never = setup();
     await never.pipeline.stop();
