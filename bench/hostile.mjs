@@ -389,7 +389,8 @@ async function appenderAttacks() {
   await admin.connect();
   const groups = [cfg.APPENDER_GROUP_ID, `${cfg.SINK_GROUP_PREFIX}-loki`, `${cfg.SINK_GROUP_PREFIX}-opensearch`];
   const end = (await admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0);
-  const deadline = performance.now() + Number(process.env.BENCH_APPENDER_SECONDS ?? 240) * 1000;
+  const startedAt = performance.now();
+  const deadline = startedAt + Number(process.env.BENCH_APPENDER_SECONDS ?? 240) * 1000;
   let taken = {};
   for (;;) {
     for (const g of groups) {
@@ -399,6 +400,7 @@ async function appenderAttacks() {
     if (groups.every((g) => taken[g] >= end) || performance.now() > deadline || child.exitCode !== null) break;
     await sleep(1000);
   }
+  const drainSeconds = round((performance.now() - startedAt) / 1000);
   const dlq = (await admin.fetchTopicOffsets(`${topic}-dlq`)).reduce((n, o) => n + Number(o.high), 0);
   await admin.disconnect();
   await sleep(3000);
@@ -419,6 +421,7 @@ async function appenderAttacks() {
       rssAfterMb: round(stats.rssMb),
       rssAfterOverBefore: round(stats.rssMb / before, 2),
       drained: groups.every((g) => taken[g] >= end),
+      drainSeconds,
       alive,
     },
   };
