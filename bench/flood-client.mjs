@@ -1,6 +1,6 @@
 // One tenant's flood of requests, from its own process as another tenant's clients would send
 // it: the quiet tenant's latencies, measured by hostile.mjs, are then not the flood client's own
-// event loop. Reads a JSON argument { url, token, contentType, bodyFile, clients, seconds } and
+// event loop. Reads a JSON argument { url, token, headers, bodyFile, clients, seconds } and
 // prints the statuses it got, by count, as one JSON line.
 //
 // With { kafka: { brokers, topic }, perSecond } instead of url and token, it writes the body
@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { Agent, request } from 'undici';
 
-const { url, token, contentType, bodyFile, clients, seconds, kafka, perSecond } = JSON.parse(process.argv[2]);
+const { url, token, headers, bodyFile, clients, seconds, kafka, perSecond } = JSON.parse(process.argv[2]);
 const body = readFileSync(bodyFile);
 if (kafka) {
   const client = new Kafka({ brokers: kafka.brokers, clientId: 'bench-flood', logLevel: logLevel.NOTHING });
@@ -52,7 +52,7 @@ await Promise.all(
     while (performance.now() < stop) {
       let status;
       try {
-        const res = await request(url, { method: 'POST', dispatcher, headers: { authorization: `Bearer ${token}`, 'content-type': contentType }, body });
+        const res = await request(url, { method: 'POST', dispatcher, headers: { authorization: `Bearer ${token}`, ...headers }, body });
         await res.body.arrayBuffer();
         status = String(res.statusCode);
       } catch (e) {

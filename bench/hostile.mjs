@@ -7,6 +7,7 @@
 //                             BENCH_ATTACKS (default all) names the attacks to send,
 //                             BENCH_PROCESSES (default ingester,query,appender) the processes to attack,
 //                             BENCH_APPENDER_SECONDS (default 240) the most the appender is given to drain,
+//                             BENCH_APPENDER_PIPELINES (default lake,loki,opensearch) the appender's PIPELINES,
 //                             BENCH_CPU_PROF a directory for the ingester's CPU profile,
 //                             BENCH_NODE_FLAGS more flags for the ingester's node
 // Prints one JSON document on stdout (its `summary` per process: peakRssMb, boundMb,
@@ -211,11 +212,13 @@ const rwTiny = remoteWriteTiny(20_000, 40);
 const plain16 = tinyMessages(3_900, 1000);
 const noisyJson = jsonLogs(9_000, 'the noisy tenant sends a great deal of this');
 
+// HTTP attacks are sent from a process of their own (flood-client.mjs), as another tenant's
+// clients would be; gRPC ones from this process.
 const attacks = [
-  { name: 'otlp-http-json-gzip-bomb', clients: 16, what: `${round(bomb.length / 1024)} KB gzip inflating to 16 MB of JSON (160,000 records)`, send: () => post('/v1/logs', 'noisy-token', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, bomb) },
-  { name: 'otlp-http-protobuf-tiny-messages', clients: 16, what: `${round(tiny.length / 1024)} KB gzip inflating to ${round(tinyPlain.length / MiB)} MB of empty key-value pairs, decoded (one record invalid)`, send: () => post('/v1/logs', 'noisy-token', { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, tiny) },
-  { name: 'otlp-http-protobuf-over-max-body', clients: 64, what: `${round(plain16.length / MiB)} MB uncompressed bodies from 64 connections`, send: () => post('/v1/logs', 'noisy-token', { 'content-type': 'application/x-protobuf' }, plain16) },
-  { name: 'remote-write-snappy-tiny-samples', clients: 16, what: `${round(rwTiny.length / 1024)} KB snappy of 800,000 samples`, send: () => post('/api/v1/write', 'noisy-token', { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' }, rwTiny) },
+  { name: 'otlp-http-json-gzip-bomb', clients: 16, what: `${round(bomb.length / 1024)} KB gzip inflating to 16 MB of JSON (160,000 records)`, http: { path: '/v1/logs', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: bomb } },
+  { name: 'otlp-http-protobuf-tiny-messages', clients: 16, what: `${round(tiny.length / 1024)} KB gzip inflating to ${round(tinyPlain.length / MiB)} MB of empty key-value pairs, decoded (one record invalid)`, http: { path: '/v1/logs', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, body: tiny } },
+  { name: 'otlp-http-protobuf-over-max-body', clients: 64, what: `${round(plain16.length / MiB)} MB uncompressed bodies from 64 connections`, http: { path: '/v1/logs', headers: { 'content-type': 'application/x-protobuf' }, body: plain16 } },
+  { name: 'remote-write-snappy-tiny-samples', clients: 16, what: `${round(rwTiny.length / 1024)} KB snappy of 800,000 samples`, http: { path: '/api/v1/write', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' }, body: rwTiny } },
   { name: 'otlp-grpc-gzip-15mb', clients: 16, what: `${round(grpcLarge.length / 1024)} KB gzip messages of 600,000 records`, send: () => grpcCall(SIGNALS.logs.grpcMethod, 'noisy-token', grpcLarge, true) },
   { name: 'otlp-grpc-at-limit-tiny-messages', clients: 32, what: `${round(grpcAtLimitGz.length / 1024)} KB gzip inflating to ${round(grpcAtLimit.length / MiB, 2)} MB of empty key-value pairs`, send: () => grpcCall(SIGNALS.logs.grpcMethod, 'noisy-token', grpcAtLimitGz, true) },
   { name: 'otlp-grpc-no-token', clients: 64, what: `${round(grpcLarge.length / 1024)} KB gzip messages without a token`, send: () => grpcCall(SIGNALS.logs.grpcMethod, undefined, grpcLarge, true) },
@@ -230,7 +233,9 @@ const results = [];
 const chosen = process.env.BENCH_ATTACKS ? attacks.filter((a) => process.env.BENCH_ATTACKS.split(',').includes(a.name)) : attacks;
 for (const a of chosen) {
   const quiet = quietTenant();
-  const statuses = await flood(a.clients, phaseSeconds, a.send);
+  const statuses = a.http
+    ? await floodFromOwnProcess({ url: `http://127.0.0.1:${httpPort}${a.http.path}`, token: 'noisy-token', headers: a.http.headers, body: a.http.body, clients: a.clients, seconds: phaseSeconds })
+    : await flood(a.clients, phaseSeconds, a.send);
   const q = await quiet();
   const stats = procStats(ingester.pid);
   results.push({ attack: a.name, what: a.what, clients: a.clients, statuses, quietTenant: q, peakRssMbSoFar: round(stats.peakRssMb), alive: ingester.exitCode === null });
@@ -249,7 +254,7 @@ const noisyProtobuf = process.env.BENCH_NOISY_FORMAT === 'protobuf';
 const noisyRecord = Buffer.from(encodeLogsRequest(SIGNALS.logs.request.toObject(otlpJsonToMessage(SIGNALS.logs.request, noisyJson.toString('utf8')))));
 const noisyBody = noisyProtobuf ? noisyRecord : noisyJson;
 const noisyType = noisyProtobuf ? 'application/x-protobuf' : 'application/json';
-const noisyStatuses = await floodFromOwnProcess({ url: `http://127.0.0.1:${httpPort}/v1/logs`, token: 'noisy-token', contentType: noisyType, body: noisyBody, clients: 48, seconds: quietSeconds * 2 });
+const noisyStatuses = await floodFromOwnProcess({ url: `http://127.0.0.1:${httpPort}/v1/logs`, token: 'noisy-token', headers: { 'content-type': noisyType }, body: noisyBody, clients: 48, seconds: quietSeconds * 2 });
 const beside = await besideStop();
 process.stderr.write(`quiet alone: ${JSON.stringify(alone)}\nquiet beside the flood: ${JSON.stringify(beside)}\nnoisy: ${JSON.stringify(noisyStatuses)}\n`);
 
@@ -344,7 +349,7 @@ async function appenderAttacks() {
   const aEnv = {
     ...stackEnv(),
     REDPANDA_TOPIC: topic,
-    PIPELINES: 'lake,loki,opensearch',
+    PIPELINES: process.env.BENCH_APPENDER_PIPELINES ?? 'lake,loki,opensearch',
     ICEBERG_NAMESPACE: `bench_hostile_${run}`,
     APPENDER_GROUP_ID: `bench-hostile-lake-${run}`,
     SINK_GROUP_PREFIX: `bench-hostile-${run}`,
@@ -387,7 +392,7 @@ async function appenderAttacks() {
   // until each pipeline's group has taken every record (or BENCH_APPENDER_SECONDS, default 240)
   const admin = kafka.admin();
   await admin.connect();
-  const groups = [cfg.APPENDER_GROUP_ID, `${cfg.SINK_GROUP_PREFIX}-loki`, `${cfg.SINK_GROUP_PREFIX}-opensearch`];
+  const groups = cfg.PIPELINES.map((p) => (p === 'lake' ? cfg.APPENDER_GROUP_ID : `${cfg.SINK_GROUP_PREFIX}-${p}`));
   const end = (await admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0);
   const startedAt = performance.now();
   const deadline = startedAt + Number(process.env.BENCH_APPENDER_SECONDS ?? 240) * 1000;
