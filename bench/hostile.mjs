@@ -156,17 +156,20 @@ async function floodFromOwnProcess({ body, ...rest }) {
 
 // ------------------------------------------------------------------ the quiet tenant's requests
 const quietBodies = Array.from({ length: 8 }, (_, i) => logsRequestBody(10, 9000 + i));
-/** Sends a 10-record request every 50 ms until `stop()`; its latencies and answers. */
-function quietTenant() {
+/**
+ * Calls `send(i)` every 50 ms (or as soon as the last one ended) until `stop()`; the statuses it
+ * got, and the latencies of those that were `ok`, counted under `okName`.
+ */
+function paced(send, okName, ok = '200') {
   const latencies = [];
   const statuses = {};
   let running = true;
   const loop = (async () => {
     for (let i = 0; running; i++) {
       const next = performance.now() + 50;
-      const r = await post('/v1/logs', 'quiet-token', { 'content-type': 'application/x-protobuf' }, quietBodies[i % quietBodies.length]);
+      const r = await send(i);
       statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-      if (r.status === '200') latencies.push(r.ms);
+      if (r.status === ok) latencies.push(r.ms);
       const wait = next - performance.now();
       if (wait > 0) await sleep(wait);
     }
@@ -174,9 +177,14 @@ function quietTenant() {
   return async () => {
     running = false;
     await loop;
-    latencies.sort((a, b) => a - b);
-    return { answered200: latencies.length, statuses, p50Ms: round(percentile(latencies, 50)), p99Ms: round(percentile(latencies, 99)) };
+    latencies.sort((x, y) => x - y);
+    return { [okName]: latencies.length, statuses, p50Ms: round(percentile(latencies, 50)), p99Ms: round(percentile(latencies, 99)) };
   };
+}
+
+/** The quiet tenant: a 10-record request every 50 ms until `stop()`; its latencies and answers. */
+function quietTenant() {
+  return paced((i) => post('/v1/logs', 'quiet-token', { 'content-type': 'application/x-protobuf' }, quietBodies[i % quietBodies.length]), 'answered200');
 }
 
 // ------------------------------------------------------------------------- the hostile inputs
@@ -276,26 +284,16 @@ async function brokerControl(perSecond) {
   const kafka = new Kafka({ brokers: ingesterEnv.REDPANDA_BROKERS.split(','), clientId: 'bench-quiet', logLevel: logLevel.NOTHING });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await producer.connect();
-  const quietDirect = () => {
-    const latencies = [];
-    let running = true;
-    const loop = (async () => {
-      for (let i = 0; running; i++) {
-        const next = performance.now() + 50;
-        const started = performance.now();
+  const quietDirect = () =>
+    paced(async (i) => {
+      const started = performance.now();
+      try {
         await producer.send({ topic: ingesterEnv.REDPANDA_TOPIC, acks: -1, messages: [{ key: 'quiet', value: quietBodies[i % quietBodies.length] }] });
-        latencies.push(performance.now() - started);
-        const wait = next - performance.now();
-        if (wait > 0) await sleep(wait);
+        return { status: 'written', ms: performance.now() - started };
+      } catch (e) {
+        return { status: `error:${e.type ?? e.message}`, ms: performance.now() - started };
       }
-    })();
-    return async () => {
-      running = false;
-      await loop;
-      latencies.sort((a, b) => a - b);
-      return { written: latencies.length, p50Ms: round(percentile(latencies, 50)), p99Ms: round(percentile(latencies, 99)) };
-    };
-  };
+    }, 'written', 'written');
   const aloneStop = quietDirect();
   await sleep(quietSeconds * 1000);
   const alone = await aloneStop();

@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ByteBudget } from '../../../src/core/byte-budget.js';
+import { seededRandom } from '../../helpers/prng.js';
 
 describe('ByteBudget', () => {
   it('generated takers: never more in use than the total, served first come first served, every taker served once the holders give back', async () => {
-    const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
-    let s = seed;
-    const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const rand = seededRandom('byte budget');
     const tick = () => new Promise((r) => setImmediate(r));
     for (let round = 0; round < 200; round++) {
-      const where = `seed ${seed} (FUZZ_SEED), round ${round}`;
+      const where = `round ${round}`;
       const total = 1 + Math.floor(rand() * 100);
       const b = new ByteBudget(total);
       const holding: number[] = [];

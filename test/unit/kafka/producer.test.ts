@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PRODUCE_SETTLE_GRACE_MS } from '../../../src/config/schema.js';
 import { RecordProducer, retryWithin } from '../../../src/kafka/producer.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
+import { seededRandom } from '../../helpers/prng.js';
 
 const logger = createLogger('silent', 'test');
 
@@ -85,12 +86,10 @@ describe('RecordProducer', () => {
   });
 
   it('generated writes under many keys: no more at once than producers, the last free one kept for a key that holds none, none left waiting while one is free, every write ends', async () => {
-    const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
-    let s = seed;
-    const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const rand = seededRandom('producer lanes');
     const tick = () => new Promise((r) => setImmediate(r));
     for (let round = 0; round < 300; round++) {
-      const where = `seed ${seed} (FUZZ_SEED), round ${round}`;
+      const where = `round ${round}`;
       // sends park here, under their record's key, until the test releases them
       const inFlight: { key: string; release: () => void }[] = [];
       const started = new Map<string, number>();
