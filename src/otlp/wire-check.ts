@@ -282,6 +282,26 @@ class Walker extends WireReader {
 }
 
 /**
+ * A field path as dotted names, a run of a repeated group of fields written once with its count:
+ * `a.(b.c)×40.d` rather than forty `b.c`, so that a path as deep as the nesting limit stays short.
+ */
+export function compactPath(path: readonly string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < path.length; ) {
+    let best = { size: 1, times: 1 };
+    for (let size = 1; size <= 4 && i + 2 * size <= path.length; size++) {
+      let times = 1;
+      while (i + (times + 1) * size <= path.length && path.slice(i + times * size, i + (times + 1) * size).every((p, j) => p === path[i + j])) times++;
+      if (times >= 3 && times * size > best.times * best.size) best = { size, times };
+    }
+    const group = path.slice(i, i + best.size).join('.');
+    out.push(best.times === 1 ? group : `(${group})×${best.times}`);
+    i += best.size * best.times;
+  }
+  return out.join('.');
+}
+
+/**
  * Throws WireError naming the first problem of `buf` as a `type` message within `limits`; with
  * `items`, also reports how many of the request's items are acceptable.
  */
@@ -290,7 +310,7 @@ export function checkWire(type: protobuf.Type, buf: Uint8Array, limits: WireLimi
   try {
     w.message(ruleOf(type), buf.length, 0);
   } catch (e) {
-    if (e instanceof WireError) e.message = `${e.path.join('.') || 'message'}: ${e.problem} (at byte ${e.at})`;
+    if (e instanceof WireError) e.message = `${compactPath(e.path) || 'message'}: ${e.problem} (at byte ${e.at})`;
     throw e;
   }
   return w.report;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, PromWriteRequest, type AnyValue } from '../../../src/otlp/codec.js';
 import { leaves, SIGNALS } from '../../../src/otlp/signals.js';
 import { prng } from '../../helpers/prng.js';
-import { checkWire, WireError } from '../../../src/otlp/wire-check.js';
+import { checkWire, compactPath, WireError } from '../../../src/otlp/wire-check.js';
 import { kv, logsRequest } from '../../helpers/otlp.js';
 
 const limits = { maxDepth: 64, maxAttributes: 1024 };
@@ -78,10 +78,19 @@ describe('checkWire', () => {
     expect(refuse(ExportLogsServiceRequest, Uint8Array.from([(5 << 3) | 0, ...Array(11).fill(0xff), 1]))).toThrow(/longer than 10 bytes/);
   });
 
+  it('writes a run of a repeated group of fields in a path once, with its count', () => {
+    expect(compactPath([])).toBe('');
+    expect(compactPath(['a', 'b'])).toBe('a.b');
+    expect(compactPath(['a', 'b', 'b'])).toBe('a.b.b');
+    expect(compactPath(['a', 'b', 'b', 'b', 'c'])).toBe('a.(b)×3.c');
+    expect(compactPath(['r', 'x', 'y', 'x', 'y', 'x', 'y', 'x', 'z'])).toBe('r.(x.y)×3.x.z');
+    expect(compactPath(['v', ...Array.from({ length: 40 }, () => ['arrayValue', 'values']).flat()])).toBe('v.(arrayValue.values)×40');
+  });
+
   it('refuses nesting deeper than maxDepth and more KeyValues than maxAttributes', () => {
     // request → ResourceLogs → ScopeLogs → LogRecord → KeyValue → AnyValue, then 3 per kvlist level
     const deep = sample({ deep: nested(30) });
-    expect(refuse(ExportLogsServiceRequest, deep)).toThrow(/nested deeper than 64 messages/);
+    expect(refuse(ExportLogsServiceRequest, deep)).toThrow(/^resourceLogs\.scopeLogs\.logRecords\.attributes\.\(value\.kvlistValue\.values\)×\d+\.value: nested deeper than 64 messages/);
     checkWire(ExportLogsServiceRequest, deep, { maxDepth: 200, maxAttributes: 1024 });
     const many = sample(Object.fromEntries(Array.from({ length: 1100 }, (_, i) => [`k${i}`, { stringValue: 'v' }])));
     expect(refuse(ExportLogsServiceRequest, many)).toThrow(/attributes: more than 1024 key-value pairs/);
