@@ -9,7 +9,8 @@
 //                             BENCH_APPENDER_SECONDS (default 240) the most the appender is given to drain,
 //                             BENCH_APPENDER_PIPELINES (default lake,loki,opensearch) the appender's PIPELINES,
 //                             BENCH_CPU_PROF a directory for the ingester's CPU profile,
-//                             BENCH_NODE_FLAGS more flags for the ingester's node
+//                             BENCH_NODE_FLAGS more flags for the ingester's node,
+//                             BENCH_INGESTER_ENV a JSON object of settings for the ingester (over the bench's)
 // Prints one JSON document on stdout (its `summary` per process: peakRssMb, boundMb,
 // peakRssOverBound, rssAfterOverBefore; quietTenantP99Ratio, and brokerP99Ratio, the same ratio
 // for writes straight to the broker) and a table on stderr.
@@ -66,6 +67,7 @@ const ingesterEnv = {
   INGESTER_HTTP_PORT: String(httpPort),
   INGESTER_GRPC_PORT: String(grpcPort),
   LOG_LEVEL: 'warn',
+  ...JSON.parse(process.env.BENCH_INGESTER_ENV ?? '{}'),
 };
 // the bound of the settings the ingester runs with: defaults, but for the bench's own
 const ingesterCfg = loadConfig(ingesterEnv);

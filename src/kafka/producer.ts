@@ -1,4 +1,5 @@
 import './crc32c.js'; // before kafkajs: see crc32c.ts
+import './request-queue.js'; // before any connection: see request-queue.ts
 import { Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
 import { PRODUCE_SETTLE_GRACE_MS } from '../config/schema.js';
 import { LakehouseError } from '../core/errors.js';
