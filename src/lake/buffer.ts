@@ -267,17 +267,7 @@ export class LogBuffer {
           await this.loadBytes(this.sink.view(), this.scopes.sink.view(), maxRecordBytes(staged));
         } catch (e) {
           if (isResourceError(e)) throw e;
-          // Find the record(s) at fault: load one record at a time.
-          for (const s of staged) {
-            if (s.rows === 0) continue;
-            try {
-              await this.loadBytes(this.sink.view(s.start, s.end), this.scopes.sink.view(s.scopeStart, s.scopeEnd), maxRecordBytes([s]));
-            } catch (err) {
-              if (isResourceError(err)) throw err;
-              rejected.push({ partition: s.partition, offset: s.offset, error: err as Error });
-              s.rows = 0;
-            }
-          }
+          await this.loadAllBut(staged, rejected);
         }
       }
       for (const s of staged) this.track(s.partition, s.offset, s.size, s.rows);
@@ -290,17 +280,55 @@ export class LogBuffer {
   }
 
   /**
+   * The staged records but those DuckDB refuses, loaded; those refused added to `rejected`. Each
+   * record is first tried alone in tables of its own, then all that passed are loaded in one
+   * transaction: an error of the machine on the way (thrown) leaves the buffer as it was, so
+   * the batch fetched again lands once.
+   */
+  private async loadAllBut(staged: Staged[], rejected: RejectedRecord[]): Promise<void> {
+    const c = this.connection;
+    const trial = { rows: `${this.current.rows}_trial`, scopes: `${this.current.scopes}_trial` };
+    await c.run(`CREATE OR REPLACE TABLE ${trial.rows} AS SELECT * FROM ${this.current.rows} LIMIT 0`);
+    await c.run(`CREATE OR REPLACE TABLE ${trial.scopes} AS SELECT * FROM ${this.current.scopes} LIMIT 0`);
+    const loadable: Staged[] = [];
+    try {
+      for (const s of staged) {
+        if (s.rows === 0) continue;
+        try {
+          await this.loadBytes(this.sink.view(s.start, s.end), this.scopes.sink.view(s.scopeStart, s.scopeEnd), maxRecordBytes([s]), trial);
+          loadable.push(s);
+        } catch (err) {
+          if (isResourceError(err)) throw err;
+          rejected.push({ partition: s.partition, offset: s.offset, error: err as Error });
+          s.rows = 0;
+        } finally {
+          await c.run(`DELETE FROM ${trial.rows}`);
+          await c.run(`DELETE FROM ${trial.scopes}`);
+        }
+      }
+    } finally {
+      await c.run(`DROP TABLE IF EXISTS ${trial.rows}`).catch(() => {});
+      await c.run(`DROP TABLE IF EXISTS ${trial.scopes}`).catch(() => {});
+    }
+    if (loadable.length > 0) {
+      const rows = Buffer.concat(loadable.map((s) => this.sink.view(s.start, s.end)));
+      const scopes = Buffer.concat(loadable.map((s) => this.scopes.sink.view(s.scopeStart, s.scopeEnd)));
+      await this.loadBytes(rows, scopes, maxRecordBytes(loadable));
+    }
+  }
+
+  /**
    * Loads NDJSON rows and the scope rows they name, none of them longer than `longest` bytes, in
    * one transaction: a row never lands without its scope, nor a scope twice.
    */
-  private async loadBytes(rows: Uint8Array, scopes: Uint8Array, longest: number): Promise<void> {
+  private async loadBytes(rows: Uint8Array, scopes: Uint8Array, longest: number, into: BufferTables = this.current): Promise<void> {
     const c = this.connection;
     const files: string[] = [];
     try {
       await c.run('BEGIN TRANSACTION');
       try {
-        await this.insertJson(this.current.scopes, SCOPE_LOAD, scopes, longest, files);
-        await this.insertJson(this.current.rows, ROW_LOAD, rows, longest, files);
+        await this.insertJson(into.scopes, SCOPE_LOAD, scopes, longest, files);
+        await this.insertJson(into.rows, ROW_LOAD, rows, longest, files);
         await c.run('COMMIT');
       } catch (e) {
         await c.run('ROLLBACK').catch(() => {});

@@ -209,7 +209,7 @@ export class IcebergCommitter {
           continue;
         }
         const from = range.first > lakeNext ? range.first : lakeNext;
-        conditions.push(`(kafka_partition = ${partition} AND kafka_offset >= ${from})`);
+        conditions.push(`(kafka_partition = ${partition} AND kafka_offset BETWEEN ${from} AND ${range.last})`);
         committed.set(partition, range.last + 1n);
       }
       if (committed.size === 0) {

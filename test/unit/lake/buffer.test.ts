@@ -114,6 +114,36 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     expect(b.partitionRanges.get(0)).toEqual({ first: 10n, last: 13n });
   });
 
+  it('a resource error while it looks for the refused record leaves the buffer as it was: the batch fetched again lands once', async () => {
+    const { b, c } = await buffer();
+    const stageBatch = () => {
+      b.stage(request([['a', '1']]), { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 10n });
+      b.stage(request([['a', '2']]), { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 11n });
+      b.stage(request([['a', '3']]), { tenant: 't', fallbackMicros: 5n, partition: Number.NaN, offset: 12n });
+      b.stage(request([['a', '4']]), { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 13n });
+    };
+    // every read_json of the load after the first `failAfter` ends as the machine's error would
+    const inner = b as unknown as { insertJson: (...a: unknown[]) => Promise<void> };
+    const insertJson = inner.insertJson.bind(b);
+    for (const failAfter of [1, 2, 3, 4, 5, 6]) {
+      let calls = 0;
+      inner.insertJson = async (...a: unknown[]) => {
+        if (++calls > failAfter) throw new Error('IO Error: Could not write file: No space left on device');
+        return insertJson(...a);
+      };
+      stageBatch();
+      await expect(b.load(), `failing after ${failAfter} loads`).rejects.toThrow(/No space left/);
+      expect((await c.runAndReadAll(`SELECT count(*) FROM ${b.tables.rows}`)).getRows()[0]![0], `rows after failing after ${failAfter}`).toBe(0n);
+      expect(b.partitionRanges.size).toBe(0);
+    }
+    inner.insertJson = insertJson;
+    stageBatch();
+    expect((await b.load()).map((r) => r.offset)).toEqual([12n]);
+    const offsets = (await c.runAndReadAll(`SELECT kafka_offset, count(*) FROM ${bufferRows(b.tables)} GROUP BY 1 ORDER BY 1`)).getRows();
+    expect(offsets).toEqual([[10n, 2n], [11n, 2n], [13n, 2n]]);
+    expect((await c.runAndReadAll(`SELECT count(*) FROM ${b.tables.scopes}`)).getRows()[0]![0]).toBe(3n);
+  });
+
   // The buffer keeps the maps as JSON text and the commit casts them (bufferRows): what it relies on.
   it('pins DuckDB\'s JSON to MAP(VARCHAR, VARCHAR) cast: entry order kept, duplicates not refused, only objects taken', async () => {
     const { c } = await buffer();
