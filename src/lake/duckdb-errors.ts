@@ -45,11 +45,6 @@ export function isCommitConflict(e: unknown): boolean {
   return /409|conflict|CommitFailed|requirement failed/i.test(message(e));
 }
 
-/** Reading an object found nothing there (S3 404). */
-export function isMissingObject(e: unknown): boolean {
-  return /404|not found|NoSuchKey|No files found/i.test(message(e));
-}
-
 /** json_serialize_sql's refusal of a statement that is not a SELECT. */
 export function isNotSelect(parseError: string): boolean {
   return /Only SELECT statements/i.test(parseError);

@@ -19,6 +19,7 @@ import { httpStatusOf, isOutOfMemory, isResourceError, isTransientLakeError } fr
 import { ConfigError } from '../config/load.js';
 import { OffsetsTable, type PartitionOffsets } from './offsets-table.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace, type LakeSession } from './session.js';
+import { ObjectStore } from './object-store.js';
 import { SnapshotRepair } from './snapshot-repair.js';
 
 /**
@@ -68,6 +69,7 @@ export class LakePipeline extends ConsumerPipeline {
   private committer: IcebergCommitter | undefined;
   private readonly offsetsTable: OffsetsTable;
   private readonly catalog: CatalogClient;
+  private readonly store: ObjectStore;
   private repair: SnapshotRepair | undefined;
   private lakeOffsets: PartitionOffsets = new Map();
   private timer: NodeJS.Timeout | undefined;
@@ -117,6 +119,7 @@ export class LakePipeline extends ConsumerPipeline {
       logger,
     );
     this.catalog = new CatalogClient(cfg);
+    this.store = new ObjectStore(cfg);
     this.policy = new FlushPolicy(cfg);
     this.offsetsTable = new OffsetsTable(`${qualifiedNamespace(cfg)}.${LAKE_TABLES.offsets.name}`, cfg.APPENDER_GROUP_ID, cfg.REDPANDA_TOPIC);
   }
@@ -142,7 +145,7 @@ export class LakePipeline extends ConsumerPipeline {
     this.buffer = new LogBuffer(this.loadConnection, cfg.LAKE_SPOOL_DIR, cfg.MAX_MESSAGE_DEPTH);
     await this.buffer.init();
     this.committer = new IcebergCommitter(this.session.connection, `${qualifiedNamespace(cfg)}.${LAKE_TABLES.logs.name}`, this.offsetsTable, this.catalog, cfg.ICEBERG_NAMESPACE);
-    this.repair = new SnapshotRepair(this.session.connection, this.catalog, cfg.ICEBERG_NAMESPACE, [LAKE_TABLES.logs.name, LAKE_TABLES.offsets.name], this.log);
+    this.repair = new SnapshotRepair(this.session.connection, this.catalog, this.store, cfg.ICEBERG_NAMESPACE, [LAKE_TABLES.logs.name, LAKE_TABLES.offsets.name], this.log);
     // A writer that failed right after a commit whose files were then deleted leaves a broken
     // snapshot behind (see SnapshotRepair): mend it before reading the offsets.
     await retry(() => this.repair!.run(), this.retryOptions('check the current snapshots'));
@@ -196,6 +199,7 @@ export class LakePipeline extends ConsumerPipeline {
     this.loadConnection = undefined;
     this.session?.close();
     this.session = undefined;
+    this.store.close();
   }
 
   /** The catalog must answer for the lake pipeline to commit. */

@@ -1,61 +1,83 @@
-import { isMissingObject } from './duckdb-errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { LakehouseError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { CatalogClient } from './catalog-client.js';
-import { sqlString } from './session.js';
+import type { CatalogClient, SnapshotInfo } from './catalog-client.js';
+import type { ObjectStore } from './object-store.js';
 import { addedDataFiles } from './snapshot-files.js';
 
+/** How far back under maintenance snapshots the repair looks for the last append. */
+const MAX_SNAPSHOTS_WALKED = 64;
+
+interface Checked {
+  table: string;
+  /** the table's current snapshot: the branch must still point there to be moved */
+  current: string;
+  /** the last append on the main branch (the appender's commit), at or under the current snapshot */
+  append: SnapshotInfo;
+  missing: string[];
+}
+
 /**
- * Repairs a snapshot whose data files were deleted after it was committed.
+ * Repairs the tables when the appender's last commit names data files that were deleted after
+ * it was committed.
  *
  * When a commit answers with an error, DuckDB's iceberg extension rolls its transaction back by
  * deleting the data files it wrote, whatever the error was. But an error is not always a
  * refusal: the REST catalog can commit and then fail (for example, it commits the new
- * metadata and cannot read it back while object storage is down, and answers 500). The table's
- * current snapshot then names Parquet files that no longer exist, and every later read or
- * commit of the table fails. This finds that state — the current snapshot's own data files
- * missing from storage — and points the tables' main branch back at the parent snapshot, so
- * the records, still unacknowledged in Kafka, are committed again. Both tables are checked and
- * rolled back together, as they were committed together.
+ * metadata and cannot read it back while object storage is down, and answers 500). The table
+ * then names Parquet files that no longer exist, and every later read or commit of it fails.
+ *
+ * For each table this finds the last `append` on the main branch, under any maintenance
+ * snapshots (manifest rewrites, compaction, retention) committed on top of it, and asks the
+ * object store (ObjectStore: HeadObject answered 404, never an error's wording) for each data
+ * file it added. When every table's last append lost files, the commit that made them all is
+ * undone in one multi-table commit: each branch goes back to the snapshot before that append,
+ * and the records, whose offsets went back with it, are committed again. When only some did,
+ * nothing is rolled back: rolling back one table alone would part the rows from the offsets
+ * that cover them, so the repair stops with an error naming the snapshots for an operator.
  */
 export class SnapshotRepair {
   constructor(
     private readonly connection: DuckDBConnection,
     private readonly catalog: CatalogClient,
+    private readonly store: ObjectStore,
     private readonly namespace: string,
     private readonly tables: string[],
     private readonly log: Logger,
   ) {}
 
-  /** Rolls back every table whose current snapshot lost data files; returns the tables rolled back. */
+  /** Rolls back the tables' last commit when all of them lost data files; returns the tables rolled back. */
   async run(): Promise<string[]> {
-    const broken: { table: string; from: string; to: string | undefined; missing: string[] }[] = [];
+    const checked: Checked[] = [];
     for (const table of this.tables) {
-      const snap = await this.catalog.currentSnapshot(this.namespace, table);
-      if (!snap) continue;
-      const missing = await this.missingFiles(snap.manifestList, snap.id);
-      if (missing.length > 0) broken.push({ table, from: snap.id, to: snap.parentId, missing });
+      const c = await this.check(table);
+      if (c) checked.push(c);
     }
+    const broken = checked.filter((c) => c.missing.length > 0);
     if (broken.length === 0) return [];
-    this.log.warn({ tables: broken.map((b) => ({ table: b.table, snapshot: b.from, parent: b.to ?? null, missingFiles: b.missing.length, example: b.missing[0] })) }, 'the current snapshot names deleted data files; rolling back to its parent');
-    await this.catalog.rollBack(this.namespace, broken.map(({ table, from, to }) => ({ table, from, to })));
+    const described = checked.map((c) => ({ table: c.table, current: c.current, append: c.append.id, parent: c.append.parentId ?? null, missingFiles: c.missing.length, example: c.missing[0] }));
+    if (broken.length < this.tables.length) {
+      this.log.error({ tables: described }, 'the last commit lost data files in some tables only: nothing rolled back');
+      throw new LakehouseError(
+        'INTERNAL',
+        `the last commit of ${broken.map((b) => b.table).join(', ')} names data files the object store does not have (${broken[0]!.missing[0]}), ` +
+          `while ${checked.filter((c) => c.missing.length === 0).map((c) => c.table).join(', ')} lost none: rolling back some tables alone would part the rows from their offsets. ` +
+          `Restore the files, or roll back every table to the parent of its last append (docs/operating-the-lake.md, "A commit that lost its files"): ${JSON.stringify(described)}`,
+      );
+    }
+    this.log.warn({ tables: described }, 'the last commit names deleted data files; rolling every table back to the snapshot before it');
+    await this.catalog.rollBack(this.namespace, broken.map((b) => ({ table: b.table, from: b.current, to: b.append.parentId })));
     return broken.map((b) => b.table);
   }
 
-  /** The data files added by snapshot `snapshotId` (from its manifests) that storage no longer has. */
-  private async missingFiles(manifestList: string, snapshotId: string): Promise<string[]> {
-    const c = this.connection;
-    const files = await addedDataFiles(c, manifestList, snapshotId);
-    const missing: string[] = [];
-    for (const file of files) {
-      // Only the size is asked for, so the object is looked up, not downloaded.
-      try {
-        await c.runAndReadAll(`SELECT size FROM read_blob(${sqlString(file)})`);
-      } catch (e) {
-        if (!isMissingObject(e)) throw e;
-        missing.push(file);
-      }
-    }
-    return missing;
+  /** The table's last append and the data files it added that the object store does not have. */
+  private async check(table: string): Promise<Checked | undefined> {
+    const { current, byId } = await this.catalog.snapshots(this.namespace, table);
+    let snap = current === undefined ? undefined : byId.get(current);
+    for (let i = 0; snap && snap.operation !== 'append' && i < MAX_SNAPSHOTS_WALKED; i++) snap = snap.parentId === undefined ? undefined : byId.get(snap.parentId);
+    if (!snap || snap.operation !== 'append') return undefined;
+    const files = await addedDataFiles(this.connection, snap.manifestList, snap.id);
+    const states = await this.store.states(files);
+    return { table, current: current!, append: snap, missing: files.filter((f) => states.get(f) === 'missing') };
   }
 }

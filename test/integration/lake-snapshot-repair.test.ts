@@ -2,11 +2,19 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CatalogClient } from '../../src/lake/catalog-client.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace } from '../../src/lake/session.js';
+import { ObjectStore } from '../../src/lake/object-store.js';
 import { SnapshotRepair } from '../../src/lake/snapshot-repair.js';
+import { maintainOnce } from '../helpers/lake.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { runId, testConfig } from '../helpers/stack.js';
 
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'it');
+
+/** A signed S3 DELETE, as the iceberg extension's clean-up sends it. */
+function s3Delete(cfg: ReturnType<typeof testConfig>, url: string): void {
+  const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(url)!;
+  execFileSync('curl', ['-sf', '-X', 'DELETE', '--aws-sigv4', `aws:amz:${cfg.S3_REGION}:s3`, '--user', `${cfg.S3_ACCESS_KEY}:${cfg.S3_SECRET_KEY}`, `${cfg.S3_ENDPOINT}/${bucket}/${key!.split('/').map(encodeURIComponent).join('/')}`]);
+}
 
 /**
  * The state DuckDB leaves when a commit that the catalog accepted answers with an error: the
@@ -20,7 +28,8 @@ describe('snapshot repair', () => {
     const session = await openLakeSession(cfg);
     const c = session.connection;
     const catalog = new CatalogClient(cfg);
-    const repair = new SnapshotRepair(c, catalog, cfg.ICEBERG_NAMESPACE, ['logs', 'appender_offsets'], logger);
+    const store = new ObjectStore(cfg);
+    const repair = new SnapshotRepair(c, catalog, store, cfg.ICEBERG_NAMESPACE, ['logs', 'appender_offsets'], logger);
     try {
       await ensureLakeTables(c, cfg);
       const commit = async (batch: number) => {
@@ -38,9 +47,6 @@ describe('snapshot repair', () => {
       const good = await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, 'logs');
 
       // Delete the data files of commit 2 in both tables.
-      // A signed S3 DELETE, as the iceberg extension's clean-up sends it.
-      const s3Delete = (bucket: string, key: string) =>
-        execFileSync('curl', ['-sf', '-X', 'DELETE', '--aws-sigv4', `aws:amz:${cfg.S3_REGION}:s3`, '--user', `${cfg.S3_ACCESS_KEY}:${cfg.S3_SECRET_KEY}`, `${cfg.S3_ENDPOINT}/${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`]);
       let deleted = 0;
       for (const table of ['logs', 'appender_offsets']) {
         const snap = (await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, table))!;
@@ -53,8 +59,7 @@ describe('snapshot repair', () => {
         expect(added.size).toBeGreaterThan(0);
         expect(files.getRows().length).toBeGreaterThan(added.size); // commit 1's files stay
         for (const f of added) {
-          const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(f)!;
-          s3Delete(bucket!, key!);
+          s3Delete(cfg, f);
           deleted++;
         }
       }
@@ -70,6 +75,75 @@ describe('snapshot repair', () => {
       expect(await repair.run()).toEqual([]);
     } finally {
       session.close();
+      store.close();
+    }
+  });
+
+  it('finds the lost commit under a maintenance commit, and rolls back nothing when only one table lost files or storage does not answer', async () => {
+    const cfg = testConfig(runId());
+    const ns = qualifiedNamespace(cfg);
+    const session = await openLakeSession(cfg);
+    const c = session.connection;
+    const catalog = new CatalogClient(cfg);
+    const store = new ObjectStore(cfg);
+    const repair = new SnapshotRepair(c, catalog, store, cfg.ICEBERG_NAMESPACE, ['logs', 'appender_offsets'], logger);
+    const commit = async (batch: number) => {
+      await c.run('BEGIN TRANSACTION');
+      await c.run(
+        `INSERT INTO ${ns}.logs ("timestamp", tenant_id, body, attributes, resource_attributes) ` +
+          `SELECT TIMESTAMPTZ '2026-11-22 10:00:00+00' + INTERVAL (i) SECOND, 'acme', 'batch ${batch}', MAP {}, MAP {} FROM range(10) r(i)`,
+      );
+      await c.run(`INSERT INTO ${ns}.appender_offsets (consumer_group, topic, "partition", next_offset, committed_at, batch_id) VALUES ('g', 't', 0, ${batch * 10}, now(), 'b${batch}')`);
+      await c.run('COMMIT');
+    };
+    const addedBy = async (table: string) => {
+      const { current, byId } = await catalog.snapshots(cfg.ICEBERG_NAMESPACE, table);
+      const snap = byId.get(current!)!;
+      const manifests = await c.runAndReadAll(`SELECT manifest_path FROM read_avro('${snap.manifestList}') WHERE added_snapshot_id = ${snap.id}`);
+      const added: string[] = [];
+      for (const [m] of manifests.getRows()) for (const [f] of (await c.runAndReadAll(`SELECT data_file.file_path FROM read_avro('${String(m)}') WHERE status = 1`)).getRows()) added.push(String(f));
+      return { snap, added };
+    };
+    try {
+      await ensureLakeTables(c, cfg);
+      await commit(1);
+      await commit(2);
+      const logs2 = await addedBy('logs');
+      const offsets2 = await addedBy('appender_offsets');
+
+      // Storage that does not answer is no evidence: nothing is rolled back, the error says why.
+      const down = new ObjectStore({ ...cfg, S3_ENDPOINT: 'http://127.0.0.1:1' });
+      try {
+        await expect(new SnapshotRepair(c, catalog, down, cfg.ICEBERG_NAMESPACE, ['logs', 'appender_offsets'], logger).run()).rejects.toThrow();
+      } finally {
+        down.close();
+      }
+      expect((await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, 'logs'))!.id).toBe(logs2.snap.id);
+
+      // Only the logs table's files of commit 2 gone: rolling it back alone would lose its rows
+      // for good (the offsets say they landed), so nothing moves and the error names both.
+      for (const f of logs2.added) s3Delete(cfg, f);
+      await expect(repair.run()).rejects.toThrow(/logs.*appender_offsets lost none/);
+      expect((await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, 'logs'))!.id).toBe(logs2.snap.id);
+      expect((await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, 'appender_offsets'))!.id).toBe(offsets2.snap.id);
+
+      // Now both, and a manifest rewrite committed on top of each: the append under it is found.
+      for (const f of offsets2.added) s3Delete(cfg, f);
+      const maintained = await maintainOnce(cfg, { MAINTENANCE_TASKS: 'manifests', MAINTENANCE_MAX_MANIFESTS: '1' });
+      expect(maintained.code, JSON.stringify(maintained.summary)).toBe(0);
+      const top = await catalog.snapshots(cfg.ICEBERG_NAMESPACE, 'logs');
+      expect(top.current).not.toBe(logs2.snap.id);
+      expect(top.byId.get(top.current!)!.operation).toBe('replace');
+
+      expect((await repair.run()).sort()).toEqual(['appender_offsets', 'logs']);
+      expect((await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, 'logs'))!.id).toBe(logs2.snap.parentId);
+      expect((await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, 'appender_offsets'))!.id).toBe(offsets2.snap.parentId);
+      const logs = await c.runAndReadAll(`SELECT body, count(*) FROM ${ns}.logs GROUP BY ALL`);
+      expect(logs.getRows().map((r) => [String(r[0]), Number(r[1])])).toEqual([['batch 1', 10]]);
+      expect(await repair.run()).toEqual([]);
+    } finally {
+      session.close();
+      store.close();
     }
   });
 });
