@@ -47,14 +47,6 @@ export function appenderDuckdbMemoryLimitMb(cfg: Pick<Config, 'DUCKDB_MEMORY_LIM
   return cfg.DUCKDB_MEMORY_LIMIT_MB ?? Math.max(100, cfg.BUFFER_SIZE_MB) + APPENDER_COMMIT_MEMORY_MB;
 }
 
-export interface FlushStats {
-  reason: string;
-  rows: number;
-  records: number;
-  bytes: number;
-  durationMs: number;
-}
-
 /**
  * The lake pipeline: consumes the logs topic in its own consumer group, maps each OTLP request
  * to hybrid-schema rows, buffers them in DuckDB and commits them with their offsets to Iceberg
@@ -89,8 +81,6 @@ export class LakePipeline extends ConsumerPipeline {
   private commitNeedsMemory = false;
   /** The consumer's heartbeat, kept from the latest batch, so a long flush keeps the membership. */
   private heartbeat: (() => Promise<void>) | undefined;
-  /** One entry per completed flush, newest last. */
-  readonly flushes: FlushStats[] = [];
 
   constructor(cfg: Config, kafka: Kafka, logger: Logger, metrics: Metrics = createMetrics()) {
     super(
@@ -389,7 +379,6 @@ export class LakePipeline extends ConsumerPipeline {
     const stats = { reason, rows: result.rows, records: sealed.records, bytes: sealed.bytes, durationMs: Date.now() - started };
     this.metrics.lakeFlushSeconds.observe({ reason }, stats.durationMs / 1000);
     this.updateBufferGauges(buffer);
-    this.flushes.push(stats);
     this.log.info({ ...stats, batchId, partitions: Object.fromEntries([...result.committed].map(([p, n]) => [p, String(n)])), alreadyCommitted: result.alreadyCommitted }, 'flushed to Iceberg');
   }
 
