@@ -118,6 +118,10 @@ const hotPath = {
 
 const lake = {
   APPENDER_GROUP_ID: doc(z.string().min(1).default('otel-lakehouse-lake'), 'consumer group of the lake pipeline'),
+  APPENDER_ALLOW_NEW_GROUP: doc(
+    bool.default(false),
+    'start a lake consumer group the lake holds no offsets for while it holds offsets of the same topic for other groups (a renamed group): every record still in Kafka is stored again',
+  ),
   APPENDER_HOST: doc(z.string().default('0.0.0.0'), 'bind address of the appender’s /metrics, /healthz, /readyz'),
   APPENDER_HTTP_PORT: doc(int(0, 65_535).default(9464), 'port of the appender’s /metrics, /healthz, /readyz'),
   BUFFER_SIZE_MB: doc(z.coerce.number().positive().default(100), 'flush when the buffered OTLP payload reaches this size'),

@@ -173,7 +173,11 @@ export class IcebergCommitter {
     private readonly namespace: string,
     private readonly offsetsTableName: string = LAKE_TABLES.offsets.name,
     private readonly layout: FileLayout = DEFAULT_FILE_LAYOUT,
+    private readonly logsTableName: string = LAKE_TABLES.logs.name,
   ) {}
+
+  /** The last commit tried: what its read-back checks in the logs table. */
+  private attempt: { batchId: string; tables: BufferTables; where: string; rows: number; logsBase: string | undefined; result: CommitResult } | undefined;
 
   /**
    * Commits the rows of the buffer in `tables` (as `bufferRows` reads them) at the offsets
@@ -181,6 +185,13 @@ export class IcebergCommitter {
    */
   async commit(tables: BufferTables, ranges: ReadonlyMap<number, PartitionRange>, batchId: string): Promise<CommitResult> {
     const c = this.connection;
+    // The same batch again after an unknown outcome: if its offsets landed, its rows must too,
+    // or a commit of it now would find the offsets past and write nothing.
+    const tried = this.attempt;
+    if (tried?.batchId === batchId && (await this.offsets.hasBatch(c, batchId))) {
+      await this.confirmRows(batchId);
+      return tried.result;
+    }
     const committed = new Map<number, bigint>();
     const alreadyCommitted: number[] = [];
     let rows: number;
@@ -189,10 +200,12 @@ export class IcebergCommitter {
     let widest = 0;
     await c.run('BEGIN TRANSACTION');
     try {
-      // Binding the table makes DuckDB load its metadata now: the snapshot its commit requires.
+      // Binding a table makes DuckDB load its metadata now: the snapshot its commit requires.
       await c.run(`SELECT 1 FROM ${this.offsets.table} LIMIT 0`);
+      await c.run(`SELECT 1 FROM ${this.logsTable} LIMIT 0`);
       const snapshots = await this.catalog.snapshots(this.namespace, this.offsetsTableName);
       base = snapshots.current;
+      const logsBase = (await this.catalog.snapshots(this.namespace, this.logsTableName)).current;
       const cached = this.cachedOffsets(snapshots);
       if (cached) {
         this.stats.offsetCacheHits++;
@@ -216,20 +229,9 @@ export class IcebergCommitter {
         await c.run('ROLLBACK');
         return { rows: 0, committed, alreadyCommitted };
       }
-      rows = 0;
       const where = conditions.join(' OR ');
-      const shards = await this.shards(tables.rows, where);
-      const shardOf = shardExpression(shards);
-      const groups = writeGroups(shards, this.writeLimit);
-      widest = Math.max(...groups.map((g) => g.reduce((n, shard) => n + shard.days.size, 0)));
-      for (const group of groups) {
-        const rowsOf = `SELECT ${COLUMN_LIST}, ${shardOf} AS ${sqlIdent(TENANT_SHARD_COLUMN)} FROM ${bufferRows(tables)} WHERE (${where})`;
-        const only = `SELECT * FROM (${rowsOf}) WHERE ${sqlIdent(TENANT_SHARD_COLUMN)} IN (${group.map((g) => sqlString(g.value)).join(', ')})`;
-        const inserted = await c.runAndReadAll(
-          `INSERT INTO ${this.logsTable} (${COLUMN_LIST}, ${sqlIdent(TENANT_SHARD_COLUMN)}) ${groups.length === 1 ? rowsOf : only}`,
-        );
-        rows += Number(inserted.getRows()[0]?.[0] ?? 0);
-      }
+      rows = await this.insertRows(tables, where, (w) => (widest = w));
+      this.attempt = { batchId, tables, where, rows, logsBase, result: { rows, committed, alreadyCommitted } };
       await c.run(
         this.offsets.insertSql([...committed].map(([partition, nextOffset]) => ({ partition, nextOffset })), batchId),
       );
@@ -247,6 +249,7 @@ export class IcebergCommitter {
       this.landedAtLimit = 0;
     }
     const snapshot = await this.confirm(batchId, base);
+    await this.confirmRows(batchId);
     const offsets = new Map(lake);
     for (const [p, next] of committed) offsets.set(p, next);
     this.known = { snapshot, offsets };
@@ -256,6 +259,93 @@ export class IcebergCommitter {
   /** Most partitions one INSERT writes now (see `writeLimit`). */
   get partitionsPerWrite(): number {
     return this.writeLimit;
+  }
+
+  /**
+   * INSERTs the buffer's rows that `where` selects into the logs table, in the transaction the
+   * caller has begun: a group of shards each (see writeGroups), the most partitions one INSERT
+   * writes told to `planned` before the first. Returns the rows written.
+   */
+  private async insertRows(tables: BufferTables, where: string, planned: (widest: number) => void = () => {}): Promise<number> {
+    const shards = await this.shards(tables.rows, where);
+    const shardOf = shardExpression(shards);
+    const groups = writeGroups(shards, this.writeLimit);
+    planned(Math.max(...groups.map((g) => g.reduce((n, shard) => n + shard.days.size, 0))));
+    let rows = 0;
+    for (const group of groups) {
+      const rowsOf = `SELECT ${COLUMN_LIST}, ${shardOf} AS ${sqlIdent(TENANT_SHARD_COLUMN)} FROM ${bufferRows(tables)} WHERE (${where})`;
+      const only = `SELECT * FROM (${rowsOf}) WHERE ${sqlIdent(TENANT_SHARD_COLUMN)} IN (${group.map((g) => sqlString(g.value)).join(', ')})`;
+      const inserted = await this.connection.runAndReadAll(
+        `INSERT INTO ${this.logsTable} (${COLUMN_LIST}, ${sqlIdent(TENANT_SHARD_COLUMN)}) ${groups.length === 1 ? rowsOf : only}`,
+      );
+      rows += Number(inserted.getRows()[0]?.[0] ?? 0);
+    }
+    return rows;
+  }
+
+  /**
+   * Whether batch `batchId`, whose commit's outcome is unknown, landed: its offsets are in the
+   * offsets table, and (when it was the last commit tried) its rows in the logs table, committed
+   * again by themselves if the catalog kept only the offsets (see confirmRows).
+   */
+  async landed(batchId: string): Promise<boolean> {
+    if (!(await this.offsets.hasBatch(this.connection, batchId))) return false;
+    await this.confirmRows(batchId);
+    return true;
+  }
+
+  /**
+   * The second half of the read-back: the logs table must have a snapshot whose parent is the
+   * one the commit was based on and that added the rows the commit wrote (its summary's
+   * `added-records`). A catalog that applies only part of a multi-table commit keeps the
+   * offsets without the rows; the offsets then say the records landed, so a commit of them
+   * again would write nothing. The catalog's own metadata is the evidence: the rows are
+   * committed again by themselves, and read back the same way, until they are there.
+   */
+  private async confirmRows(batchId: string): Promise<void> {
+    const attempt = this.attempt;
+    if (!attempt || attempt.batchId !== batchId || attempt.rows === 0) return;
+    for (let tries = 0; ; tries++) {
+      let after: SnapshotInfo[];
+      try {
+        after = descendants(await this.catalog.snapshots(this.namespace, this.logsTableName), attempt.logsBase);
+      } catch (e) {
+        throw new LakehouseError('COMMIT_UNKNOWN', `reading the logs table back after batch ${batchId} failed: ${(e as Error).message}`, { cause: e });
+      }
+      // One transaction may make several appends in a row (the iceberg extension makes one per
+      // INSERT of a partitioned write, sometimes); the transaction's are the first after its base.
+      let added = 0;
+      for (const s of after) {
+        if (s.operation !== 'append') continue;
+        added += Number(s.summary['added-records'] ?? NaN);
+        if (!(added < attempt.rows)) break;
+      }
+      if (added === attempt.rows) {
+        this.attempt = undefined;
+        return;
+      }
+      if (after.length > 0) {
+        throw new LakehouseError('INTERNAL', `batch ${batchId}: the logs table's appends after ${attempt.logsBase ?? 'its start'} added ${added} records where the commit wrote ${attempt.rows}`);
+      }
+      if (tries >= 5) throw new LakehouseError('COMMIT_UNKNOWN', `batch ${batchId}: its offsets landed and its rows did not, after ${tries} commits of the rows alone`);
+      attempt.logsBase = await this.commitRowsAlone(attempt.tables, attempt.where, batchId);
+    }
+  }
+
+  /** One commit of the rows `where` selects, without offsets; returns the logs snapshot it was based on. */
+  private async commitRowsAlone(tables: BufferTables, where: string, batchId: string): Promise<string | undefined> {
+    const c = this.connection;
+    await c.run('BEGIN TRANSACTION');
+    try {
+      await c.run(`SELECT 1 FROM ${this.logsTable} LIMIT 0`);
+      const logsBase = (await this.catalog.snapshots(this.namespace, this.logsTableName)).current;
+      await this.insertRows(tables, where);
+      await c.run('COMMIT');
+      return logsBase;
+    } catch (e) {
+      await c.run('ROLLBACK').catch(() => {});
+      throw new LakehouseError('COMMIT_UNKNOWN', `batch ${batchId}: committing its rows again failed: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   /** The shards (see planShards) of the rows to commit: one query over the buffer. */
@@ -294,16 +384,7 @@ export class IcebergCommitter {
     let ours: SnapshotInfo | undefined;
     let landed = false;
     try {
-      const after = await this.catalog.snapshots(this.namespace, this.offsetsTableName);
-      for (let id = after.current, step = 0; id !== undefined && id !== base && step < 10_000; step++) {
-        const s = after.byId.get(id);
-        if (!s) break;
-        if (s.parentId === base) {
-          ours = s;
-          break;
-        }
-        id = s.parentId;
-      }
+      ours = childOf(await this.catalog.snapshots(this.namespace, this.offsetsTableName), base);
       if (ours) {
         const files = await addedDataFiles(this.connection, ours.manifestList, ours.id);
         if (files.length > 0) {
@@ -321,4 +402,29 @@ export class IcebergCommitter {
     }
     return ours.id;
   }
+}
+
+/** The snapshot on the main branch whose parent is `base`: the one a commit based on `base` made. */
+function childOf(after: TableSnapshots, base: string | undefined): SnapshotInfo | undefined {
+  for (let id = after.current, step = 0; id !== undefined && id !== base && step < 10_000; step++) {
+    const s = after.byId.get(id);
+    if (!s) return undefined;
+    if (s.parentId === base) return s;
+    id = s.parentId;
+  }
+  return undefined;
+}
+
+/** The snapshots of the main branch after `base`, oldest first. */
+function descendants(after: TableSnapshots, base: string | undefined): SnapshotInfo[] {
+  const out: SnapshotInfo[] = [];
+  let id = after.current;
+  for (let step = 0; id !== undefined && id !== base && step < 10_000; step++) {
+    const s = after.byId.get(id);
+    if (!s) return [];
+    out.push(s);
+    id = s.parentId;
+  }
+  // `base` is not on the branch (it was rolled back): nothing after it
+  return id === base ? out.reverse() : [];
 }

@@ -140,6 +140,45 @@ export class LakePipeline extends ConsumerPipeline {
     // snapshot behind (see SnapshotRepair): mend it before reading the offsets.
     await retry(() => this.repair!.run(), this.retryOptions('check the current snapshots'));
     this.lakeOffsets = await this.offsetsTable.load(this.session.connection);
+    await this.checkOffsetsAgainstKafka();
+  }
+
+  /**
+   * Two operator moves that would double or skip records without a word, refused at start:
+   * a renamed consumer group (the lake's offsets are kept per group: a group it has none for
+   * would read everything still in Kafka again), and a topic deleted and created again (its
+   * offsets start below what the lake holds, and the appender would pass over its records).
+   */
+  private async checkOffsetsAgainstKafka(): Promise<void> {
+    const cfg = this.cfg;
+    if (this.lakeOffsets.size === 0 && !cfg.APPENDER_ALLOW_NEW_GROUP) {
+      const others = await this.offsetsTable.otherGroups(this.session!.connection);
+      if (others.length > 0) {
+        throw new ConfigError([
+          `the lake holds offsets of topic ${cfg.REDPANDA_TOPIC} for consumer group(s) ${others.join(', ')} and none for APPENDER_GROUP_ID=${cfg.APPENDER_GROUP_ID}: ` +
+            `a new group would store again every record still in Kafka. If the group was renamed, set APPENDER_GROUP_ID back to ${others.length === 1 ? others[0] : 'the old one'}; ` +
+            `to store the topic again on purpose, set APPENDER_ALLOW_NEW_GROUP=true (docs/operating-the-lake.md, "Moving consumer groups and topics")`,
+        ]);
+      }
+    }
+    if (this.lakeOffsets.size === 0) return;
+    const admin = this.kafka.admin();
+    const behind: string[] = [];
+    try {
+      await admin.connect();
+      for (const o of await admin.fetchTopicOffsets(cfg.REDPANDA_TOPIC)) {
+        const lake = this.lakeOffsets.get(o.partition);
+        if (lake !== undefined && lake > BigInt(o.high)) behind.push(`partition ${o.partition}: the lake is at ${lake}, the topic ends at ${o.high}`);
+      }
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+    if (behind.length > 0) {
+      throw new ConfigError([
+        `topic ${cfg.REDPANDA_TOPIC} ends before the offsets the lake holds for group ${cfg.APPENDER_GROUP_ID} (${behind.join('; ')}): it was deleted and created again, ` +
+          `and its records would be passed over. To store the new topic from its start, set a new APPENDER_GROUP_ID and APPENDER_ALLOW_NEW_GROUP=true (docs/operating-the-lake.md, "Moving consumer groups and topics")`,
+      ]);
+    }
   }
 
   protected override watch(consumer: Consumer): void {
@@ -479,7 +518,7 @@ export class LakePipeline extends ConsumerPipeline {
 
   private async batchLanded(batchId: string): Promise<boolean> {
     try {
-      return await this.offsetsTable.hasBatch(this.session!.connection, batchId);
+      return await this.committer!.landed(batchId);
     } catch {
       return false;
     }

@@ -28,6 +28,14 @@ export class OffsetsTable {
     return out;
   }
 
+  /** The other consumer groups that hold offsets of this topic in the table. */
+  async otherGroups(connection: DuckDBConnection): Promise<string[]> {
+    const reader = await connection.runAndReadAll(
+      `SELECT DISTINCT consumer_group FROM ${this.table} WHERE topic = ${sqlString(this.topic)} AND consumer_group <> ${sqlString(this.group)} ORDER BY 1`,
+    );
+    return reader.getRows().map(([g]) => String(g));
+  }
+
   /** Whether a commit with `batchId` is in the table (decides an unknown commit outcome). */
   async hasBatch(connection: DuckDBConnection, batchId: string): Promise<boolean> {
     const reader = await connection.runAndReadAll(

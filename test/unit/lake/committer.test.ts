@@ -11,7 +11,7 @@ import { OffsetsTable } from '../../../src/lake/offsets-table.js';
  * chain of snapshots, each with the batch its data file holds. `keep` decides whether a COMMIT
  * the catalog acknowledged is kept; `tenants` is what the buffer holds: rows and days per tenant.
  */
-function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' = 'ok', tenants: [string, number, string[]][] = [['acme', 40, ['2025-11-22']]]) {
+function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' = 'ok', tenants: [string, number, string[]][] = [['acme', 40, ['2025-11-22']]], keepRows: (commit: number) => boolean = () => true) {
   const snapshots = new Map<string, SnapshotInfo & { batch?: string }>();
   let current: string | undefined;
   let nextId = 1;
@@ -19,6 +19,16 @@ function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' =
   const statements: string[] = [];
   const inserts: string[] = [];
   const reader = (rows: unknown[][]) => ({ getRows: () => rows, getRowsJson: () => rows });
+  // the logs table: a chain of its own, each snapshot with the rows it added
+  const logs = new Map<string, SnapshotInfo>();
+  let logsCurrent: string | undefined;
+  let pendingRows = 0;
+  let commits = 0;
+  const addLogsSnapshot = (rows: number) => {
+    const id = `logs-${nextId++}`;
+    logs.set(id, { id, parentId: logsCurrent, manifestList: `list-${id}`, operation: 'append', summary: { operation: 'append', 'added-records': String(rows) } });
+    logsCurrent = id;
+  };
   const addSnapshot = (operation: string, batch?: string) => {
     const id = String(nextId++);
     snapshots.set(id, { id, parentId: current, manifestList: `list-${id}`, operation, summary: { operation }, batch });
@@ -29,11 +39,16 @@ function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' =
       statements.push(sql.split(' ')[0]!);
       const insert = /batch_id\) VALUES .*'([^']+)'\)$/.exec(sql);
       if (insert) pending = insert[1];
-      if (sql === 'COMMIT' && pending) {
-        if (keep(pending)) addSnapshot('append', pending);
+      if (sql === 'COMMIT') {
+        if (pendingRows > 0 && keepRows(commits++)) addLogsSnapshot(pendingRows);
+        if (pending && keep(pending)) addSnapshot('append', pending);
         pending = undefined;
+        pendingRows = 0;
       }
-      if (sql === 'ROLLBACK') pending = undefined;
+      if (sql === 'ROLLBACK') {
+        pending = undefined;
+        pendingRows = 0;
+      }
     },
     async runAndReadAll(sql: string) {
       statements.push(sql.includes('max(next_offset)') ? 'LOAD_OFFSETS' : sql.split(' ')[0]!);
@@ -41,9 +56,12 @@ function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' =
       if (sql.startsWith('SELECT tenant_id, count(*), list(DISTINCT')) return reader(tenants.map(([t, n, d]) => [t, String(n), d.map((day) => String(Date.parse(day) / 86_400_000))]));
       if (sql.startsWith('INSERT')) {
         inserts.push(sql);
+        pendingRows += 40;
         return reader([[40n]]);
       }
       if (readBack === 'fails') throw new Error('IO Error: connection refused');
+      const has = /^SELECT count\(\*\) FROM lake\.ns\.appender_offsets WHERE batch_id = '([^']+)'$/.exec(sql);
+      if (has) return reader([[BigInt([...snapshots.values()].filter((x) => x.batch === has[1]).length)]]);
       const list = /read_avro\('list-(\d+)'\)/.exec(sql);
       if (list) return reader([[`manifest-${list[1]}`]]);
       const manifest = /read_avro\('manifest-(\d+)'\)/.exec(sql);
@@ -54,12 +72,13 @@ function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' =
     },
   };
   const catalog = {
-    async snapshots() {
+    async snapshots(_ns: string, table: string) {
+      if (table === 'logs') return { current: logsCurrent, byId: new Map(logs) };
       if (readBack === 'fails' && current !== undefined) throw new Error('catalog unreachable');
       return { current, byId: new Map(snapshots) };
     },
   };
-  return { connection: connection as unknown as DuckDBConnection, catalog: catalog as unknown as CatalogClient, snapshots, statements, inserts, addSnapshot, batches: () => [...snapshots.values()].map((s) => s.batch).filter(Boolean) };
+  return { connection: connection as unknown as DuckDBConnection, catalog: catalog as unknown as CatalogClient, snapshots, statements, inserts, addSnapshot, logs, batches: () => [...snapshots.values()].map((s) => s.batch).filter(Boolean) };
 }
 
 const SOURCE = { rows: 'appender_buffer.buffer_logs_1', scopes: 'appender_buffer.buffer_scopes_1' };
@@ -95,6 +114,50 @@ describe('IcebergCommitter', () => {
     };
     const err = await c.commit(SOURCE, ranges(0n, 39n), 'batch-x').catch((e: unknown) => e);
     expect((err as LakehouseError).code).toBe('COMMIT_CONFLICT');
+  });
+
+  it('commits the rows again by themselves when the catalog kept the offsets of a commit and not its rows', async () => {
+    const lake = fakeLake(() => true, 'ok', undefined, (commit) => commit > 0);
+    const result = await committer(lake).commit(SOURCE, ranges(0n, 39n), 'batch-r');
+    expect(result.rows).toBe(40);
+    expect(lake.batches()).toEqual(['batch-r']);
+    expect([...lake.logs.values()].map((s) => s.summary['added-records'])).toEqual(['40']);
+    expect(lake.statements.filter((s) => s === 'COMMIT')).toHaveLength(2);
+  });
+
+  it('after an unknown outcome, a batch whose offsets landed without its rows has its rows committed before it counts as landed', async () => {
+    const lake = fakeLake(() => true, 'ok', undefined, (commit) => commit > 0);
+    const c = committer(lake);
+    // the commit lands half, and its answer is lost: the read-back of the logs table fails once
+    const realSnapshots = lake.catalog.snapshots.bind(lake.catalog);
+    let logsReads = 0;
+    (lake.catalog as unknown as { snapshots: typeof realSnapshots }).snapshots = async (ns: string, table: string) => {
+      if (table === 'logs' && lake.statements.includes('COMMIT') && logsReads++ === 0) throw new Error('catalog unreachable');
+      return realSnapshots(ns, table);
+    };
+    const err = await c.commit(SOURCE, ranges(0n, 39n), 'batch-u').catch((e: unknown) => e);
+    expect((err as LakehouseError).code).toBe('COMMIT_UNKNOWN');
+    expect(lake.logs.size).toBe(0);
+    expect(await c.landed('batch-u')).toBe(true);
+    expect([...lake.logs.values()].map((s) => s.summary['added-records'])).toEqual(['40']);
+    expect(await c.landed('batch-u')).toBe(true);
+    expect(lake.logs.size).toBe(1);
+  });
+
+  it('the same batch committed again after an unknown outcome whose offsets landed without its rows writes the rows, not nothing', async () => {
+    const lake = fakeLake(() => true, 'ok', undefined, (commit) => commit > 0);
+    const c = committer(lake);
+    const realSnapshots = lake.catalog.snapshots.bind(lake.catalog);
+    let logsReads = 0;
+    (lake.catalog as unknown as { snapshots: typeof realSnapshots }).snapshots = async (ns: string, table: string) => {
+      if (table === 'logs' && lake.statements.includes('COMMIT') && logsReads++ === 0) throw new Error('catalog unreachable');
+      return realSnapshots(ns, table);
+    };
+    await expect(c.commit(SOURCE, ranges(0n, 39n), 'batch-v')).rejects.toThrow(/reading the logs table back/);
+    const again = await c.commit(SOURCE, ranges(0n, 39n), 'batch-v');
+    expect(again).toEqual({ rows: 40, committed: new Map([[0, 40n]]), alreadyCommitted: [] });
+    expect([...lake.logs.values()].map((s) => s.summary['added-records'])).toEqual(['40']);
+    expect(lake.batches()).toEqual(['batch-v']);
   });
 
   it('leaves the outcome unknown when the read-back itself fails', async () => {
