@@ -221,8 +221,10 @@ public final class IcebergMaintenance {
    * whose rows all match the filter by its column bounds (a file of one tenant) is removed from
    * the table without being read; a file that tenants share
    * (see the appender's tenant_shard) is rewritten without the expired tenant's rows. One
-   * overwrite commit per filter, validated from the snapshot the files were planned at: a file a
-   * concurrent compaction replaced makes the commit fail rather than resurrect rows. The files
+   * overwrite commit per filter, validated from the snapshot the files were planned at: a file it
+   * deletes that a concurrent compaction replaced, a data file added since that the filter
+   * matches (a compaction's output), or a delete file added against one of its files makes the
+   * commit fail rather than resurrect or double rows; the next run plans again. The files
    * themselves go when the snapshots that still name them expire.
    */
   private void retention(Table table, JsonNode task, ObjectNode result) throws IOException {
@@ -260,7 +262,13 @@ public final class IcebergMaintenance {
         }
       }
       if (whole.isEmpty() && shared.isEmpty()) continue;
-      OverwriteFiles overwrite = table.newOverwrite().validateFromSnapshot(start.snapshotId());
+      // Without the two validations an overwrite quietly skips a file a concurrent compaction
+      // already replaced, and adds the file's kept rows beside the compaction's copy of them.
+      OverwriteFiles overwrite = table.newOverwrite()
+          .validateFromSnapshot(start.snapshotId())
+          .conflictDetectionFilter(filter)
+          .validateNoConflictingData()
+          .validateNoConflictingDeletes();
       for (DataFile f : whole) {
         overwrite.deleteFile(f);
         files++;
