@@ -43,7 +43,7 @@ const doc = <T extends z.ZodType>(schema: T, description: string, unset?: string
   schema.meta(unset === undefined ? { description } : { description, unset });
 
 export const PIPELINE_NAMES = ['lake', 'prometheus', 'loki', 'tempo', 'opensearch'] as const;
-export const MAINTENANCE_TASK_NAMES = ['retention', 'compact', 'manifests', 'expire', 'orphans'] as const;
+export const MAINTENANCE_TASK_NAMES = ['retention', 'offsets', 'compact', 'manifests', 'expire', 'orphans'] as const;
 
 const logging = {
   LOG_LEVEL: doc(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'pino level: fatal, error, warn, info, debug, trace, silent'),
@@ -165,6 +165,10 @@ const maintainer = {
     'maintenance tasks to run, comma-separated',
   ),
   MAINTENANCE_KEEP_SNAPSHOTS: doc(int(1).default(20), 'snapshots always kept per table'),
+  MAINTENANCE_OFFSETS_KEEP: doc(
+    duration.prefault('1d'),
+    'the `offsets` task keeps every row of the appender offsets table committed within this, and of older rows only the latest per consumer group, topic and partition; keep it far longer than a commit',
+  ),
   MAINTENANCE_SNAPSHOT_MAX_AGE: doc(
     duration.prefault('1h'),
     'snapshots older than this, beyond the kept ones, expire; keep it longer than the longest query (a query reading an expired snapshot loses its files)',

@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RetentionPolicy } from './retention.js';
 
-export type TaskName = 'properties' | 'retention' | 'compact' | 'manifests' | 'expire' | 'orphans';
+export type TaskName = 'properties' | 'retention' | 'offsets' | 'compact' | 'manifests' | 'expire' | 'orphans';
 
 /** What one task did to one table, as the Java side reports it. */
 export interface TaskResult {
@@ -54,8 +54,8 @@ export const SHARED_REGROUP = {
 
 /** The tables the service keeps, and the tasks each gets. Offsets rows are never dropped by retention. */
 export const MAINTAINED_TABLES = [
-  { table: LAKE_TABLES.logs.name, retention: true, shards: SHARED_REGROUP },
-  { table: LAKE_TABLES.offsets.name, retention: false, shards: undefined },
+  { table: LAKE_TABLES.logs.name, retention: true, offsets: false, shards: SHARED_REGROUP },
+  { table: LAKE_TABLES.offsets.name, retention: false, offsets: true, shards: undefined },
 ] as const;
 
 const distDir = fileURLToPath(new URL('../', import.meta.url));
@@ -69,13 +69,15 @@ export function defaultClasspath(): string {
 export function buildJob(cfg: Config, retention: RetentionPolicy, now = Date.now()): object {
   const tasks: object[] = [];
   const enabled = new Set(cfg.MAINTENANCE_TASKS);
-  for (const { table, retention: hasRetention, shards } of MAINTAINED_TABLES) {
+  for (const { table, retention: hasRetention, offsets, shards } of MAINTAINED_TABLES) {
     tasks.push({ task: 'properties', table });
     // Retention first, so nothing about to be dropped is compacted; expiry before orphan
     // removal, so the files of expired snapshots are deleted by expiry, which knows them.
     if (hasRetention && enabled.has('retention') && (retention.defaultDays !== undefined || Object.keys(retention.tenants).length > 0)) {
       tasks.push({ task: 'retention', table, defaultDays: retention.defaultDays ?? null, tenants: retention.tenants });
     }
+    // The offsets table's superseded rows go before compaction, which then has less to merge.
+    if (offsets && enabled.has('offsets')) tasks.push({ task: 'offsets', table, keepMs: cfg.MAINTENANCE_OFFSETS_KEEP });
     if (enabled.has('compact')) {
       tasks.push({ task: 'compact', table, targetBytes: cfg.MAINTENANCE_TARGET_FILE_MB * 1024 * 1024, minFiles: cfg.MAINTENANCE_MIN_INPUT_FILES, shards: shards ?? null });
     }

@@ -3,6 +3,7 @@ import type { Config } from '../../src/config/schema.js';
 import { runQuery } from '../../src/query/query.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace, sqlString, type LakeSession } from '../../src/lake/session.js';
 import { SHARED_REGROUP } from '../../src/maintainer/iceberg-tasks.js';
+import { OffsetsTable } from '../../src/lake/offsets-table.js';
 import { maintainOnce } from '../helpers/lake.js';
 import { runId, testConfig } from '../helpers/stack.js';
 
@@ -267,6 +268,40 @@ describe('table maintenance', () => {
       expect(await filesRead('t26')).toBe(1);
     } finally {
       g.close();
+    }
+  });
+
+  it('the offsets task keeps the latest row per group, topic and partition and the recent rows: what the appender reads is unchanged', async () => {
+    const ocfg = testConfig(runId());
+    const o = await openLakeSession(ocfg);
+    try {
+      await ensureLakeTables(o.connection, ocfg);
+      const table = `${qualifiedNamespace(ocfg)}.appender_offsets`;
+      // 12 commits two days ago and 2 recent ones, of two groups, three partitions each
+      for (let commit = 1; commit <= 14; commit++) {
+        const at = commit <= 12 ? `now() - INTERVAL 2 DAY + INTERVAL ${commit} MINUTE` : 'now()';
+        const rows = ['g1', 'g2'].flatMap((g) => [0, 1, 2].map((p) => `('${g}', 't', ${p}, ${commit * 100 + p}, ${at}, '${g}-b${commit}')`));
+        await o.connection.run(`INSERT INTO ${table} (consumer_group, topic, "partition", next_offset, committed_at, batch_id) VALUES ${rows.join(', ')}`);
+      }
+      const g1 = new OffsetsTable(table, 'g1', 't');
+      const loaded = await g1.load(o.connection);
+      const { code, summary } = await maintainOnce(ocfg, { MAINTENANCE_TASKS: 'offsets', MAINTENANCE_OFFSETS_KEEP: '1d' });
+      expect(code, JSON.stringify(summary)).toBe(0);
+      expect(summary.results.find((x) => x.task === 'offsets')).toMatchObject({ ok: true, offsetRowsRead: 84, offsetRowsDropped: 72 });
+      // per group and partition: the two recent commits (the second the latest)
+      expect(Number((await o.connection.runAndReadAll(`SELECT count(*) FROM ${table}`)).getRows()[0]![0])).toBe(12);
+      expect(await g1.load(o.connection)).toEqual(loaded);
+      expect(await g1.hasBatch(o.connection, 'g1-b13')).toBe(true);
+      expect(await g1.hasBatch(o.connection, 'g1-b5')).toBe(false);
+      // nothing more to drop: no commit
+      const again = await maintainOnce(ocfg, { MAINTENANCE_TASKS: 'offsets', MAINTENANCE_OFFSETS_KEEP: '1d' });
+      expect(again.summary.results.find((x) => x.task === 'offsets')).toMatchObject({ ok: true, offsetRowsRead: 12, offsetRowsDropped: 0 });
+      // with nothing recent kept, only the latest row of each stays
+      const last = await maintainOnce(ocfg, { MAINTENANCE_TASKS: 'offsets', MAINTENANCE_OFFSETS_KEEP: '0s' });
+      expect(last.summary.results.find((x) => x.task === 'offsets')).toMatchObject({ ok: true, offsetRowsDropped: 6 });
+      expect(await g1.load(o.connection)).toEqual(loaded);
+    } finally {
+      o.close();
     }
   });
 });

@@ -20,7 +20,11 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
 import java.nio.ByteBuffer;
+import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.TreeMap;
 import java.util.function.Predicate;
@@ -176,6 +180,7 @@ public final class IcebergMaintenance {
         switch (kind) {
           case "properties" -> properties(table, task, result);
           case "retention" -> retention(table, task, result);
+          case "offsets" -> trimOffsets(table, task, result);
           case "compact" -> compact(table, task, result);
           case "manifests" -> manifests(table, task, result);
           case "expire" -> expire(table, task, result);
@@ -292,6 +297,77 @@ public final class IcebergMaintenance {
     result.put("bytesDropped", bytes);
     result.put("recordsDropped", records);
     result.put("filesRewritten", rewritten);
+  }
+
+  /**
+   * Keeps the appender's offsets table as small as what it says. The appender reads
+   * max(next_offset) per consumer group, topic and partition, and looks a recent batch id up
+   * after a commit whose answer it lost; every other row is history that each read of the table
+   * would scan again, growing with every commit. This keeps, per group, topic and partition, the
+   * rows with the highest next_offset, and every row committed within `keepMs`; the rest are
+   * dropped in one overwrite of the files of the snapshot it read, validated like retention's,
+   * so rows an appender commits meanwhile (in files of their own) stay.
+   */
+  private void trimOffsets(Table table, JsonNode task, ObjectNode result) throws IOException {
+    long dropped = 0;
+    Snapshot start = table.currentSnapshot();
+    List<DataFile> files = new ArrayList<>();
+    if (start != null) {
+      try (CloseableIterable<FileScanTask> tasks = table.newScan().useSnapshot(start.snapshotId()).planFiles()) {
+        for (FileScanTask t : tasks) {
+          if (!t.deletes().isEmpty()) throw new IllegalStateException("offsets: " + t.file().location() + " has row deletes; not trimming");
+          files.add(t.file().copy());
+        }
+      }
+    }
+    long keepAfterMicros = (now - task.path("keepMs").asLong()) * 1000L;
+    Map<List<Object>, Long> highest = new HashMap<>();
+    long total = 0;
+    for (DataFile f : files) {
+      try (CloseableIterable<Record> rows = readRows(table, f)) {
+        for (Record row : rows) {
+          total++;
+          highest.merge(offsetKey(row), (Long) row.getField("next_offset"), Math::max);
+        }
+      }
+    }
+    Predicate<Record> keep = row -> {
+      Long next = (Long) row.getField("next_offset");
+      OffsetDateTime at = (OffsetDateTime) row.getField("committed_at");
+      return next != null && next.equals(highest.get(offsetKey(row)))
+          || at == null
+          || ChronoUnit.MICROS.between(OffsetDateTime.ofInstant(Instant.EPOCH, ZoneOffset.UTC), at) >= keepAfterMicros;
+    };
+    long kept = 0;
+    for (DataFile f : files) {
+      try (CloseableIterable<Record> rows = readRows(table, f)) {
+        for (Record row : rows) if (keep.test(row)) kept++;
+      }
+    }
+    // Nothing to drop, or one file already holding only what is kept: no commit.
+    if (kept < total) {
+      List<DataFile> written = rewrite(table, files, Long.MAX_VALUE, keep);
+      long writtenRows = written.stream().mapToLong(DataFile::recordCount).sum();
+      if (writtenRows != kept) throw new IllegalStateException("offsets: kept " + kept + " rows but wrote " + writtenRows + ": not committing");
+      OverwriteFiles overwrite = table.newOverwrite().validateFromSnapshot(start.snapshotId()).validateNoConflictingDeletes();
+      files.forEach(overwrite::deleteFile);
+      written.forEach(overwrite::addFile);
+      overwrite.commit();
+      dropped = total - kept;
+    }
+    result.put("offsetRowsRead", total);
+    result.put("offsetRowsDropped", dropped);
+  }
+
+  private static List<Object> offsetKey(Record row) {
+    return Arrays.asList(row.getField("consumer_group"), row.getField("topic"), row.getField("partition"));
+  }
+
+  private static CloseableIterable<Record> readRows(Table table, DataFile f) {
+    return Parquet.read(table.io().newInputFile(f.location()))
+        .project(table.schema())
+        .createReaderFunc(fileSchema -> GenericParquetReaders.buildReader(table.schema(), fileSchema))
+        .build();
   }
 
   private long cutoffMicros(int days) {
