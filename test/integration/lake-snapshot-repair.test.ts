@@ -16,6 +16,33 @@ function s3Delete(cfg: ReturnType<typeof testConfig>, url: string): void {
   execFileSync('curl', ['-sf', '-X', 'DELETE', '--aws-sigv4', `aws:amz:${cfg.S3_REGION}:s3`, '--user', `${cfg.S3_ACCESS_KEY}:${cfg.S3_SECRET_KEY}`, `${cfg.S3_ENDPOINT}/${bucket}/${key!.split('/').map(encodeURIComponent).join('/')}`]);
 }
 
+/** A namespace of its own, its session, catalog, object store and repair, and a commit of both tables. */
+async function lake() {
+  const cfg = testConfig(runId());
+  const ns = qualifiedNamespace(cfg);
+  const session = await openLakeSession(cfg);
+  const c = session.connection;
+  const catalog = new CatalogClient(cfg);
+  const store = new ObjectStore(cfg);
+  const repair = new SnapshotRepair(c, catalog, store, cfg.ICEBERG_NAMESPACE, ['logs', 'appender_offsets'], logger);
+  await ensureLakeTables(c, cfg);
+  /** One appender-like commit: 10 rows of `batch N` and the offsets row of batch bN. */
+  const commit = async (batch: number) => {
+    await c.run('BEGIN TRANSACTION');
+    await c.run(
+      `INSERT INTO ${ns}.logs ("timestamp", tenant_id, body, attributes, resource_attributes) ` +
+        `SELECT TIMESTAMPTZ '2026-11-22 10:00:00+00' + INTERVAL (i) SECOND, 'acme', 'batch ${batch}', MAP {}, MAP {} FROM range(10) r(i)`,
+    );
+    await c.run(`INSERT INTO ${ns}.appender_offsets (consumer_group, topic, "partition", next_offset, committed_at, batch_id) VALUES ('g', 't', 0, ${batch * 10}, now(), 'b${batch}')`);
+    await c.run('COMMIT');
+  };
+  const close = () => {
+    session.close();
+    store.close();
+  };
+  return { cfg, ns, c, catalog, repair, commit, close };
+}
+
 /**
  * The state DuckDB leaves when a commit that the catalog accepted answers with an error: the
  * current snapshots of both tables name data files that were deleted. Made here by deleting the
@@ -23,24 +50,8 @@ function s3Delete(cfg: ReturnType<typeof testConfig>, url: string): void {
  */
 describe('snapshot repair', () => {
   it('rolls back both tables when the last commit lost its data files, and leaves a healthy table alone', async () => {
-    const cfg = testConfig(runId());
-    const ns = qualifiedNamespace(cfg);
-    const session = await openLakeSession(cfg);
-    const c = session.connection;
-    const catalog = new CatalogClient(cfg);
-    const store = new ObjectStore(cfg);
-    const repair = new SnapshotRepair(c, catalog, store, cfg.ICEBERG_NAMESPACE, ['logs', 'appender_offsets'], logger);
+    const { cfg, ns, c, catalog, repair, commit, close } = await lake();
     try {
-      await ensureLakeTables(c, cfg);
-      const commit = async (batch: number) => {
-        await c.run('BEGIN TRANSACTION');
-        await c.run(
-          `INSERT INTO ${ns}.logs ("timestamp", tenant_id, body, attributes, resource_attributes) ` +
-            `SELECT TIMESTAMPTZ '2026-11-22 10:00:00+00' + INTERVAL (i) SECOND, 'acme', 'batch ${batch}', MAP {}, MAP {} FROM range(10) r(i)`,
-        );
-        await c.run(`INSERT INTO ${ns}.appender_offsets (consumer_group, topic, "partition", next_offset, committed_at, batch_id) VALUES ('g', 't', 0, ${batch * 10}, now(), 'b${batch}')`);
-        await c.run('COMMIT');
-      };
       await commit(1);
       expect(await repair.run()).toEqual([]); // healthy: nothing to do
       await commit(2);
@@ -74,28 +85,12 @@ describe('snapshot repair', () => {
       expect((await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, 'logs'))!.id).toBe(good!.parentId);
       expect(await repair.run()).toEqual([]);
     } finally {
-      session.close();
-      store.close();
+      close();
     }
   });
 
   it('finds the lost commit under a maintenance commit, and rolls back nothing when only one table lost files or storage does not answer', async () => {
-    const cfg = testConfig(runId());
-    const ns = qualifiedNamespace(cfg);
-    const session = await openLakeSession(cfg);
-    const c = session.connection;
-    const catalog = new CatalogClient(cfg);
-    const store = new ObjectStore(cfg);
-    const repair = new SnapshotRepair(c, catalog, store, cfg.ICEBERG_NAMESPACE, ['logs', 'appender_offsets'], logger);
-    const commit = async (batch: number) => {
-      await c.run('BEGIN TRANSACTION');
-      await c.run(
-        `INSERT INTO ${ns}.logs ("timestamp", tenant_id, body, attributes, resource_attributes) ` +
-          `SELECT TIMESTAMPTZ '2026-11-22 10:00:00+00' + INTERVAL (i) SECOND, 'acme', 'batch ${batch}', MAP {}, MAP {} FROM range(10) r(i)`,
-      );
-      await c.run(`INSERT INTO ${ns}.appender_offsets (consumer_group, topic, "partition", next_offset, committed_at, batch_id) VALUES ('g', 't', 0, ${batch * 10}, now(), 'b${batch}')`);
-      await c.run('COMMIT');
-    };
+    const { cfg, ns, c, catalog, repair, commit, close } = await lake();
     const addedBy = async (table: string) => {
       const { current, byId } = await catalog.snapshots(cfg.ICEBERG_NAMESPACE, table);
       const snap = byId.get(current!)!;
@@ -105,7 +100,6 @@ describe('snapshot repair', () => {
       return { snap, added };
     };
     try {
-      await ensureLakeTables(c, cfg);
       await commit(1);
       await commit(2);
       const logs2 = await addedBy('logs');
@@ -142,8 +136,7 @@ describe('snapshot repair', () => {
       expect(logs.getRows().map((r) => [String(r[0]), Number(r[1])])).toEqual([['batch 1', 10]]);
       expect(await repair.run()).toEqual([]);
     } finally {
-      session.close();
-      store.close();
+      close();
     }
   });
 });

@@ -81,6 +81,16 @@ function fakeLake(keep: (batchId: string) => boolean, readBack: 'ok' | 'fails' =
   return { connection: connection as unknown as DuckDBConnection, catalog: catalog as unknown as CatalogClient, snapshots, statements, inserts, addSnapshot, logs, batches: () => [...snapshots.values()].map((s) => s.batch).filter(Boolean) };
 }
 
+/** The first read of the logs table after a COMMIT fails, as when the commit's answer is lost. */
+function loseFirstLogsReadBack(lake: ReturnType<typeof fakeLake>): void {
+  const realSnapshots = lake.catalog.snapshots.bind(lake.catalog);
+  let logsReads = 0;
+  (lake.catalog as unknown as { snapshots: typeof realSnapshots }).snapshots = async (ns: string, table: string) => {
+    if (table === 'logs' && lake.statements.includes('COMMIT') && logsReads++ === 0) throw new Error('catalog unreachable');
+    return realSnapshots(ns, table);
+  };
+}
+
 const SOURCE = { rows: 'appender_buffer.buffer_logs_1', scopes: 'appender_buffer.buffer_scopes_1' };
 const ranges = (first: bigint, last: bigint) => new Map([[0, { first, last }]]);
 const committer = (lake: ReturnType<typeof fakeLake>) =>
@@ -129,12 +139,7 @@ describe('IcebergCommitter', () => {
     const lake = fakeLake(() => true, 'ok', undefined, (commit) => commit > 0);
     const c = committer(lake);
     // the commit lands half, and its answer is lost: the read-back of the logs table fails once
-    const realSnapshots = lake.catalog.snapshots.bind(lake.catalog);
-    let logsReads = 0;
-    (lake.catalog as unknown as { snapshots: typeof realSnapshots }).snapshots = async (ns: string, table: string) => {
-      if (table === 'logs' && lake.statements.includes('COMMIT') && logsReads++ === 0) throw new Error('catalog unreachable');
-      return realSnapshots(ns, table);
-    };
+    loseFirstLogsReadBack(lake);
     const err = await c.commit(SOURCE, ranges(0n, 39n), 'batch-u').catch((e: unknown) => e);
     expect((err as LakehouseError).code).toBe('COMMIT_UNKNOWN');
     expect(lake.logs.size).toBe(0);
@@ -147,12 +152,7 @@ describe('IcebergCommitter', () => {
   it('the same batch committed again after an unknown outcome whose offsets landed without its rows writes the rows, not nothing', async () => {
     const lake = fakeLake(() => true, 'ok', undefined, (commit) => commit > 0);
     const c = committer(lake);
-    const realSnapshots = lake.catalog.snapshots.bind(lake.catalog);
-    let logsReads = 0;
-    (lake.catalog as unknown as { snapshots: typeof realSnapshots }).snapshots = async (ns: string, table: string) => {
-      if (table === 'logs' && lake.statements.includes('COMMIT') && logsReads++ === 0) throw new Error('catalog unreachable');
-      return realSnapshots(ns, table);
-    };
+    loseFirstLogsReadBack(lake);
     await expect(c.commit(SOURCE, ranges(0n, 39n), 'batch-v')).rejects.toThrow(/reading the logs table back/);
     const again = await c.commit(SOURCE, ranges(0n, 39n), 'batch-v');
     expect(again).toEqual({ rows: 40, committed: new Map([[0, 40n]]), alreadyCommitted: [] });
