@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { runQuery } from '../../src/query/query.js';
 import { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest } from '../../src/otlp/codec.js';
 import { runId, stackEnv, stack } from '../helpers/stack.js';
+import { S3FaultProxy } from '../helpers/s3-fault-proxy.js';
 import { TempoReceiver } from '../helpers/tempo-receiver.js';
 import { freePort, report, Service, waitReady } from './processes.js';
 
@@ -12,7 +13,8 @@ import { freePort, report, Service, waitReady } from './processes.js';
  * The reliability run: steady OTLP load of all three signals from two tenants through a real
  * ingester process into a real appender process running every pipeline, while faults are
  * injected one after another (kill -9 of the appender three times and of the ingester once,
- * Kafka, MinIO and the REST catalog stopped and restarted, Loki and the Tempo endpoint down for
+ * Kafka, MinIO and the REST catalog stopped and restarted, S3 answering 503 SlowDown and
+ * resetting connections on the appender's reads and writes, Loki and the Tempo endpoint down for
  * a while). Then it reconciles what each client was told against what landed: every
  * acknowledged record exactly once in Iceberg and at least once in each hot-path backend.
  * CHAOS_LOAD_SECONDS sets the minimum load time around the faults.
@@ -50,6 +52,8 @@ describe('chaos: faults under load, then reconciliation', () => {
   const names = { logs: `chaos-${id}-logs`, traces: `chaos-${id}-traces`, metrics: `chaos-${id}-metrics` };
   const namespace = `chaos_${id}`;
   const tempo = new TempoReceiver();
+  /** between the appender and MinIO: S3 that sheds load when told to */
+  let s3: S3FaultProxy;
   let ingester: Service;
   let appender: Service;
   let ingesterUrl = '';
@@ -59,6 +63,8 @@ describe('chaos: faults under load, then reconciliation', () => {
   beforeAll(async () => {
     const env = stackEnv();
     await tempo.start();
+    s3 = new S3FaultProxy(env.S3_ENDPOINT!, () => random());
+    await s3.start();
     const [httpPort, grpcPort, appenderPort] = [await freePort(), await freePort(), await freePort()];
     const common = {
       REDPANDA_TOPIC: names.logs,
@@ -82,6 +88,7 @@ describe('chaos: faults under load, then reconciliation', () => {
       APPENDER_GROUP_ID: `chaos-${id}-lake`,
       SINK_GROUP_PREFIX: `chaos-${id}`,
       ICEBERG_NAMESPACE: namespace,
+      S3_ENDPOINT: s3.url,
       PIPELINES: 'lake,loki,opensearch,tempo,prometheus',
       TEMPO_OTLP_URL: `${tempo.url}/v1/traces`,
       BUFFER_TIME_SECONDS: '2',
@@ -101,6 +108,7 @@ describe('chaos: faults under load, then reconciliation', () => {
     await ingester?.stop('SIGKILL');
     await appender?.stop('SIGKILL');
     await tempo.stop();
+    await s3?.stop();
   });
 
   // ---- load ------------------------------------------------------------------------------
@@ -241,6 +249,7 @@ describe('chaos: faults under load, then reconciliation', () => {
     await fault('Kafka broker stopped', () => void stack('down', 'kafka'), 6000, () => void stack('up', 'kafka'), async () => { const since = Date.now(); const ack = await until('an acknowledgement after the broker restart', () => lastAckAt > since); return ack + (await counterGrows(commits, 'a commit after the broker restart')); }, 'requests acknowledged again and the lake committed');
     await killAppender(2);
     await fault('MinIO stopped during flushes', () => void stack('down', 'minio'), 6000, () => void stack('up', 'minio'), () => counterGrows(commits, 'a commit after MinIO came back'), 'the lake committed again');
+    await fault('S3 answering 503 SlowDown and resetting connections', () => void (s3.failing = true), 8000, () => void (s3.failing = false), () => counterGrows(commits, 'a commit after S3 answered again'), 'the lake committed again');
     await fault('REST catalog stopped during commits', () => void stack('down', 'iceberg'), 6000, () => void stack('up', 'iceberg'), () => counterGrows(commits, 'a commit after the catalog came back'), 'the lake committed again');
     await killAppender(3);
     await fault('Loki unavailable', () => void stack('down', 'loki'), 8000, () => void stack('up', 'loki'), () => counterGrows(() => sinkOk('loki'), 'a Loki push after it came back'), 'Loki accepted a push again');
@@ -375,6 +384,7 @@ describe('chaos: faults under load, then reconciliation', () => {
       },
       faults,
       faultsInjected: faults.length,
+      s3Faults: s3.counts,
       restarts: { appender: appender.starts - 1, ingester: ingester.starts - 1 },
       peakRssMb: { ingester: Math.round(ingester.peakRssBytes / 2 ** 20), appender: Math.round(appender.peakRssBytes / 2 ** 20) },
       cleanExit: { ingester: ingesterExit, appender: appenderExit },
@@ -387,7 +397,10 @@ describe('chaos: faults under load, then reconciliation', () => {
     expect(lake.duplicates).toBe(0);
     expect(lake.wrongTenant).toBe(0);
     expect(hot).toEqual({ loki: 0, opensearch: 0, tempo: 0, prometheus: 0 });
-    expect(faults.length).toBe(9);
+    expect(faults.length).toBe(10);
+    // the S3 fault met requests: answered SlowDown, reset, and some let through
+    expect(s3.counts.slowDown).toBeGreaterThan(0);
+    expect(s3.counts.reset).toBeGreaterThan(0);
     expect(leaked).toBe(0);
     expect(ingesterExit).toBe(0);
     expect(appenderExit).toBe(0);
