@@ -295,9 +295,9 @@ export class IcebergCommitter {
   }
 
   /**
-   * The second half of the read-back: the logs table must have a snapshot whose parent is the
-   * one the commit was based on and that added the rows the commit wrote (its summary's
-   * `added-records`). A catalog that applies only part of a multi-table commit keeps the
+   * The second half of the read-back: the appends that follow, in the logs table, the snapshot
+   * the commit was based on must add up (their summaries' `added-records`) to the rows the
+   * commit wrote. A catalog that applies only part of a multi-table commit keeps the
    * offsets without the rows; the offsets then say the records landed, so a commit of them
    * again would write nothing. The catalog's own metadata is the evidence: the rows are
    * committed again by themselves, and read back the same way, until they are there.
@@ -384,7 +384,7 @@ export class IcebergCommitter {
     let ours: SnapshotInfo | undefined;
     let landed = false;
     try {
-      ours = childOf(await this.catalog.snapshots(this.namespace, this.offsetsTableName), base);
+      ours = descendants(await this.catalog.snapshots(this.namespace, this.offsetsTableName), base)[0];
       if (ours) {
         const files = await addedDataFiles(this.connection, ours.manifestList, ours.id);
         if (files.length > 0) {
@@ -402,17 +402,6 @@ export class IcebergCommitter {
     }
     return ours.id;
   }
-}
-
-/** The snapshot on the main branch whose parent is `base`: the one a commit based on `base` made. */
-function childOf(after: TableSnapshots, base: string | undefined): SnapshotInfo | undefined {
-  for (let id = after.current, step = 0; id !== undefined && id !== base && step < 10_000; step++) {
-    const s = after.byId.get(id);
-    if (!s) return undefined;
-    if (s.parentId === base) return s;
-    id = s.parentId;
-  }
-  return undefined;
 }
 
 /** The snapshots of the main branch after `base`, oldest first. */

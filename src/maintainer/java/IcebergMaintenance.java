@@ -321,30 +321,43 @@ public final class IcebergMaintenance {
       }
     }
     long keepAfterMicros = (now - task.path("keepMs").asLong()) * 1000L;
-    Map<List<Object>, Long> highest = new HashMap<>();
-    long total = 0;
+    Predicate<Record> recent = row -> {
+      OffsetDateTime at = (OffsetDateTime) row.getField("committed_at");
+      return at == null || ChronoUnit.MICROS.between(OffsetDateTime.ofInstant(Instant.EPOCH, ZoneOffset.UTC), at) >= keepAfterMicros;
+    };
+    // One pass: per key the highest next_offset, its rows and how many of them are recent, so
+    // the rows kept are counted without reading the files again.
+    Map<List<Object>, long[]> highest = new HashMap<>(); // {next_offset, rows at it, recent rows at it}
+    long total = 0, recentRows = 0;
     for (DataFile f : files) {
       try (CloseableIterable<Record> rows = readRows(table, f)) {
         for (Record row : rows) {
           total++;
-          highest.merge(offsetKey(row), (Long) row.getField("next_offset"), Math::max);
+          boolean isRecent = recent.test(row);
+          if (isRecent) recentRows++;
+          Long next = (Long) row.getField("next_offset");
+          if (next == null) continue;
+          long[] h = highest.computeIfAbsent(offsetKey(row), k -> new long[] {Long.MIN_VALUE, 0, 0});
+          if (next > h[0]) {
+            h[0] = next;
+            h[1] = 0;
+            h[2] = 0;
+          }
+          if (next == h[0]) {
+            h[1]++;
+            if (isRecent) h[2]++;
+          }
         }
       }
     }
+    long kept = recentRows;
+    for (long[] h : highest.values()) kept += h[1] - h[2];
     Predicate<Record> keep = row -> {
       Long next = (Long) row.getField("next_offset");
-      OffsetDateTime at = (OffsetDateTime) row.getField("committed_at");
-      return next != null && next.equals(highest.get(offsetKey(row)))
-          || at == null
-          || ChronoUnit.MICROS.between(OffsetDateTime.ofInstant(Instant.EPOCH, ZoneOffset.UTC), at) >= keepAfterMicros;
+      long[] h = next == null ? null : highest.get(offsetKey(row));
+      return h != null && next == h[0] || recent.test(row);
     };
-    long kept = 0;
-    for (DataFile f : files) {
-      try (CloseableIterable<Record> rows = readRows(table, f)) {
-        for (Record row : rows) if (keep.test(row)) kept++;
-      }
-    }
-    // Nothing to drop, or one file already holding only what is kept: no commit.
+    // Nothing to drop: no commit.
     if (kept < total) {
       List<DataFile> written = rewrite(table, files, Long.MAX_VALUE, keep);
       long writtenRows = written.stream().mapToLong(DataFile::recordCount).sum();
