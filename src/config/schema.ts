@@ -29,6 +29,9 @@ export const PRODUCE_SETTLE_GRACE_MS = 5000;
 
 export const DEFAULT_MAX_MESSAGE_DEPTH = 64;
 
+/** The shortest LAKE_DEDUP_WINDOW that is not 0: longer than a client's retries last (OTLP exporters give up after 5 minutes by default). */
+export const MIN_DEDUP_WINDOW_MS = 15 * 60_000;
+
 /** How long the query service keeps an idle sandbox instance (QUERY_IDLE_SANDBOXES). */
 export const QUERY_SANDBOX_IDLE_MS = 5 * 60_000;
 /** How often the query service measures a running query's spill on disk (QUERY_SPILL_LIMIT_MB). */
@@ -43,7 +46,7 @@ const doc = <T extends z.ZodType>(schema: T, description: string, unset?: string
   schema.meta(unset === undefined ? { description } : { description, unset });
 
 export const PIPELINE_NAMES = ['lake', 'prometheus', 'loki', 'tempo', 'opensearch'] as const;
-export const MAINTENANCE_TASK_NAMES = ['retention', 'offsets', 'compact', 'manifests', 'expire', 'orphans'] as const;
+export const MAINTENANCE_TASK_NAMES = ['retention', 'offsets', 'digests', 'compact', 'manifests', 'expire', 'orphans'] as const;
 
 const logging = {
   LOG_LEVEL: doc(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'pino level: fatal, error, warn, info, debug, trace, silent'),
@@ -127,6 +130,10 @@ const lake = {
   BUFFER_SIZE_MB: doc(z.coerce.number().positive().default(100), 'flush when the buffered OTLP payload reaches this size'),
   BUFFER_TIME_SECONDS: doc(z.coerce.number().positive().default(300), 'flush when the oldest buffered record is this old'),
   BUFFER_MAX_RECORDS: doc(int(1).default(1_000_000), 'flush at this many buffered log records'),
+  LAKE_DEDUP_WINDOW: doc(
+    duration.prefault('1h').refine((ms) => ms === 0 || ms >= MIN_DEDUP_WINDOW_MS, `must be 0 (off) or at least ${MIN_DEDUP_WINDOW_MS / 60_000}m`),
+    'a Kafka record whose tenant and bytes are those of one the lake stored, received up to this long before it, is not stored again: a client’s retry of a request answered 503 or timed out, through any ingester replica, lands once (two identical requests sent on purpose within it are stored once too). The lake keeps a digest per record this long (the maintainer’s `digests` task trims them); 0 turns it off (docs/exactly-once.md)',
+  ),
   LAKE_SPOOL_DIR: doc(
     z.string().min(1).optional(),
     'where each fetched batch’s rows are written as NDJSON for DuckDB to load (deleted once loaded), and where DuckDB spills past its memory limit',

@@ -5,6 +5,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { ByteSink, logsRequestToNdjson } from '../otlp/logs-ndjson.js';
 import { ICEBERG_TYPE, LOG_COLUMNS, type LogColumn } from '../schema/logs.js';
 import { isResourceError } from './duckdb-errors.js';
+import { DIGEST_COLUMNS, digestLine, recordDigest } from './record-digests.js';
 import { sqlIdent } from './session.js';
 
 /** Columns of the Iceberg table `logs`, in order (src/schema/logs.ts). */
@@ -44,10 +45,12 @@ const SCOPE_COLUMNS = [['scope_ref', 'INTEGER'] as const, ...SCOPE_LEVEL.map((c)
 
 const tableColumns = (columns: readonly (readonly [string, string])[]) => `(${columns.map(([n, t]) => `${sqlIdent(n)} ${t}`).join(', ')})`;
 
-/** The two tables of one buffer: its rows, and the scopes they name by `scope_ref`. */
+/** The tables of one buffer: its rows, the scopes they name by `scope_ref`, and the digest of each record (when deduplicating). */
 export interface BufferTables {
   rows: string;
   scopes: string;
+  /** one row per Kafka record with rows: its digest (record-digests.ts), tenant, received_at, partition and offset */
+  digests?: string;
 }
 
 /**
@@ -97,11 +100,12 @@ function jsonLoad(columns: readonly (readonly [string, string])[]): { columns: s
 
 const ROW_LOAD = jsonLoad(ROW_COLUMNS);
 const SCOPE_LOAD = jsonLoad(SCOPE_COLUMNS);
+const DIGEST_LOAD = jsonLoad(DIGEST_COLUMNS);
 
 /** One Kafka record being staged: its tenant, the fallback timestamp of its rows, where it was read. */
 export interface StageContext {
   tenant: string;
-  /** microseconds; the timestamp of records that carry neither time field */
+  /** microseconds; when the ingester received the request: the timestamp of records that carry neither time field */
   fallbackMicros: bigint;
   partition: number;
   offset: bigint;
@@ -130,6 +134,8 @@ interface Staged {
   end: number;
   scopeStart: number;
   scopeEnd: number;
+  /** its line in the digests table, when the buffer keeps digests and it has rows */
+  digest?: string;
 }
 
 let spoolSeq = 0;
@@ -142,6 +148,12 @@ function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** The digests table's lines of the staged records that have one. */
+function digestsOf(staged: Staged[]): Uint8Array | undefined {
+  const lines = staged.filter((s) => s.digest !== undefined && s.rows > 0).map((s) => s.digest!);
+  return lines.length === 0 ? undefined : Buffer.from(lines.join(''));
 }
 
 /** The NDJSON size of the largest staged record's rows and scopes: no line of the load is longer. */
@@ -184,6 +196,8 @@ export class LogBuffer {
     spoolDir?: string,
     /** deepest AnyValue nesting read (MAX_MESSAGE_DEPTH) */
     private readonly maxDepth?: number,
+    /** keep each record's digest, for the commit's deduplication (LAKE_DEDUP_WINDOW is not 0) */
+    private readonly digests = false,
   ) {
     this.spoolDir = spoolDir ?? tmpdir();
   }
@@ -197,9 +211,13 @@ export class LogBuffer {
 
   private async newTable(): Promise<void> {
     const seq = ++this.tableSeq;
-    const tables = { rows: `${BUFFER_DATABASE}.buffer_logs_${seq}`, scopes: `${BUFFER_DATABASE}.buffer_scopes_${seq}` };
+    const tables: BufferTables = { rows: `${BUFFER_DATABASE}.buffer_logs_${seq}`, scopes: `${BUFFER_DATABASE}.buffer_scopes_${seq}` };
     await this.connection.run(`CREATE OR REPLACE TABLE ${tables.rows} ${tableColumns(ROW_COLUMNS)}`);
     await this.connection.run(`CREATE OR REPLACE TABLE ${tables.scopes} ${tableColumns(SCOPE_COLUMNS)}`);
+    if (this.digests) {
+      tables.digests = `${BUFFER_DATABASE}.buffer_digests_${seq}`;
+      await this.connection.run(`CREATE OR REPLACE TABLE ${tables.digests} ${tableColumns(DIGEST_COLUMNS)}`);
+    }
     this.current = tables;
   }
 
@@ -211,8 +229,8 @@ export class LogBuffer {
   /** Drops the tables of released buffers (an idle buffer would keep them until its next load). */
   async collect(): Promise<void> {
     while (this.released.length > 0) {
-      await this.connection.run(`DROP TABLE IF EXISTS ${this.released[0]!.rows}`);
-      await this.connection.run(`DROP TABLE IF EXISTS ${this.released[0]!.scopes}`);
+      const tables = this.released[0]!;
+      for (const table of [tables.rows, tables.scopes, tables.digests]) if (table) await this.connection.run(`DROP TABLE IF EXISTS ${table}`);
       this.released.shift();
     }
   }
@@ -243,7 +261,9 @@ export class LogBuffer {
     const scopeStart = this.scopes.sink.len;
     const extraJson = `,"kafka_partition":${ctx.partition},"kafka_offset":${ctx.offset}`;
     const rows = logsRequestToNdjson(value, { tenant: ctx.tenant, fallbackMicros: ctx.fallbackMicros, extraJson, maxDepth: this.maxDepth, scopes: this.scopes }, this.sink);
-    this.staged.push({ partition: ctx.partition, offset: ctx.offset, size: value.length, rows, start, end: this.sink.len, scopeStart, scopeEnd: this.scopes.sink.len });
+    const staged: Staged = { partition: ctx.partition, offset: ctx.offset, size: value.length, rows, start, end: this.sink.len, scopeStart, scopeEnd: this.scopes.sink.len };
+    if (this.digests && rows > 0) staged.digest = digestLine(recordDigest(ctx.tenant, value), ctx.tenant, ctx.fallbackMicros, ctx.partition, ctx.offset);
+    this.staged.push(staged);
     return rows;
   }
 
@@ -264,7 +284,7 @@ export class LogBuffer {
       await this.collect();
       if (this.sink.len > 0) {
         try {
-          await this.loadBytes(this.sink.view(), this.scopes.sink.view(), maxRecordBytes(staged));
+          await this.loadBytes(this.sink.view(), this.scopes.sink.view(), maxRecordBytes(staged), this.current, digestsOf(staged));
         } catch (e) {
           if (isResourceError(e)) throw e;
           await this.loadAllBut(staged, rejected);
@@ -313,15 +333,16 @@ export class LogBuffer {
     if (loadable.length > 0) {
       const rows = Buffer.concat(loadable.map((s) => this.sink.view(s.start, s.end)));
       const scopes = Buffer.concat(loadable.map((s) => this.scopes.sink.view(s.scopeStart, s.scopeEnd)));
-      await this.loadBytes(rows, scopes, maxRecordBytes(loadable));
+      await this.loadBytes(rows, scopes, maxRecordBytes(loadable), this.current, digestsOf(loadable));
     }
   }
 
   /**
-   * Loads NDJSON rows and the scope rows they name, none of them longer than `longest` bytes, in
-   * one transaction: a row never lands without its scope, nor a scope twice.
+   * Loads NDJSON rows and the scope rows they name, none of them longer than `longest` bytes, and
+   * their records' digests, in one transaction: a row never lands without its scope or its
+   * digest, nor a scope twice.
    */
-  private async loadBytes(rows: Uint8Array, scopes: Uint8Array, longest: number, into: BufferTables = this.current): Promise<void> {
+  private async loadBytes(rows: Uint8Array, scopes: Uint8Array, longest: number, into: BufferTables = this.current, digests?: Uint8Array): Promise<void> {
     const c = this.connection;
     const files: string[] = [];
     try {
@@ -329,6 +350,7 @@ export class LogBuffer {
       try {
         await this.insertJson(into.scopes, SCOPE_LOAD, scopes, longest, files);
         await this.insertJson(into.rows, ROW_LOAD, rows, longest, files);
+        if (into.digests && digests) await this.insertJson(into.digests, DIGEST_LOAD, digests, 0, files);
         await c.run('COMMIT');
       } catch (e) {
         await c.run('ROLLBACK').catch(() => {});

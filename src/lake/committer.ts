@@ -7,6 +7,7 @@ import type { CatalogClient, SnapshotInfo, TableSnapshots } from './catalog-clie
 import type { OffsetsTable, PartitionOffsets } from './offsets-table.js';
 import { sqlIdent, sqlString } from './session.js';
 import { addedDataFiles } from './snapshot-files.js';
+import { copiesCondition, copiesQuery, earliestQuery, insertDigestsSql } from './record-digests.js';
 
 export interface CommitResult {
   /** rows written to the logs table */
@@ -15,6 +16,15 @@ export interface CommitResult {
   committed: Map<number, bigint>;
   /** partitions whose buffered range the lake already held entirely (another owner wrote them) */
   alreadyCommitted: number[];
+  /** Kafka records left out as copies of records the lake stored within LAKE_DEDUP_WINDOW (record-digests.ts) */
+  copies?: number;
+}
+
+/** Where the committer keeps records' digests, and for how long a copy is recognised (LAKE_DEDUP_WINDOW). */
+export interface Dedup {
+  /** the lake's digests table, qualified */
+  table: string;
+  windowMs: number;
 }
 
 const COLUMN_LIST = LOG_COLUMN_NAMES.map(sqlIdent).join(', ');
@@ -174,6 +184,7 @@ export class IcebergCommitter {
     private readonly offsetsTableName: string = LAKE_TABLES.offsets.name,
     private readonly layout: FileLayout = DEFAULT_FILE_LAYOUT,
     private readonly logsTableName: string = LAKE_TABLES.logs.name,
+    private readonly dedup?: Dedup,
   ) {}
 
   /** The last commit tried: what its read-back checks in the logs table. */
@@ -195,6 +206,7 @@ export class IcebergCommitter {
     const committed = new Map<number, bigint>();
     const alreadyCommitted: number[] = [];
     let rows: number;
+    let copies = 0;
     let base: string | undefined;
     let lake: PartitionOffsets;
     let widest = 0;
@@ -229,9 +241,15 @@ export class IcebergCommitter {
         await c.run('ROLLBACK');
         return { rows: 0, committed, alreadyCommitted };
       }
-      const where = conditions.join(' OR ');
+      let where = conditions.join(' OR ');
+      if (this.dedup && tables.digests) {
+        const found = await this.copies(tables.digests, where, this.dedup, lake);
+        copies = found.copies.length;
+        if (copies > 0) where = `(${where}) AND NOT (${copiesCondition(found.copies)})`;
+        if (found.records > copies) await c.run(insertDigestsSql(this.dedup.table, tables.digests, where));
+      }
       rows = await this.insertRows(tables, where, (w) => (widest = w));
-      this.attempt = { batchId, tables, where, rows, logsBase, result: { rows, committed, alreadyCommitted } };
+      this.attempt = { batchId, tables, where, rows, logsBase, result: { rows, committed, alreadyCommitted, ...(copies > 0 ? { copies } : {}) } };
       await c.run(
         this.offsets.insertSql([...committed].map(([partition, nextOffset]) => ({ partition, nextOffset })), batchId),
       );
@@ -253,7 +271,19 @@ export class IcebergCommitter {
     const offsets = new Map(lake);
     for (const [p, next] of committed) offsets.set(p, next);
     this.known = { snapshot, offsets };
-    return { rows, committed, alreadyCommitted };
+    return { rows, committed, alreadyCommitted, ...(copies > 0 ? { copies } : {}) };
+  }
+
+  /**
+   * The records among those `where` selects in the buffer's digests table that are copies
+   * (record-digests.ts), read in the commit's transaction, and how many records it selects.
+   */
+  private async copies(digests: string, where: string, dedup: Dedup, lake: PartitionOffsets): Promise<{ copies: [number, bigint][]; records: number }> {
+    const c = this.connection;
+    const [earliest, records] = (await c.runAndReadAll(earliestQuery(digests, where))).getRows()[0] ?? [];
+    if (earliest === null || earliest === undefined) return { copies: [], records: 0 };
+    const found = await c.runAndReadAll(copiesQuery(digests, dedup.table, where, dedup.windowMs, BigInt(earliest as bigint), lake));
+    return { copies: found.getRows().map(([p, o]) => [Number(p), BigInt(o as bigint)]), records: Number(records) };
   }
 
   /** Most partitions one INSERT writes now (see `writeLimit`). */

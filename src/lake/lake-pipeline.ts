@@ -132,10 +132,11 @@ export class LakePipeline extends ConsumerPipeline {
     const changed = await retry(() => ensureLakeTables(this.session!.connection, cfg, this.catalog), this.retryOptions('create lake tables', isTransientLakeError)).catch(refused);
     if (changed.added.length > 0 || changed.renamed.length > 0 || changed.properties.length > 0) this.log.info({ table: LAKE_TABLES.logs.name, ...changed }, 'evolved the lake table (columns added, partition fields renamed, properties set)');
     this.loadConnection = await this.session.instance.connect();
-    this.buffer = new LogBuffer(this.loadConnection, cfg.LAKE_SPOOL_DIR, cfg.MAX_MESSAGE_DEPTH);
+    this.buffer = new LogBuffer(this.loadConnection, cfg.LAKE_SPOOL_DIR, cfg.MAX_MESSAGE_DEPTH, cfg.LAKE_DEDUP_WINDOW > 0);
     await this.buffer.init();
-    this.committer = new IcebergCommitter(this.session.connection, `${qualifiedNamespace(cfg)}.${LAKE_TABLES.logs.name}`, this.offsetsTable, this.catalog, cfg.ICEBERG_NAMESPACE);
-    this.repair = new SnapshotRepair(this.session.connection, this.catalog, this.store, cfg.ICEBERG_NAMESPACE, [LAKE_TABLES.logs.name, LAKE_TABLES.offsets.name], this.log);
+    const dedup = cfg.LAKE_DEDUP_WINDOW > 0 ? { table: `${qualifiedNamespace(cfg)}.${LAKE_TABLES.digests.name}`, windowMs: cfg.LAKE_DEDUP_WINDOW } : undefined;
+    this.committer = new IcebergCommitter(this.session.connection, `${qualifiedNamespace(cfg)}.${LAKE_TABLES.logs.name}`, this.offsetsTable, this.catalog, cfg.ICEBERG_NAMESPACE, undefined, undefined, undefined, dedup);
+    this.repair = new SnapshotRepair(this.session.connection, this.catalog, this.store, cfg.ICEBERG_NAMESPACE, [LAKE_TABLES.logs.name, LAKE_TABLES.offsets.name], this.log, [LAKE_TABLES.digests.name]);
     // A writer that failed right after a commit whose files were then deleted leaves a broken
     // snapshot behind (see SnapshotRepair): mend it before reading the offsets.
     await retry(() => this.repair!.run(), this.retryOptions('check the current snapshots'));
@@ -403,6 +404,7 @@ export class LakePipeline extends ConsumerPipeline {
     );
     this.metrics.lakeCommits.inc();
     this.metrics.lakeRowsCommitted.inc(result.rows);
+    if (result.copies) this.metrics.lakeCopiesSkipped.inc(result.copies);
     if (result.rows > 0) void this.countDataFiles(result.rows);
     for (const [p, next] of result.committed) this.lakeOffsets.set(p, next);
     const positions = nextOffsets(sealed.ranges);
@@ -418,7 +420,7 @@ export class LakePipeline extends ConsumerPipeline {
     const stats = { reason, rows: result.rows, records: sealed.records, bytes: sealed.bytes, durationMs: Date.now() - started };
     this.metrics.lakeFlushSeconds.observe({ reason }, stats.durationMs / 1000);
     this.updateBufferGauges(buffer);
-    this.log.info({ ...stats, batchId, partitions: Object.fromEntries([...result.committed].map(([p, n]) => [p, String(n)])), alreadyCommitted: result.alreadyCommitted }, 'flushed to Iceberg');
+    this.log.info({ ...stats, batchId, partitions: Object.fromEntries([...result.committed].map(([p, n]) => [p, String(n)])), alreadyCommitted: result.alreadyCommitted, ...(result.copies ? { copiesSkipped: result.copies } : {}) }, 'flushed to Iceberg');
   }
 
   /**
@@ -498,6 +500,7 @@ export class LakePipeline extends ConsumerPipeline {
       total.rows += part.rows;
       for (const [p, next] of part.committed) total.committed.set(p, next);
       total.alreadyCommitted.push(...part.alreadyCommitted);
+      if (part.copies) total.copies = (total.copies ?? 0) + part.copies;
     }
     // The caller counts one commit; the others are counted here.
     if (sealed.ranges.size > 1) this.metrics.lakeCommits.inc(sealed.ranges.size - 1);

@@ -149,7 +149,7 @@ export async function ensureLakeTables(connection: DuckDBConnection, cfg: Config
     if (!/already exists/i.test(e.message)) throw e;
   });
   await create(`CREATE SCHEMA IF NOT EXISTS ${ns}`);
-  for (const file of [LAKE_TABLES.logs.ddl, LAKE_TABLES.offsets.ddl]) {
+  for (const file of [LAKE_TABLES.logs.ddl, LAKE_TABLES.offsets.ddl, LAKE_TABLES.digests.ddl]) {
     for (const stmt of readSqlFile(file, ns)) await create(stmt);
   }
   return evolveLogsTable(catalog, cfg.ICEBERG_NAMESPACE, LAKE_TABLES.logs.name);

@@ -35,6 +35,10 @@ interface Checked {
  * and the records, whose offsets went back with it, are committed again. When only some did,
  * nothing is rolled back: rolling back one table alone would part the rows from the offsets
  * that cover them, so the repair stops with an error naming the snapshots for an operator.
+ *
+ * `auxiliary` tables (the records' digests) are judged on their own: one whose last append
+ * lost files is rolled back with the others, or alone. Nothing is lost by rolling one back
+ * alone: a digest only ever counts for a record the offsets table covers (record-digests.ts).
  */
 export class SnapshotRepair {
   constructor(
@@ -44,6 +48,7 @@ export class SnapshotRepair {
     private readonly namespace: string,
     private readonly tables: string[],
     private readonly log: Logger,
+    private readonly auxiliary: string[] = [],
   ) {}
 
   /** Rolls back the tables' last commit when all of them lost data files; returns the tables rolled back. */
@@ -53,8 +58,18 @@ export class SnapshotRepair {
       const c = await this.check(table);
       if (c) checked.push(c);
     }
+    const aux: Checked[] = [];
+    for (const table of this.auxiliary) {
+      const c = await this.check(table);
+      if (c && c.missing.length > 0) aux.push(c);
+    }
     const broken = checked.filter((c) => c.missing.length > 0);
-    if (broken.length === 0) return [];
+    if (broken.length === 0) {
+      if (aux.length === 0) return [];
+      this.log.warn({ tables: aux.map((c) => ({ table: c.table, current: c.current, append: c.append.id, missingFiles: c.missing.length, example: c.missing[0] })) }, 'the last commit of a digests table names deleted data files; rolling it back alone');
+      await this.catalog.rollBack(this.namespace, aux.map((b) => ({ table: b.table, from: b.current, to: b.append.parentId })));
+      return aux.map((b) => b.table);
+    }
     const described = checked.map((c) => ({ table: c.table, current: c.current, append: c.append.id, parent: c.append.parentId ?? null, missingFiles: c.missing.length, example: c.missing[0] }));
     if (broken.length < this.tables.length) {
       this.log.error({ tables: described }, 'the last commit lost data files in some tables only: nothing rolled back');
@@ -66,8 +81,9 @@ export class SnapshotRepair {
       );
     }
     this.log.warn({ tables: described }, 'the last commit names deleted data files; rolling every table back to the snapshot before it');
-    await this.catalog.rollBack(this.namespace, broken.map((b) => ({ table: b.table, from: b.current, to: b.append.parentId })));
-    return broken.map((b) => b.table);
+    const all = [...broken, ...aux];
+    await this.catalog.rollBack(this.namespace, all.map((b) => ({ table: b.table, from: b.current, to: b.append.parentId })));
+    return all.map((b) => b.table);
   }
 
   /** The table's last append and the data files it added that the object store does not have. */

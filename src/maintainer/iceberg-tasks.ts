@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RetentionPolicy } from './retention.js';
 
-export type TaskName = 'properties' | 'retention' | 'offsets' | 'compact' | 'manifests' | 'expire' | 'orphans';
+export type TaskName = 'properties' | 'retention' | 'offsets' | 'digests' | 'compact' | 'manifests' | 'expire' | 'orphans';
 
 /** What one task did to one table, as the Java side reports it. */
 export interface TaskResult {
@@ -19,6 +19,10 @@ export interface TaskResult {
   filesDropped?: number;
   bytesDropped?: number;
   recordsDropped?: number;
+  offsetRowsRead?: number;
+  offsetRowsDropped?: number;
+  digestRowsRead?: number;
+  digestRowsDropped?: number;
   groupsCompacted?: number;
   /** days that had ended whose files shared by tenants were regrouped into sorted tenant ranges */
   sharedDaysRegrouped?: number;
@@ -52,10 +56,15 @@ export const SHARED_REGROUP = {
   rowGroupBytes: 1024 * 1024,
 } as const;
 
-/** The tables the service keeps, and the tasks each gets. Offsets rows are never dropped by retention. */
+/**
+ * The tables the service keeps, and the tasks each gets. Offsets rows are never dropped by
+ * retention. The digests table is trimmed to LAKE_DEDUP_WINDOW into one file by its own task,
+ * which compaction would only undo part of.
+ */
 export const MAINTAINED_TABLES = [
-  { table: LAKE_TABLES.logs.name, retention: true, offsets: false, shards: SHARED_REGROUP },
-  { table: LAKE_TABLES.offsets.name, retention: false, offsets: true, shards: undefined },
+  { table: LAKE_TABLES.logs.name, retention: true, offsets: false, digests: false, compact: true, shards: SHARED_REGROUP },
+  { table: LAKE_TABLES.offsets.name, retention: false, offsets: true, digests: false, compact: true, shards: undefined },
+  { table: LAKE_TABLES.digests.name, retention: false, offsets: false, digests: true, compact: false, shards: undefined },
 ] as const;
 
 const distDir = fileURLToPath(new URL('../', import.meta.url));
@@ -69,7 +78,7 @@ export function defaultClasspath(): string {
 export function buildJob(cfg: Config, retention: RetentionPolicy, now = Date.now()): object {
   const tasks: object[] = [];
   const enabled = new Set(cfg.MAINTENANCE_TASKS);
-  for (const { table, retention: hasRetention, offsets, shards } of MAINTAINED_TABLES) {
+  for (const { table, retention: hasRetention, offsets, digests, compact, shards } of MAINTAINED_TABLES) {
     tasks.push({ task: 'properties', table });
     // Retention first, so nothing about to be dropped is compacted; expiry before orphan
     // removal, so the files of expired snapshots are deleted by expiry, which knows them.
@@ -78,7 +87,9 @@ export function buildJob(cfg: Config, retention: RetentionPolicy, now = Date.now
     }
     // The offsets table's superseded rows go before compaction, which then has less to merge.
     if (offsets && enabled.has('offsets')) tasks.push({ task: 'offsets', table, keepMs: cfg.MAINTENANCE_OFFSETS_KEEP });
-    if (enabled.has('compact')) {
+    // With deduplication off, every digest is past the window.
+    if (digests && enabled.has('digests')) tasks.push({ task: 'digests', table, keepMs: cfg.LAKE_DEDUP_WINDOW });
+    if (compact && enabled.has('compact')) {
       tasks.push({ task: 'compact', table, targetBytes: cfg.MAINTENANCE_TARGET_FILE_MB * 1024 * 1024, minFiles: cfg.MAINTENANCE_MIN_INPUT_FILES, shards: shards ?? null });
     }
     if (enabled.has('manifests')) tasks.push({ task: 'manifests', table, maxManifests: cfg.MAINTENANCE_MAX_MANIFESTS });

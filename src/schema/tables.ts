@@ -44,4 +44,6 @@ export const LAKE_TABLES = {
     properties: { 'write.parquet.row-group-size': '16384', 'write.metadata.metrics.column.tenant_id': 'full' } as Readonly<Record<string, string>>,
   },
   offsets: { name: 'appender_offsets', ddl: 'ddl/002_appender_offsets.sql' },
+  /** what the lake stored recently, for LAKE_DEDUP_WINDOW (src/lake/record-digests.ts) */
+  digests: { name: 'appender_digests', ddl: 'ddl/003_appender_digests.sql' },
 } as const;

@@ -81,6 +81,11 @@ export function createMetrics() {
     lakeRowsCommitted: new Counter({ name: 'otel_lakehouse_lake_rows_committed_total', help: 'Rows committed to the Iceberg logs table.', registers: [registry] }),
     lakeDataFiles: new Counter({ name: 'otel_lakehouse_lake_data_files_committed_total', help: 'Parquet data files added to the Iceberg logs table (from the commit\'s snapshot summary).', registers: [registry] }),
     lakeCommits: new Counter({ name: 'otel_lakehouse_lake_commits_total', help: 'Iceberg commits that landed.', registers: [registry] }),
+    lakeCopiesSkipped: new Counter({
+      name: 'otel_lakehouse_lake_copies_skipped_total',
+      help: 'Kafka records not stored because the lake had stored a record of the same tenant and bytes within LAKE_DEDUP_WINDOW (a client retry, or an identical request).',
+      registers: [registry],
+    }),
     lakeCommitRetries: new Counter({
       name: 'otel_lakehouse_lake_commit_retries_total',
       help: 'Iceberg commit attempts that failed and were retried, by kind (conflict, unknown outcome, unavailable).',

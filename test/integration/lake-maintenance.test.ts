@@ -304,4 +304,36 @@ describe('table maintenance', () => {
       o.close();
     }
   });
+
+  it('the digests task keeps the digests received within LAKE_DEDUP_WINDOW, in one file, and leaves a settled table alone', async () => {
+    const dcfg = testConfig(runId());
+    const d = await openLakeSession(dcfg);
+    try {
+      await ensureLakeTables(d.connection, dcfg);
+      const table = `${qualifiedNamespace(dcfg)}.appender_digests`;
+      const files = async () => Number((await d.connection.runAndReadAll(`SELECT count(DISTINCT filename) FROM ${table}`)).getRows()[0]![0]);
+      const rows = async () => (await d.connection.runAndReadAll(`SELECT record_digest FROM ${table} ORDER BY 1`)).getRows().map(([x]) => String(x));
+      // 10 commits: 6 of records received 3 hours ago, 4 of records received now
+      for (let commit = 0; commit < 10; commit++) {
+        const at = commit < 6 ? `now() - INTERVAL 3 HOUR + INTERVAL ${commit} MINUTE` : 'now()';
+        const values = [0, 1, 2].map((i) => `('d${commit}-${i}', 'acme', ${at}, 0, ${commit * 3 + i})`);
+        await d.connection.run(`INSERT INTO ${table} (record_digest, tenant_id, received_at, kafka_partition, kafka_offset) VALUES ${values.join(', ')}`);
+      }
+      expect(await files()).toBe(10);
+      const { code, summary } = await maintainOnce(dcfg, { MAINTENANCE_TASKS: 'digests', LAKE_DEDUP_WINDOW: '1h' });
+      expect(code, JSON.stringify(summary)).toBe(0);
+      expect(summary.results.find((x) => x.task === 'digests')).toMatchObject({ ok: true, filesRewritten: 10, digestRowsRead: 30, digestRowsDropped: 18 });
+      expect(await rows()).toEqual([6, 7, 8, 9].flatMap((c) => [0, 1, 2].map((i) => `d${c}-${i}`)));
+      expect(await files()).toBe(1);
+      // one file, all within the window: nothing read, nothing committed
+      const again = await maintainOnce(dcfg, { MAINTENANCE_TASKS: 'digests', LAKE_DEDUP_WINDOW: '1h' });
+      expect(again.summary.results.find((x) => x.task === 'digests')).toMatchObject({ ok: true, filesRewritten: 0, digestRowsRead: 0 });
+      // deduplication turned off: every digest is past the window
+      const off = await maintainOnce(dcfg, { MAINTENANCE_TASKS: 'digests', LAKE_DEDUP_WINDOW: '0' });
+      expect(off.summary.results.find((x) => x.task === 'digests')).toMatchObject({ ok: true, digestRowsDropped: 12 });
+      expect(await rows()).toEqual([]);
+    } finally {
+      d.close();
+    }
+  });
 });

@@ -181,6 +181,7 @@ public final class IcebergMaintenance {
           case "properties" -> properties(table, task, result);
           case "retention" -> retention(table, task, result);
           case "offsets" -> trimOffsets(table, task, result);
+          case "digests" -> trimDigests(table, task, result);
           case "compact" -> compact(table, task, result);
           case "manifests" -> manifests(table, task, result);
           case "expire" -> expire(table, task, result);
@@ -370,6 +371,47 @@ public final class IcebergMaintenance {
     }
     result.put("offsetRowsRead", total);
     result.put("offsetRowsDropped", dropped);
+  }
+
+  /**
+   * Keeps the appender's digests table to its window: each commit adds a small file of the
+   * digests of the records it stored, and each commit reads every file within the window. This
+   * drops the rows received more than `keepMs` ago and writes the others into one file, in one
+   * overwrite of the files of the snapshot it read, validated like the offsets table's, so the
+   * files an appender commits meanwhile stay. A table of one file that is all recent is left
+   * alone. A run reads at most the window's digests plus those committed since the last run.
+   */
+  private void trimDigests(Table table, JsonNode task, ObjectNode result) throws IOException {
+    Snapshot start = table.currentSnapshot();
+    long total = 0, kept = 0;
+    List<DataFile> files = new ArrayList<>();
+    if (start != null) {
+      try (CloseableIterable<FileScanTask> tasks = table.newScan().useSnapshot(start.snapshotId()).includeColumnStats().planFiles()) {
+        for (FileScanTask t : tasks) {
+          if (!t.deletes().isEmpty()) throw new IllegalStateException("digests: " + t.file().location() + " has row deletes; not trimming");
+          files.add(t.file().copy());
+        }
+      }
+    }
+    long keepAfterMicros = (now - task.path("keepMs").asLong()) * 1000L;
+    StrictMetricsEvaluator allRecent = new StrictMetricsEvaluator(table.schema(), Expressions.greaterThanOrEqual("received_at", keepAfterMicros));
+    boolean settled = files.isEmpty() || files.size() == 1 && allRecent.eval(files.get(0));
+    if (!settled) {
+      Predicate<Record> recent = row -> {
+        OffsetDateTime at = (OffsetDateTime) row.getField("received_at");
+        return at == null || ChronoUnit.MICROS.between(OffsetDateTime.ofInstant(Instant.EPOCH, ZoneOffset.UTC), at) >= keepAfterMicros;
+      };
+      total = files.stream().mapToLong(DataFile::recordCount).sum();
+      List<DataFile> written = rewrite(table, files, Long.MAX_VALUE, recent);
+      kept = written.stream().mapToLong(DataFile::recordCount).sum();
+      OverwriteFiles overwrite = table.newOverwrite().validateFromSnapshot(start.snapshotId()).validateNoConflictingDeletes();
+      files.forEach(overwrite::deleteFile);
+      written.forEach(overwrite::addFile);
+      overwrite.commit();
+    }
+    result.put("filesRewritten", settled ? 0 : files.size());
+    result.put("digestRowsRead", total);
+    result.put("digestRowsDropped", total - kept);
   }
 
   private static List<Object> offsetKey(Record row) {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { bufferRows, LogBuffer } from '../../../src/lake/buffer.js';
+import { recordDigest } from '../../../src/lake/record-digests.js';
 import { sqlString } from '../../../src/lake/session.js';
 import { encodeLogsRequest } from '../../../src/otlp/codec.js';
 import { kv } from '../../helpers/otlp.js';
@@ -19,10 +20,10 @@ function request(attributes: [string, string][], body = 'b') {
   } as never);
 }
 
-async function buffer() {
+async function buffer(digests = false) {
   const db = await DuckDBInstance.create(':memory:');
   const c = await db.connect();
-  const b = new LogBuffer(c);
+  const b = new LogBuffer(c, undefined, undefined, digests);
   await b.init();
   return { b, c };
 }
@@ -95,8 +96,8 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     expect([...next.ranges]).toEqual([[1, { first: 20n, last: 20n }]]);
   });
 
-  it('leaves out, whole, a record whose rows DuckDB refuses, and loads its neighbours', async () => {
-    const { b, c } = await buffer();
+  it('leaves out, whole, a record whose rows DuckDB refuses, and loads its neighbours, each with its digest', async () => {
+    const { b, c } = await buffer(true);
     b.stage(request([['a', '1']]), { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 10n });
     // a partition number that is not one makes that record's rows invalid JSON
     b.stage(request([['a', '2']]), { tenant: 't', fallbackMicros: 5n, partition: Number.NaN, offset: 11n });
@@ -112,10 +113,16 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     expect((await c.runAndReadAll(`SELECT count(*) FROM ${bufferRows(b.tables)} WHERE service_name = 'svc'`)).getRows()[0]![0]).toBe(4n);
     expect(b.recordCount).toBe(4);
     expect(b.partitionRanges.get(0)).toEqual({ first: 10n, last: 13n });
+    // a digest per record loaded, none for the refused or the skipped one
+    const digests = (await c.runAndReadAll(`SELECT kafka_offset, record_digest, tenant_id, epoch_us(received_at) FROM ${b.tables.digests} ORDER BY 1`)).getRows();
+    expect(digests).toEqual([
+      [10n, recordDigest('t', request([['a', '1']])), 't', 5n],
+      [13n, recordDigest('t', request([['a', '3']])), 't', 5n],
+    ]);
   });
 
   it('a resource error while it looks for the refused record leaves the buffer as it was: the batch fetched again lands once', async () => {
-    const { b, c } = await buffer();
+    const { b, c } = await buffer(true);
     const stageBatch = () => {
       b.stage(request([['a', '1']]), { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 10n });
       b.stage(request([['a', '2']]), { tenant: 't', fallbackMicros: 5n, partition: 0, offset: 11n });
@@ -134,6 +141,7 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
       stageBatch();
       await expect(b.load(), `failing after ${failAfter} loads`).rejects.toThrow(/No space left/);
       expect((await c.runAndReadAll(`SELECT count(*) FROM ${b.tables.rows}`)).getRows()[0]![0], `rows after failing after ${failAfter}`).toBe(0n);
+      expect((await c.runAndReadAll(`SELECT count(*) FROM ${b.tables.digests}`)).getRows()[0]![0], `digests after failing after ${failAfter}`).toBe(0n);
       expect(b.partitionRanges.size).toBe(0);
     }
     inner.insertJson = insertJson;
@@ -142,6 +150,7 @@ describe('LogBuffer (real in-memory DuckDB)', () => {
     const offsets = (await c.runAndReadAll(`SELECT kafka_offset, count(*) FROM ${bufferRows(b.tables)} GROUP BY 1 ORDER BY 1`)).getRows();
     expect(offsets).toEqual([[10n, 2n], [11n, 2n], [13n, 2n]]);
     expect((await c.runAndReadAll(`SELECT count(*) FROM ${b.tables.scopes}`)).getRows()[0]![0]).toBe(3n);
+    expect((await c.runAndReadAll(`SELECT kafka_offset FROM ${b.tables.digests} ORDER BY 1`)).getRows()).toEqual([[10n], [11n], [13n]]);
   });
 
   // The buffer keeps the maps as JSON text and the commit casts them (bufferRows): what it relies on.

@@ -23,7 +23,7 @@ describe('maintenance settings', () => {
     const cfg = loadConfig({});
     expect(cfg.MAINTENANCE_SNAPSHOT_MAX_AGE).toBe(3_600_000);
     expect(cfg.MAINTENANCE_ORPHAN_MIN_AGE).toBe(86_400_000);
-    expect(cfg.MAINTENANCE_TASKS).toEqual(['retention', 'offsets', 'compact', 'manifests', 'expire', 'orphans']);
+    expect(cfg.MAINTENANCE_TASKS).toEqual(['retention', 'offsets', 'digests', 'compact', 'manifests', 'expire', 'orphans']);
     expect(policyOf({})).toEqual({ defaultDays: undefined, tenants: {} });
   });
 
@@ -80,12 +80,13 @@ describe('maintenance settings', () => {
     expect(problemOf(() => policyOf({ TENANTS_FILE: file }))).toMatch(/TENANTS_FILE .*unknown key/);
   });
 
-  it('orders each table\'s tasks: retention before compaction, expiry before orphan removal; never retention on the offsets, whose superseded rows the offsets task drops', () => {
+  it('orders each table\'s tasks: retention before compaction, expiry before orphan removal; never retention on the offsets, whose superseded rows the offsets task drops, nor compaction of the digests, which their own task keeps in one file', () => {
     const cfg = loadConfig({ RETENTION_DAYS: '30' });
     const job = buildJob(cfg, retentionPolicy(cfg), 0) as { tasks: { task: string; table: string }[] };
     expect(job.tasks.map((t) => `${t.table}:${t.task}`)).toEqual([
       'logs:properties', 'logs:retention', 'logs:compact', 'logs:manifests', 'logs:expire', 'logs:orphans',
       'appender_offsets:properties', 'appender_offsets:offsets', 'appender_offsets:compact', 'appender_offsets:manifests', 'appender_offsets:expire', 'appender_offsets:orphans',
+      'appender_digests:properties', 'appender_digests:digests', 'appender_digests:manifests', 'appender_digests:expire', 'appender_digests:orphans',
     ]);
   });
 });
