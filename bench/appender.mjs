@@ -6,7 +6,9 @@
 //                              BENCH_BUFFER_SECONDS (default 1; a larger value lets the buffer fill to
 //                              BENCH_BUFFER_MB, as in production, at the cost of a late last flush),
 //                              BENCH_DUCKDB_THREADS (the appender's DUCKDB_THREADS),
-//                              BENCH_REPLICAS (default 1: appender processes in one consumer group)
+//                              BENCH_REPLICAS (default 1: appender processes in one consumer group),
+//                              BENCH_REQUEST_RECORDS (default 1000: log records per OTLP request, one Kafka record each),
+//                              BENCH_DEDUP_WINDOW (the appender's LAKE_DEDUP_WINDOW; unset: its default)
 // Besides the whole run (start-up and the last, partial buffer's wait included), it reports the
 // run from readiness to the end of the last flush the buffer's size or record limit triggered:
 // the appender's rate when it is kept busy.
@@ -22,7 +24,8 @@ const total = Number(process.env.BENCH_RECORDS ?? 500_000);
 const bufferMb = Number(process.env.BENCH_BUFFER_MB ?? 100);
 const partitions = Number(process.env.BENCH_PARTITIONS ?? 6);
 const bufferSeconds = Number(process.env.BENCH_BUFFER_SECONDS ?? 1);
-const perRequest = 1000;
+const perRequest = Number(process.env.BENCH_REQUEST_RECORDS ?? 1000);
+const dedupWindow = process.env.BENCH_DEDUP_WINDOW;
 const run = randomBytes(3).toString('hex');
 const topic = `bench-lake-${run}`;
 const namespace = `bench_${run}`;
@@ -56,7 +59,7 @@ for (let r = 0; r < replicaCount; r++) {
   const port = basePort + r;
   const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), 'dist/cli/appender.js'], {
     cwd: root,
-    env: { ...process.env, ...env, ...(process.env.BENCH_DUCKDB_THREADS ? { DUCKDB_THREADS: process.env.BENCH_DUCKDB_THREADS } : {}), REDPANDA_TOPIC: topic, APPENDER_GROUP_ID: `bench-${run}`, ICEBERG_NAMESPACE: namespace, TOPIC_PARTITIONS: String(partitions), BUFFER_SIZE_MB: String(bufferMb), BUFFER_TIME_SECONDS: String(bufferSeconds), BUFFER_MAX_RECORDS: '100000000', APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'info' },
+    env: { ...process.env, ...env, ...(process.env.BENCH_DUCKDB_THREADS ? { DUCKDB_THREADS: process.env.BENCH_DUCKDB_THREADS } : {}), REDPANDA_TOPIC: topic, APPENDER_GROUP_ID: `bench-${run}`, ICEBERG_NAMESPACE: namespace, TOPIC_PARTITIONS: String(partitions), BUFFER_SIZE_MB: String(bufferMb), BUFFER_TIME_SECONDS: String(bufferSeconds), BUFFER_MAX_RECORDS: '100000000', ...(dedupWindow === undefined ? {} : { LAKE_DEDUP_WINDOW: dedupWindow }), APPENDER_HOST: '127.0.0.1', APPENDER_HTTP_PORT: String(port), LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 2],
   });
   const replica = { child, port, flushes: [], out: '' };
@@ -150,6 +153,8 @@ const doc = {
   otlpMegabytes: round(otlpBytes / 1e6, 1),
   bufferSizeMb: bufferMb,
   bufferTimeSeconds: bufferSeconds,
+  recordsPerRequest: perRequest,
+  dedupWindow: dedupWindow ?? '(default)',
   partitions,
   replicas: replicas.length,
   seconds: round(seconds, 2),
@@ -175,6 +180,7 @@ const doc = {
   parquetBytesPerRecord: round(Number(files[1]) / total, 1),
   flushLog: flushes.map(({ reason, rows, durationMs }) => ({ reason, rows, durationMs })),
 };
+doc.summary = { recordsPerSecond: doc.recordsPerSecond, cpuSecondsPerMillionRecords: doc.cpuSecondsPerMillionRecords, peakRssMb: doc.peakRssMb, medianFlushMs: doc.flushMs.median, commits };
 process.stdout.write(JSON.stringify(doc) + '\n');
 process.stderr.write(`\nappender (lake pipeline): ${total} records (${doc.otlpMegabytes} MB OTLP) from ${partitions} partitions, ${replicas.length} replica(s), BUFFER_SIZE_MB=${bufferMb}\n` +
   `  whole run: ${doc.recordsPerSecond} records/s, ${doc.otlpMegabytesPerSecond} MB/s, ${doc.cpuSecondsPerMillionRecords} CPU s per million records (all threads; ${doc.startupCpuSeconds} s of it start-up), peak RSS ${doc.peakRssMb} MB\n` +

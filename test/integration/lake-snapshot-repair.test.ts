@@ -24,16 +24,17 @@ async function lake() {
   const c = session.connection;
   const catalog = new CatalogClient(cfg);
   const store = new ObjectStore(cfg);
-  const repair = new SnapshotRepair(c, catalog, store, cfg.ICEBERG_NAMESPACE, ['logs', 'appender_offsets'], logger);
+  const repair = new SnapshotRepair(c, catalog, store, cfg.ICEBERG_NAMESPACE, ['logs', 'appender_offsets'], logger, ['appender_digests']);
   await ensureLakeTables(c, cfg);
-  /** One appender-like commit: 10 rows of `batch N` and the offsets row of batch bN. */
-  const commit = async (batch: number) => {
+  /** One appender-like commit: 10 rows of `batch N` and the offsets row of batch bN (and, `withDigests`, a digest of the batch). */
+  const commit = async (batch: number, withDigests = false) => {
     await c.run('BEGIN TRANSACTION');
     await c.run(
       `INSERT INTO ${ns}.logs ("timestamp", tenant_id, body, attributes, resource_attributes) ` +
         `SELECT TIMESTAMPTZ '2026-11-22 10:00:00+00' + INTERVAL (i) SECOND, 'acme', 'batch ${batch}', MAP {}, MAP {} FROM range(10) r(i)`,
     );
     await c.run(`INSERT INTO ${ns}.appender_offsets (consumer_group, topic, "partition", next_offset, committed_at, batch_id) VALUES ('g', 't', 0, ${batch * 10}, now(), 'b${batch}')`);
+    if (withDigests) await c.run(`INSERT INTO ${ns}.appender_digests VALUES ('digest-${batch}', 'acme', now(), 0, ${batch * 10 - 1})`);
     await c.run('COMMIT');
   };
   const close = () => {
@@ -134,6 +135,39 @@ describe('snapshot repair', () => {
       expect((await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, 'appender_offsets'))!.id).toBe(offsets2.snap.parentId);
       const logs = await c.runAndReadAll(`SELECT body, count(*) FROM ${ns}.logs GROUP BY ALL`);
       expect(logs.getRows().map((r) => [String(r[0]), Number(r[1])])).toEqual([['batch 1', 10]]);
+      expect(await repair.run()).toEqual([]);
+    } finally {
+      close();
+    }
+  });
+
+  it('rolls the digests table back alone when only it lost files, and with the others when all did', async () => {
+    const { cfg, ns, c, catalog, repair, commit, close } = await lake();
+    const addedBy = async (table: string) => {
+      const snap = (await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, table))!;
+      const manifests = await c.runAndReadAll(`SELECT manifest_path FROM read_avro('${snap.manifestList}') WHERE added_snapshot_id = ${snap.id}`);
+      const added: string[] = [];
+      for (const [m] of manifests.getRows()) for (const [f] of (await c.runAndReadAll(`SELECT data_file.file_path FROM read_avro('${String(m)}') WHERE status = 1`)).getRows()) added.push(String(f));
+      return { snap, added };
+    };
+    const digests = async () => (await c.runAndReadAll(`SELECT record_digest FROM ${ns}.appender_digests ORDER BY 1`)).getRows().map(([d]) => String(d));
+    try {
+      await commit(1, true);
+      await commit(2, true);
+      const logs2 = await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, 'logs');
+      const digests2 = await addedBy('appender_digests');
+      for (const f of digests2.added) s3Delete(cfg, f);
+      // the rows and offsets of commit 2 stay; its digest goes (a retry of it would be stored again, nothing is lost)
+      expect(await repair.run()).toEqual(['appender_digests']);
+      expect((await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, 'logs'))!.id).toBe(logs2!.id);
+      expect(await digests()).toEqual(['digest-1']);
+
+      await commit(3, true);
+      const all = await Promise.all(['logs', 'appender_offsets', 'appender_digests'].map(addedBy));
+      for (const { added } of all) for (const f of added) s3Delete(cfg, f);
+      expect((await repair.run()).sort()).toEqual(['appender_digests', 'appender_offsets', 'logs']);
+      expect(all.map(({ snap }) => snap.parentId)).toEqual(await Promise.all(['logs', 'appender_offsets', 'appender_digests'].map(async (t) => (await catalog.currentSnapshot(cfg.ICEBERG_NAMESPACE, t))!.id)));
+      expect(await digests()).toEqual(['digest-1']);
       expect(await repair.run()).toEqual([]);
     } finally {
       close();
