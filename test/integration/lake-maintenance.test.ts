@@ -190,6 +190,43 @@ describe('table maintenance', () => {
     }
   });
 
+  it('retention and compaction run by two maintainers at once (a rolling deploy): every kept row once, each expired row gone', { timeout: 300_000 }, async () => {
+    const ocfg = testConfig(runId());
+    const o = await openLakeSession(ocfg, { utcPartitionTransforms: true });
+    try {
+      await ensureLakeTables(o.connection, ocfg);
+      const logs = `${qualifiedNamespace(ocfg)}.logs`;
+      const rowsOf = async (where: string) =>
+        (await o.connection.runAndReadAll(`SELECT tenant_id, "timestamp"::VARCHAR, body, attributes::VARCHAR FROM ${logs} WHERE ${where} ORDER BY ALL`)).getRows().map((x) => x.map(String).join('|'));
+      const days = [today - 6, today - 5, today - 1];
+      const expired = `tenant_id = 'acme' AND "timestamp" < TIMESTAMPTZ '${dayStart(today - 2)}'`;
+      let commit = 0;
+      const outcomes: string[] = [];
+      for (let round = 0; round < 3; round++) {
+        // files both tenants share, many small ones per ended day: both tasks want them
+        for (let i = 0; i < 6; i++) await smallCommit(o, ocfg, commit++, days, 3, true);
+        const kept = await rowsOf(`NOT (${expired})`);
+        const [retention, compaction] = await Promise.all([
+          maintainOnce(ocfg, { MAINTENANCE_TASKS: 'retention', RETENTION_TENANT_DAYS: 'acme=3' }),
+          maintainOnce(ocfg, { MAINTENANCE_TASKS: 'compact', MAINTENANCE_MIN_INPUT_FILES: '2' }),
+        ]);
+        const told = (r: typeof retention, task: string) => {
+          const x = r.summary.results.find((y) => y.task === task);
+          return x?.ok ? `${task} committed` : `${task} refused (${String(x?.error).slice(0, 120)})`;
+        };
+        outcomes.push(`${told(retention, 'retention')}, ${told(compaction, 'compact')}`);
+        // whichever lost the race committed nothing; run retention once more to finish
+        const after = await maintainOnce(ocfg, { MAINTENANCE_TASKS: 'retention', RETENTION_TENANT_DAYS: 'acme=3' });
+        expect(after.code, JSON.stringify(after.summary)).toBe(0);
+        expect(await rowsOf('true'), `round ${round}: ${outcomes.at(-1)}`).toEqual(kept);
+        expect(await rowsOf(expired)).toEqual([]);
+      }
+      process.stdout.write(`retention beside compaction: ${outcomes.join('; ')}\n`);
+    } finally {
+      o.close();
+    }
+  });
+
   it('compaction regroups the files tenants share of a day that has ended into sorted, disjoint tenant ranges: a tenant + day query reads one file; no row changes; a second run does nothing; late rows rewrite only their range', { timeout: 180_000 }, async () => {
     const gcfg = testConfig(runId());
     const g = await openLakeSession(gcfg, { utcPartitionTransforms: true });
