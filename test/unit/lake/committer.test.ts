@@ -5,6 +5,7 @@ import type { CatalogClient, SnapshotInfo } from '../../../src/lake/catalog-clie
 import { DuckDBInstance } from '@duckdb/node-api';
 import { DEFAULT_FILE_LAYOUT, IcebergCommitter, MAX_PARTITIONS_PER_WRITE, planShards, shardExpression, WRITE_LIMIT_RECOVERY_COMMITS } from '../../../src/lake/committer.js';
 import { OffsetsTable } from '../../../src/lake/offsets-table.js';
+import { seededRandom } from '../../helpers/prng.js';
 
 /**
  * A stand-in for the DuckDB connection and the catalog: a small model of the offsets table as a
@@ -158,6 +159,55 @@ describe('IcebergCommitter', () => {
     expect(again).toEqual({ rows: 40, committed: new Map([[0, 40n]]), alreadyCommitted: [] });
     expect([...lake.logs.values()].map((s) => s.summary['added-records'])).toEqual(['40']);
     expect(lake.batches()).toEqual(['batch-v']);
+  });
+
+  it('over 400 generated batches whose commits the catalog keeps whole, loses whole or keeps only the offsets of, with read-backs that fail at random: every batch once, rows and offsets', async () => {
+    const random = seededRandom('committer read-back');
+    // each COMMIT's fate, drawn as the catalog applies it (rows first, then offsets)
+    let fate: 'whole' | 'lost' | 'offsets-only' = 'whole';
+    const lake = fakeLake(
+      () => fate !== 'lost',
+      'ok',
+      undefined,
+      () => {
+        const r = random();
+        fate = r < 0.6 ? 'whole' : r < 0.8 ? 'lost' : 'offsets-only';
+        return fate === 'whole';
+      },
+    );
+    // the catalog's answers to reads are lost at random (before and after the commit)
+    const realSnapshots = lake.catalog.snapshots.bind(lake.catalog);
+    (lake.catalog as unknown as { snapshots: typeof realSnapshots }).snapshots = async (ns: string, table: string) => {
+      if (random() < 0.15) throw new Error('catalog unreachable');
+      return realSnapshots(ns, table);
+    };
+    const c = committer(lake);
+    const BATCHES = 400;
+    let next = 0n;
+    const outcomes = new Map<string, number>();
+    for (let b = 0; b < BATCHES; b++) {
+      const id = `g${b}`;
+      const range = ranges(next, next + 39n);
+      next += 40n;
+      // as the pipeline does: a conflict is committed again; an unknown outcome is looked up first
+      for (let tries = 0; ; tries++) {
+        expect(tries, `batch ${id}`).toBeLessThan(200);
+        try {
+          await c.commit(SOURCE, range, id);
+          break;
+        } catch (e) {
+          const code = (e as LakehouseError).code;
+          outcomes.set(code, (outcomes.get(code) ?? 0) + 1);
+          if (code === 'COMMIT_UNKNOWN' && (await c.landed(id).catch(() => false))) break;
+        }
+      }
+    }
+    expect(lake.batches().sort()).toEqual(Array.from({ length: BATCHES }, (_, b) => `g${b}`).sort());
+    const added = [...lake.logs.values()].reduce((n, s) => n + Number(s.summary['added-records']), 0);
+    expect(added).toBe(BATCHES * 40);
+    // the generator reached every path
+    expect(outcomes.get('COMMIT_CONFLICT') ?? 0).toBeGreaterThan(0);
+    expect(outcomes.get('COMMIT_UNKNOWN') ?? 0).toBeGreaterThan(0);
   });
 
   it('leaves the outcome unknown when the read-back itself fails', async () => {
