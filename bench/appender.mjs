@@ -178,7 +178,7 @@ const doc = {
   flushMs: { min: flushMs[0], median: flushMs[Math.floor(flushMs.length / 2)], max: flushMs.at(-1) },
   dataFiles: Number(files[0]),
   parquetBytesPerRecord: round(Number(files[1]) / total, 1),
-  flushLog: flushes.map(({ reason, rows, durationMs }) => ({ reason, rows, durationMs })),
+  flushLog: flushes.map(({ reason, rows, durationMs, dedupMs }) => ({ reason, rows, durationMs, ...(dedupMs === undefined ? {} : { dedupMs }) })),
 };
 doc.summary = { recordsPerSecond: doc.recordsPerSecond, cpuSecondsPerMillionRecords: doc.cpuSecondsPerMillionRecords, peakRssMb: doc.peakRssMb, medianFlushMs: doc.flushMs.median, commits };
 process.stdout.write(JSON.stringify(doc) + '\n');

@@ -18,6 +18,8 @@ export interface CommitResult {
   alreadyCommitted: number[];
   /** Kafka records left out as copies of records the lake stored within LAKE_DEDUP_WINDOW (record-digests.ts) */
   copies?: number;
+  /** ms the commit spent finding copies and writing digests (record-digests.ts), when deduplicating */
+  dedupMs?: number;
 }
 
 /** Where the committer keeps records' digests, and for how long a copy is recognised (LAKE_DEDUP_WINDOW). */
@@ -207,6 +209,7 @@ export class IcebergCommitter {
     const alreadyCommitted: number[] = [];
     let rows: number;
     let copies = 0;
+    let dedupMs: number | undefined;
     let base: string | undefined;
     let lake: PartitionOffsets;
     let widest = 0;
@@ -243,10 +246,12 @@ export class IcebergCommitter {
       }
       let where = conditions.join(' OR ');
       if (this.dedup && tables.digests) {
+        const started = performance.now();
         const found = await this.copies(tables.digests, where, this.dedup, lake);
         copies = found.copies.length;
         if (copies > 0) where = `(${where}) AND NOT (${copiesCondition(found.copies)})`;
         if (found.records > copies) await c.run(insertDigestsSql(this.dedup.table, tables.digests, where));
+        dedupMs = Math.round(performance.now() - started);
       }
       rows = await this.insertRows(tables, where, (w) => (widest = w));
       this.attempt = { batchId, tables, where, rows, logsBase, result: { rows, committed, alreadyCommitted, ...(copies > 0 ? { copies } : {}) } };
@@ -271,7 +276,7 @@ export class IcebergCommitter {
     const offsets = new Map(lake);
     for (const [p, next] of committed) offsets.set(p, next);
     this.known = { snapshot, offsets };
-    return { rows, committed, alreadyCommitted, ...(copies > 0 ? { copies } : {}) };
+    return { rows, committed, alreadyCommitted, ...(copies > 0 ? { copies } : {}), ...(dedupMs === undefined ? {} : { dedupMs }) };
   }
 
   /**

@@ -420,7 +420,7 @@ export class LakePipeline extends ConsumerPipeline {
     const stats = { reason, rows: result.rows, records: sealed.records, bytes: sealed.bytes, durationMs: Date.now() - started };
     this.metrics.lakeFlushSeconds.observe({ reason }, stats.durationMs / 1000);
     this.updateBufferGauges(buffer);
-    this.log.info({ ...stats, batchId, partitions: Object.fromEntries([...result.committed].map(([p, n]) => [p, String(n)])), alreadyCommitted: result.alreadyCommitted, ...(result.copies ? { copiesSkipped: result.copies } : {}) }, 'flushed to Iceberg');
+    this.log.info({ ...stats, batchId, partitions: Object.fromEntries([...result.committed].map(([p, n]) => [p, String(n)])), alreadyCommitted: result.alreadyCommitted, ...(result.copies ? { copiesSkipped: result.copies } : {}), ...(result.dedupMs === undefined ? {} : { dedupMs: result.dedupMs }) }, 'flushed to Iceberg');
   }
 
   /**
