@@ -9,12 +9,18 @@
 //             tables), each writer with its own DuckDB and its own Kafka partition. A commit the
 //             catalog refuses because another writer's landed first is retried, as the
 //             appender retries it, and counted.
+//             With its digests (LAKE_DEDUP_WINDOW of an hour) unless BENCH_CATALOG_DEDUP=0.
 // Each for BENCH_SECONDS (default 10) with 1, 2 and 4 writers (BENCH_CATALOG_WRITERS), each writer
-// on its own table set per run.
+// on its own table set per run; BENCH_CATALOG_MODES (default catalog,appender) picks the kinds.
+// BENCH_CATALOG_MAINTAIN_SECONDS runs the maintainer (`maintain --once`) on the appender's
+// tables every that many seconds meanwhile, as a deployment does. Besides p50 and p99, the p50 of
+// the first and of the last fifth of the commits: whether a commit's cost grows with the history.
 //
 //   node bench/catalog.mjs      (npm run bench:catalog builds first)
 // Prints one JSON document on stdout and a table on stderr.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,11 +30,14 @@ import { CatalogClient } from '../dist/lake/catalog-client.js';
 import { IcebergCommitter } from '../dist/lake/committer.js';
 import { OffsetsTable } from '../dist/lake/offsets-table.js';
 import { ensureLakeTables, openLakeSession, qualifiedNamespace } from '../dist/lake/session.js';
-import { logsRequestBody, percentile, round, stackEnv } from './lib.mjs';
+import { logsRequestBody, percentile, root, round, stackEnv } from './lib.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const writerCounts = (process.env.BENCH_CATALOG_WRITERS ?? '1,2,4').split(',').map(Number);
 const records = Number(process.env.BENCH_CATALOG_RECORDS ?? 10);
+const modes = (process.env.BENCH_CATALOG_MODES ?? 'catalog,appender').split(',');
+const dedup = process.env.BENCH_CATALOG_DEDUP !== '0';
+const maintainEvery = Number(process.env.BENCH_CATALOG_MAINTAIN_SECONDS ?? 0);
 const env = stackEnv();
 
 function configFor(run) {
@@ -37,6 +46,8 @@ function configFor(run) {
 
 function summary(writers, latencies, conflicts, wall) {
   const s = [...latencies].sort((a, b) => a - b);
+  const fifth = Math.max(1, Math.floor(latencies.length / 5));
+  const p50Of = (part) => round(percentile([...part].sort((a, b) => a - b), 50));
   return {
     writers,
     commits: s.length,
@@ -45,6 +56,8 @@ function summary(writers, latencies, conflicts, wall) {
     p99Ms: round(percentile(s, 99)),
     conflicts,
     conflictsPerCommit: round(conflicts / Math.max(1, s.length), 2),
+    firstFifthP50Ms: p50Of(latencies.slice(0, fifth)),
+    lastFifthP50Ms: p50Of(latencies.slice(-fifth)),
   };
 }
 
@@ -104,15 +117,28 @@ async function appenderCommits(writers) {
   const cfg = await newTables();
   const catalog = new CatalogClient(cfg);
   const ns = qualifiedNamespace(cfg);
-  return timed(writers, async (w, until, stats) => {
+  let maintaining = maintainEvery > 0;
+  const runs = [];
+  const maintenance = (async () => {
+    while (maintaining) {
+      await new Promise((r) => setTimeout(r, maintainEvery * 1000));
+      if (!maintaining) break;
+      const { stdout } = await promisify(execFile)(process.execPath, ['dist/cli/maintain.js', '--once'], {
+        cwd: root, env: { ...process.env, ...env, ICEBERG_NAMESPACE: cfg.ICEBERG_NAMESPACE, LAKE_DEDUP_WINDOW: '15m', MAINTENANCE_SNAPSHOT_MAX_AGE: '1m', MAINTENANCE_KEEP_SNAPSHOTS: '5', MAINTENANCE_OFFSETS_KEEP: '1m', LOG_LEVEL: 'warn' }, maxBuffer: 16 << 20,
+      }).catch((e) => ({ stdout: e.stdout ?? '' }));
+      runs.push(stdout.includes('"ok":true') ? 'ok' : 'failed');
+    }
+  })();
+  const result = await timed(writers, async (w, until, stats) => {
     const spool = mkdtempSync(join(tmpdir(), 'bench-catalog-'));
     const session = await openLakeSession(cfg, { threads: 1, tempDirectory: join(spool, 'duckdb'), utcPartitionTransforms: true });
     try {
-      const buffer = new LogBuffer(session.connection, spool);
+      const buffer = new LogBuffer(session.connection, spool, undefined, dedup);
       await buffer.init();
-      const committer = new IcebergCommitter(session.connection, `${ns}.logs`, new OffsetsTable(`${ns}.appender_offsets`, cfg.APPENDER_GROUP_ID, 'bench'), catalog, cfg.ICEBERG_NAMESPACE);
+      const committer = new IcebergCommitter(session.connection, `${ns}.logs`, new OffsetsTable(`${ns}.appender_offsets`, cfg.APPENDER_GROUP_ID, 'bench'), catalog, cfg.ICEBERG_NAMESPACE,
+        undefined, undefined, undefined, dedup ? { table: `${ns}.appender_digests`, windowMs: 3_600_000 } : undefined);
       for (let offset = 0n; performance.now() < until; offset++) {
-        buffer.stage(logsRequestBody(records, w * 1_000_000 + Number(offset)), { tenant: `tenant-${w}`, fallbackMicros: 0n, partition: w, offset });
+        buffer.stage(logsRequestBody(records, w * 1_000_000 + Number(offset)), { tenant: `tenant-${w}`, fallbackMicros: BigInt(Date.now()) * 1000n, partition: w, offset });
         await buffer.load();
         const sealed = await buffer.seal();
         const started = performance.now();
@@ -135,15 +161,19 @@ async function appenderCommits(writers) {
       rmSync(spool, { recursive: true, force: true });
     }
   });
+  maintaining = false;
+  await maintenance;
+  return { ...result, dedup, ...(maintainEvery > 0 ? { maintenanceRuns: runs.length, maintenanceFailed: runs.filter((r) => r !== 'ok').length } : {}) };
 }
 
 const results = { catalog: [], appender: [] };
-for (const writers of writerCounts) results.catalog.push(await catalogAlone(writers));
-for (const writers of writerCounts) results.appender.push(await appenderCommits(writers));
-process.stdout.write(JSON.stringify({ bench: 'catalog', seconds, records, results }) + '\n');
-process.stderr.write(`\ncatalog: commits on one table for ${seconds} s\n${'kind'.padEnd(9)} ${'writers'.padStart(7)} ${'commits'.padStart(8)} ${'per s'.padStart(6)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'conflicts'.padStart(9)} ${'per commit'.padStart(10)}\n`);
+if (modes.includes('catalog')) for (const writers of writerCounts) results.catalog.push(await catalogAlone(writers));
+if (modes.includes('appender')) for (const writers of writerCounts) results.appender.push(await appenderCommits(writers));
+const summaryDoc = Object.fromEntries(Object.entries(results).flatMap(([kind, rows]) => rows.map((r) => [`${kind}${r.writers}`, { commitsPerSecond: r.commitsPerSecond, p50Ms: r.p50Ms, firstFifthP50Ms: r.firstFifthP50Ms, lastFifthP50Ms: r.lastFifthP50Ms }])));
+process.stdout.write(JSON.stringify({ bench: 'catalog', seconds, records, results, summary: summaryDoc }) + '\n');
+process.stderr.write(`\ncatalog: commits on one table for ${seconds} s\n${'kind'.padEnd(9)} ${'writers'.padStart(7)} ${'commits'.padStart(8)} ${'per s'.padStart(6)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'conflicts'.padStart(9)} ${'per commit'.padStart(10)} ${'p50 first/last fifth'.padStart(21)}\n`);
 for (const [kind, rows] of Object.entries(results)) {
   for (const r of rows) {
-    process.stderr.write(`${kind.padEnd(9)} ${String(r.writers).padStart(7)} ${String(r.commits).padStart(8)} ${String(r.commitsPerSecond).padStart(6)} ${String(r.p50Ms).padStart(7)} ${String(r.p99Ms).padStart(7)} ${String(r.conflicts).padStart(9)} ${String(r.conflictsPerCommit).padStart(10)}\n`);
+    process.stderr.write(`${kind.padEnd(9)} ${String(r.writers).padStart(7)} ${String(r.commits).padStart(8)} ${String(r.commitsPerSecond).padStart(6)} ${String(r.p50Ms).padStart(7)} ${String(r.p99Ms).padStart(7)} ${String(r.conflicts).padStart(9)} ${String(r.conflictsPerCommit).padStart(10)} ${`${r.firstFifthP50Ms}/${r.lastFifthP50Ms}`.padStart(21)}\n`);
   }
 }

@@ -3,10 +3,12 @@
 //
 //   npm run bench:digests     BENCH_DIGEST_ROWS (default 10000,100000,1000000,4000000): digests
 //                             held, one per Kafka record stored within the window;
-//                             BENCH_BATCH_RECORDS (default 1000): Kafka records in the commit
+//                             BENCH_BATCH_RECORDS (default 1000): Kafka records in the commit;
+//                             BENCH_DIGEST_COMMITS (default 12): commits' small files on top,
+//                             as appenders leave them between two runs of the `digests` task
 //
 // Each size: a fresh digests table of that many rows received within the last hour, as the
-// `digests` task leaves it (one file), plus 12 commits' small files on top; a buffer of
+// `digests` task leaves it (one file), plus BENCH_DIGEST_COMMITS commits' small files on top; a buffer of
 // BENCH_BATCH_RECORDS records, 1 % of them copies; the commit's query (src/lake/record-digests.ts)
 // timed (median of 5); then the `digests` task with a window that keeps half of the rows, timed.
 // Prints one JSON document (its `summary`) on stdout and a table on stderr.
@@ -20,6 +22,7 @@ import { root, round, stackEnv } from './lib.mjs';
 
 const sizes = (process.env.BENCH_DIGEST_ROWS ?? '10000,100000,1000000,4000000').split(',').map(Number);
 const batchRecords = Number(process.env.BENCH_BATCH_RECORDS ?? 1000);
+const commits = Number(process.env.BENCH_DIGEST_COMMITS ?? 12);
 const env = stackEnv();
 const WINDOW_MS = 3_600_000;
 
@@ -37,10 +40,10 @@ for (const rows of sizes) {
     const digest = (i) => `md5('${run}' || ${i})`;
     await c.run(`INSERT INTO ${lake} SELECT ${digest('i')}, 'acme', now() - INTERVAL 59 MINUTE + INTERVAL (i * 3000000 // ${rows}) MILLISECOND, 0, i FROM range(${rows}) r(i)`);
     const per = Math.max(1, Math.floor(rows / 1000));
-    for (let commit = 0; commit < 12; commit++) {
-      await c.run(`INSERT INTO ${lake} SELECT ${digest(`${rows} + ${commit * per} + i`)}, 'acme', now() - INTERVAL ${12 - commit} SECOND, 0, ${rows} + ${commit * per} + i FROM range(${per}) r(i)`);
+    for (let commit = 0; commit < commits; commit++) {
+      await c.run(`INSERT INTO ${lake} SELECT ${digest(`${rows} + ${commit * per} + i`)}, 'acme', now() - INTERVAL ${commits - commit} SECOND, 0, ${rows} + ${commit * per} + i FROM range(${per}) r(i)`);
     }
-    const held = rows + 12 * per;
+    const held = rows + commits * per;
     // the buffer: batchRecords records after what the lake holds, 1 % of them copies of stored ones
     await c.run(`ATTACH IF NOT EXISTS ':memory:' AS ${BUFFER_DATABASE}`);
     const buffer = `${BUFFER_DATABASE}.bench_digests`;
@@ -65,10 +68,10 @@ for (const rows of sizes) {
     const trimMs = performance.now() - t;
     const task = JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{"ok"')).pop()).results.find((r) => r.task === 'digests');
     if (!task?.ok) throw new Error(`digests task failed: ${JSON.stringify(task)}`);
-    results.push({ digests: held, files: 13, commitQueryMs: round(times[2], 1), copiesFound: copies, trimSeconds: round(trimMs / 1000, 1), digestsDropped: task.digestRowsDropped });
-    process.stderr.write(`${String(held).padStart(9)} digests in 13 files: the commit's query ${round(times[2], 1)} ms for ${batchRecords} records (${copies} copies); trimmed ${task.digestRowsDropped} in ${round(trimMs / 1000, 1)} s\n`);
+    results.push({ digests: held, files: commits + 1, commitQueryMs: round(times[2], 1), copiesFound: copies, trimSeconds: round(trimMs / 1000, 1), digestsDropped: task.digestRowsDropped });
+    process.stderr.write(`${String(held).padStart(9)} digests in ${commits + 1} files: the commit's query ${round(times[2], 1)} ms for ${batchRecords} records (${copies} copies); trimmed ${task.digestRowsDropped} in ${round(trimMs / 1000, 1)} s\n`);
   } finally {
     session.close();
   }
 }
-console.log(JSON.stringify({ batchRecords, windowMs: WINDOW_MS, results, summary: { commitQueryMsByDigests: Object.fromEntries(results.map((r) => [r.digests, r.commitQueryMs])), trimSecondsByDigests: Object.fromEntries(results.map((r) => [r.digests, r.trimSeconds])) } }, null, 2));
+console.log(JSON.stringify({ batchRecords, commits, windowMs: WINDOW_MS, results, summary: { commitQueryMsByDigests: Object.fromEntries(results.map((r) => [r.digests, r.commitQueryMs])), trimSecondsByDigests: Object.fromEntries(results.map((r) => [r.digests, r.trimSeconds])) } }, null, 2));
