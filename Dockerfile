@@ -6,7 +6,7 @@
 # and, with a Java runtime and Apache Iceberg's Java libraries added, the maintainer:
 #   docker build --target maintainer -t otel-lakehouse-maintainer .
 #   docker run otel-lakehouse-maintainer    (or dist/cli/maintain.js --once)
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -36,7 +36,7 @@ RUN mvn -B -q dependency:copy-dependencies -DoutputDirectory=/opt/maintainer/lib
 COPY src/maintainer/java/IcebergMaintenance.java ./
 RUN javac -nowarn -cp '/opt/maintainer/lib/*' -d /opt/maintainer/classes IcebergMaintenance.java
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 WORKDIR /app
 ENV NODE_ENV=production \
     DUCKDB_EXTENSION_DIRECTORY=/opt/duckdb/extensions \

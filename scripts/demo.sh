@@ -5,6 +5,7 @@
 # queries the rows back with DuckDB SQL. The stack stays up afterwards (npm run stack:down).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/node.sh
 
 bash scripts/ensure-build.sh --node-only
 eval "$(bash stack/stack.sh up kafka minio iceberg)"

@@ -8,6 +8,8 @@
 #   test.sh VITEST_ARGS…     vitest with these arguments
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# every suite runs on the Node.js the product runs on, fetched when this machine's is older
+source scripts/node.sh
 
 bash scripts/ensure-build.sh
 # the suites' global setup would build again otherwise (test/helpers/build.ts)

