@@ -24,4 +24,9 @@ describe('the Node.js the product runs on, said in one place (scripts/node.sh)',
     expect(bases.length).toBeGreaterThan(0);
     for (const b of bases) expect(b).toMatch(new RegExp(`: node:${major}-bookworm-slim$`));
   });
+
+  it('the docs name the release the scripts fetch', () => {
+    expect(read('docs/local-stack.md')).toContain(`| ${version} | the npm registry`);
+    expect(read('README.md')).toContain(`Node.js ${major} (\`engines\`)`);
+  });
 });
