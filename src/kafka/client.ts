@@ -1,4 +1,5 @@
 import './crc32c.js'; // before kafkajs: see crc32c.ts
+import './zstd.js'; // kafkajs's zstd codec: see zstd.ts
 import './request-queue.js'; // before any connection: see request-queue.ts
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../telemetry/logger.js';
