@@ -10,6 +10,10 @@ import { CompressionCodecs, CompressionTypes } from 'kafkajs';
  */
 export const ZSTD_MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
+if (typeof zstdCompress !== 'function') {
+  // package.json's engines says so too, but npm only warns
+  throw new Error(`otel-lakehouse needs Node.js 24 or newer; this is ${process.version}`);
+}
 const compress = promisify(zstdCompress);
 const decompress = promisify(zstdDecompress);
 
