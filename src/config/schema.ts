@@ -60,6 +60,10 @@ const broker = {
   KAFKA_CLIENT_ID: doc(z.string().min(1).default('otel-lakehouse'), 'client id prefix'),
   TOPIC_PARTITIONS: doc(int(1, 10_000).default(6), 'partitions of topics created at start-up'),
   TOPIC_REPLICATION_FACTOR: doc(int(-1, 16).default(-1), 'replication of created topics (-1: the broker’s `default.replication.factor`)'),
+  KAFKA_COMPRESSION: doc(
+    z.enum(['none', 'zstd']).default('none'),
+    'how the ingester compresses the record batches it writes: `none`, or `zstd` (Node.js’s zlib; fewer bytes to the broker and its disks for some CPU: docs/benchmarks.md). Every consumer reads both',
+  ),
 };
 
 const ingester = {

@@ -85,7 +85,7 @@ export class Ingester implements Component {
     this.metrics = metrics;
     this.tenants = tenantResolverFromConfig(cfg, this.log);
     const kafka = createKafka(cfg.REDPANDA_BROKERS, `${cfg.KAFKA_CLIENT_ID}-ingester`, logger);
-    this.producer = new RecordProducer(kafka, cfg.PRODUCE_TIMEOUT_MS, logger, INGESTER_PRODUCERS);
+    this.producer = new RecordProducer(kafka, cfg.PRODUCE_TIMEOUT_MS, logger, INGESTER_PRODUCERS, cfg.KAFKA_COMPRESSION);
     this.probe = new BrokerProbe(kafka);
     const limits = { maxRequests: cfg.MAX_INFLIGHT_REQUESTS, maxBytes: cfg.MAX_INFLIGHT_BYTES, tenant: tenantLimitsFromConfig(cfg) };
     this.admission = new Admission(limits, (requests, bytes, tenant, tenantBytes) => {

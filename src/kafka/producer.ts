@@ -1,6 +1,7 @@
 import './crc32c.js'; // before kafkajs: see crc32c.ts
 import './request-queue.js'; // before any connection: see request-queue.ts
-import { Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
+import kafkajs, { Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
+import './zstd.js'; // the codec of `compression: 'zstd'`
 import { PRODUCE_SETTLE_GRACE_MS } from '../config/schema.js';
 import { LakehouseError } from '../core/errors.js';
 import { settlesWithin } from '../core/retry.js';
@@ -75,6 +76,8 @@ export class RecordProducer implements Component {
     private readonly timeoutMs: number,
     logger: Logger,
     lanes = 1,
+    /** KAFKA_COMPRESSION */
+    private readonly compression: 'none' | 'zstd' = 'none',
   ) {
     this.log = logger.child({ component: this.name });
     this.lanes = Array.from({ length: lanes }, () => ({ producer: undefined, key: '' }));
@@ -116,7 +119,7 @@ export class RecordProducer implements Component {
         if (givenUp()) return;
         w.stage = 'sending';
         try {
-          await producer.send({ topic, acks: -1, timeout: this.timeoutMs, messages: records });
+          await producer.send({ topic, acks: -1, timeout: this.timeoutMs, messages: records, compression: this.compression === 'zstd' ? kafkajs.CompressionTypes.ZSTD : kafkajs.CompressionTypes.None });
         } catch (e) {
           await this.retire(lane);
           throw e;

@@ -1,5 +1,6 @@
 import { CompressionTypes } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
+import { Ingester } from '../../src/ingester/ingester.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { recordHeaders } from '../../src/kafka/record.js';
 import { encodeLogsRequest } from '../../src/otlp/codec.js';
@@ -34,6 +35,29 @@ describe('a topic of zstd-compressed record batches', () => {
       const exited = new Promise((r) => appender.once('exit', r));
       appender.kill('SIGTERM');
       await exited;
+    }
+  });
+
+  it('an ingester writing zstd batches (KAFKA_COMPRESSION=zstd): acknowledged requests land', { timeout: 180_000 }, async () => {
+    stackEnv();
+    const cfg = testConfig(runId(), { KAFKA_COMPRESSION: 'zstd' });
+    const ingester = new Ingester(cfg, logger);
+    await ingester.start();
+    const appender = spawnAppender(cfg);
+    try {
+      const url = `http://127.0.0.1:${ingester.http.boundPort}/v1/logs`;
+      for (let r = 0; r < 5; r++) {
+        const logs = Array.from({ length: 40 }, (_, i) => ({ tenant: 'acme', service: 'svc', seq: r * 40 + i, body: `zstd ingester ${r * 40 + i}`, severityNumber: 9, timeUnixNano: 1_763_800_000_000_000_000n + BigInt(r * 40 + i), attrs: {} }));
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', authorization: 'Bearer acme-token' }, body: Buffer.from(encodeLogsRequest(logsRequest(logs))) });
+        expect(res.status).toBe(200);
+      }
+      const counts = await waitFor(() => lakeCounts(cfg), (c) => c.rows >= 200, 120_000, '200 rows in the lake');
+      expect(counts).toEqual({ rows: 200, distinct: 200 });
+    } finally {
+      const exited = new Promise((r) => appender.once('exit', r));
+      appender.kill('SIGTERM');
+      await exited;
+      await ingester.stop();
     }
   });
 });
